@@ -1,0 +1,41 @@
+# The two commands a fresh machine needs: `make demo` and `make test`. Everything else is set-up they call.
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint format system-deps install clean
+
+# FFmpeg's shared libraries for torchcodec (PyAV wheels bundle their own).
+system-deps:
+	@if ! ldconfig -p | grep -q libavcodec; then \
+		echo "Installing FFmpeg shared libraries (Debian package ffmpeg)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq ffmpeg; \
+	fi
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(MAKE) system-deps
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[train,dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+test: install
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+demo: install
+	$(PY) examples/demo.py --output-dir demo_output
+
+lint: install
+	$(VENV)/bin/ruff check src tests examples conversion benchmarks
+	$(VENV)/bin/ruff format --check src tests examples conversion benchmarks
+
+format: install
+	$(VENV)/bin/ruff check --fix src tests examples conversion benchmarks
+	$(VENV)/bin/ruff format src tests examples conversion benchmarks
+
+clean:
+	rm -rf $(VENV) demo_output build dist src/*.egg-info

@@ -1,0 +1,32 @@
+"""Video Swin Transformer for the Hugging Face ecosystem.
+
+Importing the package registers every class with the transformers Auto classes.
+"""
+
+from transformers import AutoBackbone, AutoConfig, AutoModel, AutoModelForVideoClassification
+
+from .configuration_videoswin import VideoSwinConfig
+from .modeling_videoswin import (
+    VideoSwinBackbone,
+    VideoSwinForVideoClassification,
+    VideoSwinModel,
+    VideoSwinPreTrainedModel,
+)
+
+__version__ = "0.1.0"
+
+AutoConfig.register(VideoSwinConfig.model_type, VideoSwinConfig, exist_ok=True)
+AutoModel.register(VideoSwinConfig, VideoSwinModel, exist_ok=True)
+AutoModelForVideoClassification.register(VideoSwinConfig, VideoSwinForVideoClassification, exist_ok=True)
+AutoBackbone.register(VideoSwinConfig, VideoSwinBackbone, exist_ok=True)
+
+# --- processors (owned by the video-input work; keep this block self-contained) ---
+# --- end processors ---
+
+__all__ = [
+    "VideoSwinBackbone",
+    "VideoSwinConfig",
+    "VideoSwinForVideoClassification",
+    "VideoSwinModel",
+    "VideoSwinPreTrainedModel",
+]

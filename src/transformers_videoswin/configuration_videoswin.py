@@ -1,0 +1,153 @@
+"""Video Swin Transformer configuration."""
+
+from __future__ import annotations
+
+from huggingface_hub.dataclasses import strict
+from transformers.backbone_utils import BackboneConfigMixin
+from transformers.configuration_utils import PreTrainedConfig
+
+# Architectures of the released models (spec: "Variants"). Everything not listed keeps the Swin-T defaults.
+VARIANTS: dict[str, dict] = {
+    "tiny": {},
+    "small": {"depths": (2, 2, 18, 2)},
+    "base": {"embed_dim": 128, "depths": (2, 2, 18, 2), "num_heads": (4, 8, 16, 32), "drop_path_rate": 0.3},
+    "base-in22k": {"embed_dim": 128, "depths": (2, 2, 18, 2), "num_heads": (4, 8, 16, 32), "drop_path_rate": 0.2},
+    "base-ssv2": {
+        "embed_dim": 128,
+        "depths": (2, 2, 18, 2),
+        "num_heads": (4, 8, 16, 32),
+        "window_size": (16, 7, 7),
+        "drop_path_rate": 0.4,
+    },
+    "large": {"embed_dim": 192, "depths": (2, 2, 18, 2), "num_heads": (6, 12, 24, 48), "drop_path_rate": 0.2},
+}
+
+# Keys that older or hand-written config files may carry but that are derived here (see the properties below).
+_DERIVED_KEYS = ("hidden_size", "num_layers", "num_stages", "stage_names")
+
+
+@strict
+class VideoSwinConfig(BackboneConfigMixin, PreTrainedConfig):
+    r"""
+    Configuration of a Video Swin Transformer (Liu et al., 2021). Defaults are Swin-T as released for Kinetics-400:
+    patch 2x4x4, window 8x7x7, C=96, depths (2, 2, 6, 2), heads (3, 6, 12, 24), 32 frames of 224x224.
+
+    Args:
+        num_channels: input channels (3 for RGB).
+        image_size: spatial size of the clips the model was trained on (the processors read it).
+        num_frames: frames per clip the model was trained on (the video-classification pipeline reads it).
+        patch_size: `(t, h, w)` size of the 3D patches of the patch embedding.
+        embed_dim: channel width C of the first stage; stage i has width C * 2**i.
+        depths: number of Swin blocks per stage.
+        num_heads: attention heads per stage; each must divide that stage's width.
+        window_size: `(d, h, w)` size of the 3D attention windows.
+        mlp_ratio: width of the MLP hidden layer relative to the stage width.
+        qkv_bias: whether the fused qkv projection has a bias.
+        hidden_act: MLP activation (exact GELU in all released models).
+        hidden_dropout_prob: dropout after the patch embedding, attention output projection and MLP.
+        attention_probs_dropout_prob: dropout on the attention probabilities.
+        drop_path_rate: stochastic depth rate of the last block (linearly increasing from 0 over all blocks).
+        classifier_dropout_prob: dropout before the classification head (0.5 in the official I3DHead).
+        layer_norm_eps: epsilon of every LayerNorm.
+        initializer_range: std of the truncated normal used to initialise linear layers and bias tables.
+        use_exact_relative_position_index: when a stage's effective window is smaller than `window_size`, the
+            official code (and so every released checkpoint) slices the top-left `[:N, :N]` block of the full
+            window's index. Set to True to recompute the geometrically correct index instead (for training new
+            models at small resolutions). Leave False to reproduce released checkpoints.
+        out_features / out_indices: stages returned by [`VideoSwinBackbone`] (`"stem"`, `"stage1"` ... `"stage4"`).
+    """
+
+    model_type = "videoswin"
+    attribute_map = {"num_attention_heads": "num_heads", "num_hidden_layers": "num_layers"}
+
+    num_channels: int = 3
+    image_size: int = 224
+    num_frames: int = 32
+    patch_size: list[int] | tuple[int, ...] = (2, 4, 4)
+    embed_dim: int = 96
+    depths: list[int] | tuple[int, ...] = (2, 2, 6, 2)
+    num_heads: list[int] | tuple[int, ...] = (3, 6, 12, 24)
+    window_size: list[int] | tuple[int, ...] = (8, 7, 7)
+    mlp_ratio: float | int = 4.0
+    qkv_bias: bool = True
+    hidden_act: str = "gelu"
+    hidden_dropout_prob: float | int = 0.0
+    attention_probs_dropout_prob: float | int = 0.0
+    drop_path_rate: float | int = 0.1
+    classifier_dropout_prob: float | int = 0.5
+    layer_norm_eps: float = 1e-5
+    initializer_range: float = 0.02
+    use_exact_relative_position_index: bool = False
+    _out_features: list[str] | None = None
+    _out_indices: list[int] | None = None
+
+    def __post_init__(self, **kwargs):
+        for key in _DERIVED_KEYS:
+            kwargs.pop(key, None)
+        self.patch_size = tuple(self.patch_size)
+        self.window_size = tuple(self.window_size)
+        self.depths = tuple(self.depths)
+        self.num_heads = tuple(self.num_heads)
+        self._check_architecture()
+        self.set_output_features_output_indices(
+            out_indices=kwargs.pop("out_indices", None), out_features=kwargs.pop("out_features", None)
+        )
+        super().__post_init__(**kwargs)
+
+    def _check_architecture(self) -> None:
+        """Raise a ValueError naming the field for any combination the model cannot be built from."""
+        for name in ("patch_size", "window_size"):
+            value = getattr(self, name)
+            if len(value) != 3 or any(not isinstance(v, int) or v <= 0 for v in value):
+                raise ValueError(f"`{name}` must be three positive integers (time, height, width), got {value}.")
+        for name in ("num_channels", "image_size", "num_frames", "embed_dim"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+        if len(self.depths) == 0 or any(d <= 0 for d in self.depths):
+            raise ValueError(f"`depths` must be a non-empty sequence of positive integers, got {self.depths}.")
+        if len(self.num_heads) != len(self.depths):
+            raise ValueError(
+                f"`num_heads` must give one value per stage: {len(self.depths)} stages (`depths`={self.depths}) "
+                f"but `num_heads`={self.num_heads}."
+            )
+        for stage, heads in enumerate(self.num_heads):
+            width = self.embed_dim * 2**stage
+            if heads <= 0 or width % heads != 0:
+                raise ValueError(
+                    f"`num_heads[{stage}]`={heads} must be positive and divide the width of stage {stage + 1} "
+                    f"({width} = embed_dim * 2**{stage})."
+                )
+        if self.mlp_ratio <= 0:
+            raise ValueError(f"`mlp_ratio` must be positive, got {self.mlp_ratio}.")
+        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob", "drop_path_rate", "classifier_dropout_prob"):
+            value = getattr(self, name)
+            if not 0 <= value < 1:
+                raise ValueError(f"`{name}` must be in [0, 1), got {value}.")
+
+    @property
+    def num_stages(self) -> int:
+        return len(self.depths)
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.depths)
+
+    @property
+    def hidden_size(self) -> int:
+        """Channel width after the last stage (and of the pooled output)."""
+        return self.embed_dim * 2 ** (len(self.depths) - 1)
+
+    @property
+    def stage_names(self) -> list[str]:
+        return ["stem"] + [f"stage{idx}" for idx in range(1, len(self.depths) + 1)]
+
+    @classmethod
+    def from_variant(cls, name: str, **kwargs) -> VideoSwinConfig:
+        """A released architecture by name (`tiny`, `small`, `base`, `base-in22k`, `base-ssv2`, `large`)."""
+        if name not in VARIANTS:
+            raise ValueError(f"Unknown Video Swin variant {name!r}; expected one of {sorted(VARIANTS)}.")
+        return cls(**{**VARIANTS[name], **kwargs})
+
+
+__all__ = ["VideoSwinConfig", "VARIANTS"]
