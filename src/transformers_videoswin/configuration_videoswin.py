@@ -120,7 +120,12 @@ class VideoSwinConfig(BackboneConfigMixin, PreTrainedConfig):
                 )
         if self.mlp_ratio <= 0:
             raise ValueError(f"`mlp_ratio` must be positive, got {self.mlp_ratio}.")
-        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob", "drop_path_rate", "classifier_dropout_prob"):
+        for name in (
+            "hidden_dropout_prob",
+            "attention_probs_dropout_prob",
+            "drop_path_rate",
+            "classifier_dropout_prob",
+        ):
             value = getattr(self, name)
             if not 0 <= value < 1:
                 raise ValueError(f"`{name}` must be in [0, 1), got {value}.")

@@ -1,0 +1,692 @@
+"""PyTorch Video Swin Transformer (Liu et al., 2021, arXiv:2106.13230), exact to the official implementation.
+
+The story, top to bottom: window geometry helpers, the 3D patch embedding, shifted-window attention with a relative
+position bias, the Swin block, a stage (blocks + patch merging), the encoder, the pretrained base class, and the
+heads (video classification and a multi-scale backbone for dense tasks).
+
+Inside the network, activations are channels-last volumes `[batch, depth, height, width, channels]` where depth is
+the (patchified) time axis.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.ops import stochastic_depth
+from transformers import initialization as init
+from transformers.activations import ACT2FN
+from transformers.backbone_utils import BackboneMixin
+from transformers.modeling_layers import GradientCheckpointingLayer
+from transformers.modeling_outputs import BackboneOutput
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, PreTrainedModel
+from transformers.utils import ModelOutput, can_return_tuple
+
+from .configuration_videoswin import VideoSwinConfig
+
+Size3D = tuple[int, int, int]
+
+# Value the official code writes into the shift mask between tokens of different regions (not -inf).
+SHIFT_MASK_VALUE = -100.0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Window geometry
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def effective_window_and_shift(input_size: Size3D, window_size: Size3D, shift_size: Size3D) -> tuple[Size3D, Size3D]:
+    """Per axis: a feature map no larger than the window (`<=`, as in the official code) becomes the window, unshifted."""
+    window = tuple(s if s <= w else w for s, w in zip(input_size, window_size))
+    shift = tuple(0 if s <= w else sh for s, w, sh in zip(input_size, window_size, shift_size))
+    return window, shift
+
+
+def window_partition(hidden_states: torch.Tensor, window: Size3D) -> torch.Tensor:
+    """`[B, D, H, W, C]` (sizes divisible by the window) -> `[B, num_windows, window_volume, C]`, windows in d, h, w order."""
+    batch, depth, height, width, channels = hidden_states.shape
+    wd, wh, ww = window
+    hidden_states = hidden_states.view(batch, depth // wd, wd, height // wh, wh, width // ww, ww, channels)
+    return hidden_states.permute(0, 1, 3, 5, 2, 4, 6, 7).reshape(batch, -1, wd * wh * ww, channels)
+
+
+def window_merge(windows: torch.Tensor, window: Size3D, size: Size3D) -> torch.Tensor:
+    """Inverse of `window_partition`: `[B, num_windows, window_volume, C]` -> `[B, D, H, W, C]`."""
+    batch, _, _, channels = windows.shape
+    (wd, wh, ww), (depth, height, width) = window, size
+    windows = windows.reshape(batch, depth // wd, height // wh, width // ww, wd, wh, ww, channels)
+    return windows.permute(0, 1, 4, 2, 5, 3, 6, 7).reshape(batch, depth, height, width, channels)
+
+
+def relative_position_index(window: Size3D, table_window: Size3D | None = None) -> torch.Tensor:
+    """`[N, N]` index into a bias table of size `prod(2 * table_window - 1)` for the tokens of one `window` (d-major)."""
+    table_window = window if table_window is None else table_window
+    coords = torch.stack(torch.meshgrid(*(torch.arange(w) for w in window), indexing="ij")).flatten(1)  # [3, N]
+    relative = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0)  # [N, N, 3]
+    relative = relative + torch.tensor([w - 1 for w in table_window])
+    strides = torch.tensor([(2 * table_window[1] - 1) * (2 * table_window[2] - 1), 2 * table_window[2] - 1, 1])
+    return (relative * strides).sum(-1)
+
+
+def shift_window_mask(padded_size: Size3D, window: Size3D, shift: Size3D, device: torch.device) -> torch.Tensor:
+    """`[num_windows, N, N]` additive mask (0 or -100) keeping attention inside the regions a cyclic shift brought together."""
+    labels = torch.zeros(padded_size, device=device)
+    regions = [
+        (slice(None),) if s == 0 else (slice(0, -w), slice(-w, -s), slice(-s, None)) for w, s in zip(window, shift)
+    ]
+    label = 0
+    for d in regions[0]:
+        for h in regions[1]:
+            for w in regions[2]:
+                labels[d, h, w] = label
+                label += 1
+    label_windows = window_partition(labels[None, ..., None], window)[0, ..., 0]  # [num_windows, N]
+    different = label_windows[:, None, :] != label_windows[:, :, None]
+    return torch.zeros(different.shape, device=device).masked_fill(different, SHIFT_MASK_VALUE)
+
+
+def pad_to_multiple(hidden_states: torch.Tensor, multiple: Size3D) -> torch.Tensor:
+    """Zero-pad `[B, D, H, W, C]` at the end of D, H, W up to multiples of `multiple` (no copy when they divide)."""
+    depth, height, width = hidden_states.shape[1:4]
+    pads = [(-size) % m for size, m in zip((depth, height, width), multiple)]
+    if not any(pads):
+        return hidden_states
+    return F.pad(hidden_states, (0, 0, 0, pads[2], 0, pads[1], 0, pads[0]))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Embeddings
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class VideoSwinPatchEmbeddings(nn.Module):
+    """Non-overlapping 3D patches: zero-pad to patch multiples, then a strided Conv3d."""
+
+    def __init__(self, config: VideoSwinConfig):
+        super().__init__()
+        self.patch_size = tuple(config.patch_size)
+        self.projection = nn.Conv3d(
+            config.num_channels, config.embed_dim, kernel_size=self.patch_size, stride=self.patch_size
+        )
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """`[B, C, T, H, W]` -> `[B, embed_dim, ceil(T/pt), ceil(H/ph), ceil(W/pw)]`."""
+        time, height, width = pixel_values.shape[2:]
+        pt, ph, pw = self.patch_size
+        pads = ((-width) % pw, (-height) % ph, (-time) % pt)
+        if any(pads):
+            pixel_values = F.pad(pixel_values, (0, pads[0], 0, pads[1], 0, pads[2]))
+        return self.projection(pixel_values)
+
+
+class VideoSwinEmbeddings(nn.Module):
+    """Patch embedding followed by LayerNorm over channels ("patch norm", on in every released model) and dropout."""
+
+    def __init__(self, config: VideoSwinConfig):
+        super().__init__()
+        self.patch_embeddings = VideoSwinPatchEmbeddings(config)
+        self.norm = nn.LayerNorm(config.embed_dim, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """`[B, T, C, H, W]` pixel values -> `[B, T', H', W', embed_dim]` token volume."""
+        embeddings = self.patch_embeddings(pixel_values.transpose(1, 2))
+        embeddings = self.norm(embeddings.permute(0, 2, 3, 4, 1))
+        return self.dropout(embeddings)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Shifted-window attention
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def eager_attention_forward(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float,
+    dropout: float = 0.0,
+    **kwargs,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Plain softmax attention on `[batch, heads, N, head_dim]`; returns `[batch, N, heads, head_dim]` and the weights."""
+    attn_weights = torch.matmul(query * scaling, key.transpose(2, 3))
+    if attention_mask is not None:
+        attn_weights = attn_weights + attention_mask
+    attn_weights = F.softmax(attn_weights, dim=-1, dtype=torch.float32).to(query.dtype)
+    attn_weights = F.dropout(attn_weights, p=dropout, training=module.training)
+    attn_output = torch.matmul(attn_weights, value).transpose(1, 2).contiguous()
+    return attn_output, attn_weights
+
+
+class VideoSwinWindowAttention(nn.Module):
+    """Multi-head self-attention inside each 3D window, with a learned relative position bias.
+
+    The bias (and, in shifted blocks, the shift mask) reaches the attention kernel as one additive mask, so that the
+    same code runs through eager attention or `torch.nn.functional.scaled_dot_product_attention`.
+    """
+
+    def __init__(self, config: VideoSwinConfig, dim: int, num_heads: int):
+        super().__init__()
+        self.config = config
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.scaling = self.head_dim**-0.5
+        self.is_causal = False
+        self.window_size = tuple(config.window_size)
+        self.attention_dropout = config.attention_probs_dropout_prob
+
+        table_size = math.prod(2 * w - 1 for w in self.window_size)
+        self.relative_position_bias_table = nn.Parameter(torch.zeros(table_size, num_heads))
+        self.register_buffer("relative_position_index", relative_position_index(self.window_size), persistent=False)
+        self.qkv = nn.Linear(dim, 3 * dim, bias=config.qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+        self.proj_dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def relative_position_bias(self, window: Size3D) -> torch.Tensor:
+        """`[heads, N, N]` bias for an effective `window` of N tokens.
+
+        Faithful mode (default) slices the top-left `[:N, :N]` of the configured window's index, as the official code
+        and every released checkpoint do; the exact mode recomputes the index for the smaller window.
+        """
+        num_tokens = math.prod(window)
+        if window == self.window_size or not self.config.use_exact_relative_position_index:
+            index = self.relative_position_index[:num_tokens, :num_tokens]
+        else:
+            index = relative_position_index(window, self.window_size).to(self.relative_position_index.device)
+        bias = self.relative_position_bias_table[index.reshape(-1)].view(num_tokens, num_tokens, -1)
+        return bias.permute(2, 0, 1)
+
+    def forward(
+        self, windows: torch.Tensor, window: Size3D, shift_mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`[B, num_windows, N, C]` -> `[B, num_windows, N, C]`, and `[B * num_windows, heads, N, N]` weights (eager only).
+
+        `shift_mask` is `[num_windows, N, N]` in shifted blocks. Without it the bias is shared by all windows and the
+        windows fold into the batch; with it, bias + mask differ per window and the windows fold into the heads, so the
+        combined `[num_windows * heads, N, N]` mask broadcasts over the batch without a copy.
+        """
+        batch, num_windows, num_tokens, channels = windows.shape
+        qkv = self.qkv(windows).view(batch, num_windows, num_tokens, 3, self.num_heads, self.head_dim)
+        query, key, value = qkv.permute(3, 0, 1, 4, 2, 5).unbind(0)  # each [B, nW, heads, N, head_dim]
+
+        mask = self.relative_position_bias(window).to(windows.dtype).unsqueeze(0)  # [1, heads, N, N]
+        if shift_mask is None:
+            attn_shape = (batch * num_windows, self.num_heads, num_tokens, self.head_dim)
+        else:
+            attn_shape = (batch, num_windows * self.num_heads, num_tokens, self.head_dim)
+            mask = (mask + shift_mask.to(windows.dtype).unsqueeze(1)).reshape(1, -1, num_tokens, num_tokens)
+        query, key, value = (t.reshape(attn_shape) for t in (query, key, value))
+
+        attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
+            self.config._attn_implementation, eager_attention_forward
+        )
+        attn_output, attn_weights = attention_interface(
+            self,
+            query,
+            key,
+            value,
+            mask,
+            dropout=self.attention_dropout if self.training else 0.0,
+            scaling=self.scaling,
+        )
+        # attn_output is [batch', N, heads', head_dim]; bring the windows back in front of the tokens.
+        if shift_mask is None:
+            attn_output = attn_output.reshape(batch, num_windows, num_tokens, channels)
+        else:
+            attn_output = attn_output.reshape(batch, num_tokens, num_windows, channels).transpose(1, 2)
+        if attn_weights is not None:
+            attn_weights = attn_weights.reshape(batch * num_windows, self.num_heads, num_tokens, num_tokens)
+        return self.proj_dropout(self.proj(attn_output)), attn_weights
+
+
+class VideoSwinMLP(nn.Module):
+    def __init__(self, config: VideoSwinConfig, dim: int):
+        super().__init__()
+        hidden_dim = int(dim * config.mlp_ratio)
+        self.fc1 = nn.Linear(dim, hidden_dim)
+        self.act = ACT2FN[config.hidden_act]
+        self.fc2 = nn.Linear(hidden_dim, dim)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        hidden_states = self.dropout(self.act(self.fc1(hidden_states)))
+        return self.dropout(self.fc2(hidden_states))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Swin block and stage
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class VideoSwinBlock(GradientCheckpointingLayer):
+    """Pre-norm block: x + DropPath(W-MSA or SW-MSA(LN(x))), then x + DropPath(MLP(LN(x)))."""
+
+    def __init__(self, config: VideoSwinConfig, dim: int, num_heads: int, drop_path: float):
+        super().__init__()
+        self.drop_path = drop_path
+        self.layernorm_before = nn.LayerNorm(dim, eps=config.layer_norm_eps)
+        self.attention = VideoSwinWindowAttention(config, dim, num_heads)
+        self.layernorm_after = nn.LayerNorm(dim, eps=config.layer_norm_eps)
+        self.mlp = VideoSwinMLP(config, dim)
+
+    def _drop_path(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return stochastic_depth(hidden_states, self.drop_path, mode="row", training=self.training)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        window: Size3D,
+        shift: Size3D,
+        shift_mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`[B, D, H, W, C]` -> `[B, D, H, W, C]` (and eager attention weights).
+
+        `shift` is all zeros in regular blocks; `shift_mask` is only given (and only used) in shifted ones.
+        """
+        batch, depth, height, width, channels = hidden_states.shape
+        shortcut = hidden_states
+
+        # Padding comes after the norm, so padded tokens are exact zeros (and unmasked in unshifted windows).
+        hidden_states = pad_to_multiple(self.layernorm_before(hidden_states), window)
+        padded_size = tuple(hidden_states.shape[1:4])
+        shifted = any(shift)
+        if shifted:
+            hidden_states = torch.roll(hidden_states, shifts=tuple(-s for s in shift), dims=(1, 2, 3))
+        windows = window_partition(hidden_states, window)
+        attn_windows, attn_weights = self.attention(windows, window, shift_mask if shifted else None)
+        hidden_states = window_merge(attn_windows, window, padded_size)
+        if shifted:
+            hidden_states = torch.roll(hidden_states, shifts=shift, dims=(1, 2, 3))
+        if padded_size != (depth, height, width):
+            hidden_states = hidden_states[:, :depth, :height, :width].contiguous()
+
+        hidden_states = shortcut + self._drop_path(hidden_states)
+        hidden_states = hidden_states + self._drop_path(self.mlp(self.layernorm_after(hidden_states)))
+        return hidden_states, attn_weights
+
+
+class VideoSwinPatchMerging(nn.Module):
+    """Spatial 2x2 downsampling: concatenate neighbours (official order), LayerNorm(4C), Linear(4C -> 2C, no bias)."""
+
+    def __init__(self, config: VideoSwinConfig, dim: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(4 * dim, eps=config.layer_norm_eps)
+        self.reduction = nn.Linear(4 * dim, 2 * dim, bias=False)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """`[B, D, H, W, C]` -> `[B, D, ceil(H/2), ceil(W/2), 2C]`."""
+        height, width = hidden_states.shape[2:4]
+        if height % 2 or width % 2:
+            hidden_states = F.pad(hidden_states, (0, 0, 0, width % 2, 0, height % 2))
+        hidden_states = torch.cat(
+            [
+                hidden_states[:, :, 0::2, 0::2],
+                hidden_states[:, :, 1::2, 0::2],
+                hidden_states[:, :, 0::2, 1::2],
+                hidden_states[:, :, 1::2, 1::2],
+            ],
+            dim=-1,
+        )
+        return self.reduction(self.norm(hidden_states))
+
+
+class VideoSwinStage(nn.Module):
+    """`depth` blocks alternating regular and shifted windows, then (except in the last stage) patch merging."""
+
+    def __init__(
+        self, config: VideoSwinConfig, dim: int, depth: int, num_heads: int, drop_path: list[float], downsample: bool
+    ):
+        super().__init__()
+        self.window_size = tuple(config.window_size)
+        self.shift_size = tuple(w // 2 for w in self.window_size)
+        self.blocks = nn.ModuleList(
+            [VideoSwinBlock(config, dim, num_heads, drop_path[index]) for index in range(depth)]
+        )
+        self.downsample = VideoSwinPatchMerging(config, dim) if downsample else None
+
+    def forward(
+        self, hidden_states: torch.Tensor, output_attentions: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
+        """`[B, D, H, W, C]` -> (`[B, D, H', W', C']` after merging, `[B, D, H, W, C]` stage output, attentions)."""
+        size = tuple(hidden_states.shape[1:4])
+        window, shift = effective_window_and_shift(size, self.window_size, self.shift_size)
+        shift_mask = None
+        if any(shift):
+            padded_size = tuple(math.ceil(s / w) * w for s, w in zip(size, window))
+            shift_mask = shift_window_mask(padded_size, window, shift, hidden_states.device)
+
+        attentions = ()
+        no_shift = (0, 0, 0)
+        for index, block in enumerate(self.blocks):
+            block_shift = shift if index % 2 == 1 else no_shift
+            hidden_states, attn_weights = block(hidden_states, window, block_shift, shift_mask)
+            if output_attentions and attn_weights is not None:
+                attentions += (attn_weights,)
+
+        stage_output = hidden_states
+        if self.downsample is not None:
+            hidden_states = self.downsample(hidden_states)
+        return hidden_states, stage_output, attentions
+
+
+@dataclass
+class VideoSwinEncoderOutput(ModelOutput):
+    r"""
+    last_hidden_state (`torch.FloatTensor` of shape `(batch_size, depth, height, width, hidden_size)`):
+        Output of the last stage, channels last, before the final LayerNorm.
+    stage_outputs (`tuple(torch.FloatTensor)`):
+        The patch embeddings and the output of each stage before its patch merging, each
+        `(batch_size, depth, height_i, width_i, channels_i)`.
+    attentions (`tuple(torch.FloatTensor)`, *optional*):
+        One `(batch_size * num_windows, num_heads, window_volume, window_volume)` tensor per block (eager attention).
+    """
+
+    last_hidden_state: torch.FloatTensor | None = None
+    stage_outputs: tuple[torch.FloatTensor, ...] | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
+
+
+class VideoSwinEncoder(nn.Module):
+    def __init__(self, config: VideoSwinConfig):
+        super().__init__()
+        rates = torch.linspace(0, config.drop_path_rate, sum(config.depths)).tolist()
+        self.layers = nn.ModuleList()
+        for index, depth in enumerate(config.depths):
+            start = sum(config.depths[:index])
+            self.layers.append(
+                VideoSwinStage(
+                    config,
+                    dim=config.embed_dim * 2**index,
+                    depth=depth,
+                    num_heads=config.num_heads[index],
+                    drop_path=rates[start : start + depth],
+                    downsample=index < config.num_stages - 1,
+                )
+            )
+
+    def forward(self, embeddings: torch.Tensor, output_attentions: bool = False) -> VideoSwinEncoderOutput:
+        hidden_states = embeddings
+        stage_outputs = (embeddings,)
+        attentions = ()
+        for stage in self.layers:
+            hidden_states, stage_output, stage_attentions = stage(hidden_states, output_attentions)
+            stage_outputs += (stage_output,)
+            attentions += stage_attentions
+        return VideoSwinEncoderOutput(
+            last_hidden_state=hidden_states,
+            stage_outputs=stage_outputs,
+            attentions=attentions if output_attentions else None,
+        )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Pretrained base
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class VideoSwinPreTrainedModel(PreTrainedModel):
+    config_class = VideoSwinConfig
+    config: VideoSwinConfig
+    base_model_prefix = "videoswin"
+    main_input_name = "pixel_values"
+    input_modalities = ("video",)
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["VideoSwinBlock"]
+    _supports_sdpa = True
+    _supports_flash_attn = False
+    _supports_flex_attn = False
+    _supports_attention_backend = True
+    # Official checkpoints store the index as a buffer; ours is recomputed (non-persistent).
+    _keys_to_ignore_on_load_unexpected = [r"relative_position_index"]
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        """Truncated-normal linear layers and bias tables as in the official code; buffers are always recomputed."""
+        std = self.config.initializer_range
+        if isinstance(module, nn.Linear):
+            init.trunc_normal_(module.weight, std=std)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, VideoSwinWindowAttention):
+            init.trunc_normal_(module.relative_position_bias_table, std=std)
+            init.copy_(module.relative_position_index, relative_position_index(module.window_size))
+        else:
+            super()._init_weights(module)
+
+
+def check_pixel_values(pixel_values: torch.Tensor | None, num_channels: int) -> None:
+    """Raise a ValueError that names the expected layout unless `pixel_values` is `[B, T, C, H, W]`."""
+    if pixel_values is None:
+        raise ValueError("You have to specify `pixel_values` of shape [batch, frames, channels, height, width].")
+    shape = tuple(pixel_values.shape)
+    if pixel_values.ndim != 5:
+        raise ValueError(
+            f"`pixel_values` must be a 5D tensor [batch, frames, channels, height, width]; got shape {shape}. "
+            "For a single clip, add the batch axis with `pixel_values[None]`."
+        )
+    if shape[2] != num_channels:
+        hint = ""
+        if shape[1] == num_channels:
+            hint = (
+                " It looks like [batch, channels, frames, height, width] (the official mmaction layout): "
+                "use `pixel_values.permute(0, 2, 1, 3, 4)`."
+            )
+        raise ValueError(
+            f"`pixel_values` must be [batch, frames, channels, height, width] with channels={num_channels}; "
+            f"got shape {shape}.{hint}"
+        )
+
+
+def to_channels_first(hidden_states: torch.Tensor) -> torch.Tensor:
+    """`[B, D, H, W, C]` -> `[B, C, D, H, W]` (the layout of feature maps and of the official backbone output)."""
+    return hidden_states.permute(0, 4, 1, 2, 3).contiguous()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Models
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class VideoSwinModelOutput(ModelOutput):
+    r"""
+    last_hidden_state (`torch.FloatTensor` of shape `(batch_size, num_tokens, hidden_size)`):
+        Tokens after the final LayerNorm, flattened in (time, height, width) order.
+    pooler_output (`torch.FloatTensor` of shape `(batch_size, hidden_size)`):
+        Mean of `last_hidden_state` over all tokens.
+    hidden_states (`tuple(torch.FloatTensor)`, *optional*):
+        The patch embeddings and the output of each stage (before its patch merging), `(batch_size, num_tokens_i,
+        channels_i)`. Returned with `output_hidden_states=True`.
+    attentions (`tuple(torch.FloatTensor)`, *optional*):
+        One `(batch_size * num_windows, num_heads, window_volume, window_volume)` tensor per block. Returned with
+        `output_attentions=True` under eager attention.
+    reshaped_hidden_states (`tuple(torch.FloatTensor)`, *optional*):
+        The same as `hidden_states` with the time axis kept: `(batch_size, channels_i, time_i, height_i, width_i)`.
+    """
+
+    last_hidden_state: torch.FloatTensor | None = None
+    pooler_output: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
+    reshaped_hidden_states: tuple[torch.FloatTensor, ...] | None = None
+
+
+class VideoSwinModel(VideoSwinPreTrainedModel):
+    """The bare Video Swin encoder: patch embedding, four stages, final LayerNorm and mean pooling."""
+
+    def __init__(self, config: VideoSwinConfig, add_pooling_layer: bool = True, add_final_layernorm: bool = True):
+        super().__init__(config)
+        self.embeddings = VideoSwinEmbeddings(config)
+        self.encoder = VideoSwinEncoder(config)
+        self.layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) if add_final_layernorm else None
+        self.add_pooling_layer = add_pooling_layer
+        self.post_init()
+
+    def get_input_embeddings(self) -> VideoSwinPatchEmbeddings:
+        return self.embeddings.patch_embeddings
+
+    @can_return_tuple
+    def forward(
+        self,
+        pixel_values: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> VideoSwinModelOutput:
+        """`pixel_values`: `[batch, frames, channels, height, width]`, any size (padded as the official code does)."""
+        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
+        output_hidden_states = (
+            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        )
+        check_pixel_values(pixel_values, self.config.num_channels)
+        pixel_values = pixel_values.to(self.embeddings.patch_embeddings.projection.weight.dtype)
+
+        encoder_outputs = self.encoder(self.embeddings(pixel_values), output_attentions=output_attentions)
+        sequence_output = encoder_outputs.last_hidden_state
+        if self.layernorm is not None:
+            sequence_output = self.layernorm(sequence_output)
+        sequence_output = sequence_output.flatten(1, 3)
+        pooled_output = sequence_output.mean(dim=1) if self.add_pooling_layer else None
+
+        hidden_states = reshaped_hidden_states = None
+        if output_hidden_states:
+            hidden_states = tuple(stage.flatten(1, 3) for stage in encoder_outputs.stage_outputs)
+            reshaped_hidden_states = tuple(to_channels_first(stage) for stage in encoder_outputs.stage_outputs)
+        return VideoSwinModelOutput(
+            last_hidden_state=sequence_output,
+            pooler_output=pooled_output,
+            hidden_states=hidden_states,
+            attentions=encoder_outputs.attentions,
+            reshaped_hidden_states=reshaped_hidden_states,
+        )
+
+
+@dataclass
+class VideoSwinVideoClassifierOutput(ModelOutput):
+    r"""
+    loss (`torch.FloatTensor` of shape `(1,)`, *optional*):
+        Classification (or regression) loss, chosen by `config.problem_type`, when `labels` are given.
+    logits (`torch.FloatTensor` of shape `(batch_size, num_labels)`):
+        Classification scores before softmax.
+    hidden_states, attentions, reshaped_hidden_states:
+        As in [`VideoSwinModelOutput`].
+    """
+
+    loss: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
+    reshaped_hidden_states: tuple[torch.FloatTensor, ...] | None = None
+
+
+class VideoSwinForVideoClassification(VideoSwinPreTrainedModel):
+    """Video Swin with the official I3D-style head: mean over all tokens -> dropout -> Linear."""
+
+    def __init__(self, config: VideoSwinConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.videoswin = VideoSwinModel(config)
+        self.dropout = nn.Dropout(config.classifier_dropout_prob)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels) if config.num_labels > 0 else nn.Identity()
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        pixel_values: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> VideoSwinVideoClassifierOutput:
+        """`pixel_values`: `[batch, frames, channels, height, width]`; `labels`: `[batch]` (or `[batch, num_labels]`)."""
+        outputs = self.videoswin(
+            pixel_values,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        logits = self.classifier(self.dropout(outputs.pooler_output))
+        loss = None
+        if labels is not None:
+            loss = self.loss_function(labels=labels, logits=logits, config=self.config)
+        return VideoSwinVideoClassifierOutput(
+            loss=loss,
+            logits=logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+            reshaped_hidden_states=outputs.reshaped_hidden_states,
+        )
+
+
+class VideoSwinBackbone(BackboneMixin, VideoSwinPreTrainedModel):
+    """Multi-scale feature maps `[B, C_i, T', H_i, W_i]` for dense video tasks (detection, segmentation, localisation).
+
+    Each returned stage gets a LayerNorm; the last stage's is the model's final LayerNorm, so a classification
+    checkpoint loads with the official backbone output intact.
+    """
+
+    _keys_to_ignore_on_load_unexpected = [r"relative_position_index", r"^classifier\."]
+
+    def __init__(self, config: VideoSwinConfig):
+        super().__init__(config)
+        self.num_features = [config.embed_dim] + [config.embed_dim * 2**i for i in range(config.num_stages)]
+        last_stage = self.stage_names[-1]
+        self.videoswin = VideoSwinModel(
+            config, add_pooling_layer=False, add_final_layernorm=last_stage in self.out_features
+        )
+        self.hidden_states_norms = nn.ModuleDict(
+            {
+                stage: nn.LayerNorm(channels, eps=config.layer_norm_eps)
+                for stage, channels in zip(self.out_features, self.channels)
+                if stage != last_stage
+            }
+        )
+        self.post_init()
+
+    def _stage_norm(self, stage: str) -> nn.LayerNorm:
+        return self.videoswin.layernorm if stage == self.stage_names[-1] else self.hidden_states_norms[stage]
+
+    @can_return_tuple
+    def forward(
+        self,
+        pixel_values: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> BackboneOutput:
+        """`pixel_values`: `[batch, frames, channels, height, width]`; returns one feature map per `out_features`."""
+        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
+        output_hidden_states = (
+            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        )
+        check_pixel_values(pixel_values, self.config.num_channels)
+        pixel_values = pixel_values.to(self.videoswin.embeddings.patch_embeddings.projection.weight.dtype)
+        embeddings = self.videoswin.embeddings(pixel_values)
+        encoder_outputs = self.videoswin.encoder(embeddings, output_attentions=output_attentions)
+
+        feature_maps = tuple(
+            to_channels_first(self._stage_norm(stage)(hidden_state))
+            for stage, hidden_state in zip(self.stage_names, encoder_outputs.stage_outputs)
+            if stage in self.out_features
+        )
+        hidden_states = None
+        if output_hidden_states:
+            hidden_states = tuple(to_channels_first(stage) for stage in encoder_outputs.stage_outputs)
+        return BackboneOutput(
+            feature_maps=feature_maps, hidden_states=hidden_states, attentions=encoder_outputs.attentions
+        )
+
+
+__all__ = [
+    "VideoSwinBackbone",
+    "VideoSwinForVideoClassification",
+    "VideoSwinModel",
+    "VideoSwinPreTrainedModel",
+]
