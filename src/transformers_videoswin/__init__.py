@@ -21,6 +21,17 @@ AutoModelForVideoClassification.register(VideoSwinConfig, VideoSwinForVideoClass
 AutoBackbone.register(VideoSwinConfig, VideoSwinBackbone, exist_ok=True)
 
 # --- processors (owned by the video-input work; keep this block self-contained) ---
+from transformers import AutoImageProcessor, AutoVideoProcessor  # noqa: E402
+
+from .image_processing_videoswin import VideoSwinImageProcessor, VideoSwinImageProcessorPil  # noqa: E402
+from .video_processing_videoswin import VideoSwinVideoProcessor  # noqa: E402
+
+AutoImageProcessor.register(
+    VideoSwinConfig,
+    image_processor_classes={"torchvision": VideoSwinImageProcessor, "pil": VideoSwinImageProcessorPil},
+    exist_ok=True,
+)
+AutoVideoProcessor.register(VideoSwinConfig, VideoSwinVideoProcessor, exist_ok=True)
 # --- end processors ---
 
 __all__ = [

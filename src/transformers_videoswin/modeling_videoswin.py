@@ -92,7 +92,7 @@ def shift_window_mask(padded_size: Size3D, window: Size3D, shift: Size3D, device
 def pad_to_multiple(hidden_states: torch.Tensor, multiple: Size3D) -> torch.Tensor:
     """Zero-pad `[B, D, H, W, C]` at the end of D, H, W up to multiples of `multiple` (no copy when they divide)."""
     depth, height, width = hidden_states.shape[1:4]
-    pads = [(-size) % m for size, m in zip((depth, height, width), multiple)]
+    pads = tuple((-size) % m for size, m in zip((depth, height, width), multiple))
     if not any(pads):
         return hidden_states
     return F.pad(hidden_states, (0, 0, 0, pads[2], 0, pads[1], 0, pads[0]))
@@ -235,11 +235,9 @@ class VideoSwinWindowAttention(nn.Module):
             dropout=self.attention_dropout if self.training else 0.0,
             scaling=self.scaling,
         )
-        # attn_output is [batch', N, heads', head_dim]; bring the windows back in front of the tokens.
-        if shift_mask is None:
-            attn_output = attn_output.reshape(batch, num_windows, num_tokens, channels)
-        else:
-            attn_output = attn_output.reshape(batch, num_tokens, num_windows, channels).transpose(1, 2)
+        # attn_output is [batch', N, heads', head_dim] for either folding -> [B, num_windows, N, C].
+        attn_output = attn_output.transpose(1, 2).reshape(batch, num_windows, self.num_heads, num_tokens, -1)
+        attn_output = attn_output.transpose(2, 3).reshape(batch, num_windows, num_tokens, channels)
         if attn_weights is not None:
             attn_weights = attn_weights.reshape(batch * num_windows, self.num_heads, num_tokens, num_tokens)
         return self.proj_dropout(self.proj(attn_output)), attn_weights
@@ -303,8 +301,7 @@ class VideoSwinBlock(GradientCheckpointingLayer):
         hidden_states = window_merge(attn_windows, window, padded_size)
         if shifted:
             hidden_states = torch.roll(hidden_states, shifts=shift, dims=(1, 2, 3))
-        if padded_size != (depth, height, width):
-            hidden_states = hidden_states[:, :depth, :height, :width].contiguous()
+        hidden_states = hidden_states[:, :depth, :height, :width].contiguous()  # crop the padding (no-op without)
 
         hidden_states = shortcut + self._drop_path(hidden_states)
         hidden_states = hidden_states + self._drop_path(self.mlp(self.layernorm_after(hidden_states)))

@@ -1,0 +1,81 @@
+r"""Convert an official Video Swin checkpoint (mmaction2 format) into a Hub-ready transformers directory.
+
+Examples:
+  python conversion/convert_official_checkpoint.py \
+      --checkpoint https://github.com/SwinTransformer/storage/releases/download/v1.0.4/swin_tiny_patch244_window877_kinetics400_1k.pth \
+      --output-dir swin-tiny-k400
+  python conversion/convert_official_checkpoint.py --checkpoint my_run/epoch_30.pth --output-dir out \
+      --label-set none --window-size 8 7 7
+
+The architecture is inferred from the checkpoint. Nothing is written unless every tensor is used exactly once, the
+converted weights map back to the original bit-exactly and (with --expected-output) the outputs match.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from transformers_videoswin.conversion import ConversionError, convert_official_checkpoint
+from transformers_videoswin.conversion.hub import push_to_hub, save_hub_directory
+from transformers_videoswin.conversion.labels import LABEL_SETS
+from transformers_videoswin.model_cards import render_card
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--checkpoint", required=True, help="official .pth file: local path or http(s) URL")
+    parser.add_argument("--output-dir", required=True, help="directory to write the converted model to")
+    parser.add_argument("--window-size", type=int, nargs=3, metavar=("D", "H", "W"), help="override the window")
+    parser.add_argument("--patch-size", type=int, nargs=3, metavar=("T", "H", "W"), help="override the patch size")
+    parser.add_argument(
+        "--num-frames", type=int, help="clip length stored in the config (default: from the checkpoint, else 32)"
+    )
+    parser.add_argument(
+        "--label-set",
+        choices=[*LABEL_SETS, "none"],
+        help="class names for id2label (default: chosen by a released file's name, else none)",
+    )
+    parser.add_argument("--expected-output", help="golden .pt with pixel_values_BCTHW and logits to compare against")
+    parser.add_argument("--tolerance", type=float, default=1e-4, help="max abs difference allowed (default 1e-4)")
+    parser.add_argument(
+        "--trust-checkpoint",
+        action="store_true",
+        help="allow full unpickling (can run code from the file) when weights_only loading is not enough",
+    )
+    parser.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the directory to this Hub repository")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        result = convert_official_checkpoint(
+            args.checkpoint,
+            window_size=args.window_size,
+            patch_size=args.patch_size,
+            num_frames=args.num_frames,
+            label_set=args.label_set,
+            expected_output=args.expected_output,
+            trust_checkpoint=args.trust_checkpoint,
+            tolerance=args.tolerance,
+        )
+        print("\n".join(result.report.lines()))
+        result.report.require_ok()
+    except ConversionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    card = render_card(result.released, args.push_to_hub) if result.released else None
+    save_hub_directory(result.model, args.output_dir, model_card=card)
+    print(f"wrote {args.output_dir}")
+    if args.push_to_hub:
+        print(f"uploaded: {push_to_hub(args.output_dir, args.push_to_hub)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
