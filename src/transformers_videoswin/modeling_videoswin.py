@@ -348,7 +348,7 @@ class VideoSwinStage(nn.Module):
         self.downsample = VideoSwinPatchMerging(config, dim) if downsample else None
 
     def forward(
-        self, hidden_states: torch.Tensor, output_attentions: bool = False
+        self, hidden_states: torch.Tensor, output_attentions: bool = False, downsample: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
         """`[B, D, H, W, C]` -> (`[B, D, H', W', C']` after merging, `[B, D, H, W, C]` stage output, attentions)."""
         size = tuple(hidden_states.shape[1:4])
@@ -367,7 +367,7 @@ class VideoSwinStage(nn.Module):
                 attentions += (attn_weights,)
 
         stage_output = hidden_states
-        if self.downsample is not None:
+        if downsample and self.downsample is not None:
             hidden_states = self.downsample(hidden_states)
         return hidden_states, stage_output, attentions
 
@@ -407,12 +407,17 @@ class VideoSwinEncoder(nn.Module):
                 )
             )
 
-    def forward(self, embeddings: torch.Tensor, output_attentions: bool = False) -> VideoSwinEncoderOutput:
+    def forward(
+        self, embeddings: torch.Tensor, output_attentions: bool = False, num_stages: int | None = None
+    ) -> VideoSwinEncoderOutput:
+        """Runs the first `num_stages` stages (all by default) on `[B, D, H, W, C]` embeddings."""
+        stages = self.layers[:num_stages]
         hidden_states = embeddings
         stage_outputs = (embeddings,)
         attentions = ()
-        for stage in self.layers:
-            hidden_states, stage_output, stage_attentions = stage(hidden_states, output_attentions)
+        for index, stage in enumerate(stages):
+            downsample = index < len(stages) - 1
+            hidden_states, stage_output, stage_attentions = stage(hidden_states, output_attentions, downsample)
             stage_outputs += (stage_output,)
             attentions += stage_attentions
         return VideoSwinEncoderOutput(
@@ -612,7 +617,7 @@ class VideoSwinForVideoClassification(VideoSwinPreTrainedModel):
         logits = self.classifier(self.dropout(outputs.pooler_output))
         loss = None
         if labels is not None:
-            loss = self.loss_function(labels=labels, logits=logits, config=self.config)
+            loss = self.loss_function(labels, logits, self.config)
         return VideoSwinVideoClassifierOutput(
             loss=loss,
             logits=logits,
@@ -666,7 +671,10 @@ class VideoSwinBackbone(BackboneMixin, VideoSwinPreTrainedModel):
         check_pixel_values(pixel_values, self.config.num_channels)
         pixel_values = pixel_values.to(self.videoswin.embeddings.patch_embeddings.projection.weight.dtype)
         embeddings = self.videoswin.embeddings(pixel_values)
-        encoder_outputs = self.videoswin.encoder(embeddings, output_attentions=output_attentions)
+        # Stages past the deepest requested one are not run (their parameters would be unused, e.g. under DDP).
+        encoder_outputs = self.videoswin.encoder(
+            embeddings, output_attentions=output_attentions, num_stages=max(self.out_indices)
+        )
 
         feature_maps = tuple(
             to_channels_first(self._stage_norm(stage)(hidden_state))
