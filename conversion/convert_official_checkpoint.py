@@ -16,17 +16,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from transformers_videoswin.conversion import ConversionError, convert_official_checkpoint
-from transformers_videoswin.conversion.hub import push_to_hub, save_hub_directory
-from transformers_videoswin.conversion.labels import LABEL_SETS
-from transformers_videoswin.model_cards import render_card
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    head, tail = __doc__.split("\n\n", 1)
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=head, epilog=tail, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--checkpoint", required=True, help="official .pth file: local path or http(s) URL")
     parser.add_argument("--output-dir", required=True, help="directory to write the converted model to")
@@ -37,8 +31,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--label-set",
-        choices=[*LABEL_SETS, "none"],
-        help="class names for id2label (default: chosen by a released file's name, else none)",
+        help="class names for id2label: kinetics400, kinetics600, ssv2 or none (default: chosen by a released "
+        "file's name, else none)",
     )
     parser.add_argument("--expected-output", help="golden .pt with pixel_values_BCTHW and logits to compare against")
     parser.add_argument("--tolerance", type=float, default=1e-4, help="max abs difference allowed (default 1e-4)")
@@ -53,6 +47,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # Imported after parsing so that --help answers without loading torch and transformers.
+    from transformers_videoswin.conversion import ConversionError, convert_official_checkpoint
+    from transformers_videoswin.conversion.hub import push_to_hub, save_hub_directory
+    from transformers_videoswin.model_cards import render_card
+
     try:
         result = convert_official_checkpoint(
             args.checkpoint,
@@ -70,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     card = render_card(result.released, args.push_to_hub) if result.released else None
-    save_hub_directory(result.model, args.output_dir, model_card=card)
+    save_hub_directory(result.model, args.output_dir, sampling=result.sampling, model_card=card)
     print(f"wrote {args.output_dir}")
     if args.push_to_hub:
         print(f"uploaded: {push_to_hub(args.output_dir, args.push_to_hub)}")

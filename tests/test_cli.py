@@ -63,11 +63,11 @@ def test_classify_json_multiview_matches_library(setup, capsys):
 def test_classify_reports_unreadable_videos_and_continues(setup, capsys, tmp_path):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"garbage" * 50)
-    code = main(
-        ["classify", str(broken), setup["videos"][1], "--model", setup["model_dir"], "--json", "--no-progress"]
-    )
+    code = main(["classify", str(broken), setup["videos"][1], "--model", setup["model_dir"], "--json"])
     assert code == 1
-    results = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    assert "2/2" in captured.err  # progress bar (stderr) for several videos; stdout stays pure JSON
+    results = json.loads(captured.out)
     assert "broken.mp4" in results[0]["error"]
     assert len(results[1]["predictions"]) == 3
 

@@ -53,7 +53,7 @@ def test_average_matches_direct_computation_and_chunks(model):
     torch.manual_seed(1)
     pixel_values = torch.randn(2, 6, 4, 3, 32, 32)  # 2 videos x 6 views
     expected = direct(model, pixel_values)
-    counting = CountingModel(model)
+    counting = CountingModel(model).eval()
     for chunk in (None, 5, 1):
         counting.batch_sizes.clear()
         probs = predict_multiview(counting, pixel_values, max_testing_views=chunk)
@@ -78,6 +78,12 @@ def test_score_average_and_single_view_input(model):
     torch.testing.assert_close(five_d, logits[:1].softmax(-1))
     with pytest.raises(ValueError, match="average"):
         predict_multiview(model, pixel_values, average="max")
+    model.train()
+    try:
+        with pytest.warns(UserWarning, match="eval"):
+            predict_multiview(model, pixel_values[:, :1])
+    finally:
+        model.eval()
 
 
 def test_classify_multiview_on_a_real_video(model, tmp_path):

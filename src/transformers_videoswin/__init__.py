@@ -38,6 +38,9 @@ __all__ = [
     "VideoSwinBackbone",
     "VideoSwinConfig",
     "VideoSwinForVideoClassification",
+    "VideoSwinImageProcessor",
+    "VideoSwinImageProcessorPil",
     "VideoSwinModel",
     "VideoSwinPreTrainedModel",
+    "VideoSwinVideoProcessor",
 ]

@@ -15,6 +15,8 @@ with ``V = K * C`` and view ``v = crop * C + clip`` (official order). The averag
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 AVERAGE_MODES = ("prob", "score")
@@ -52,6 +54,11 @@ def predict_multiview(
     Returns:
         ``[B, num_labels]``: mean softmax probabilities (or mean logits) over the views of each video.
     """
+    if getattr(model, "training", False):
+        warnings.warn(
+            "predict_multiview: the model is in training mode (dropout active); call model.eval() first.",
+            stacklevel=3,
+        )
     if average not in AVERAGE_MODES:
         raise ValueError(f"`average` must be one of {AVERAGE_MODES}, got {average!r}.")
     if pixel_values.ndim == 5:

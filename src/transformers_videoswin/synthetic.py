@@ -45,7 +45,7 @@ class SyntheticVideoSpec:
     fps: int = 8
     seed: int = 0
     class_names: tuple[str, ...] = field(default_factory=lambda: CLASS_NAMES)
-    version: int = 2
+    version: int = 3
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -65,13 +65,15 @@ def _smooth_noise(rng: np.random.Generator, size: int, cells: int, channels: int
 
 
 def _object_texture(rng: np.random.Generator, obj: int) -> np.ndarray:
-    """A high-contrast checkerboard in two random saturated colours, `obj` x `obj` x 3 in [0, 1]."""
-    check = rng.integers(2, 4)
-    yy, xx = np.mgrid[0:obj, 0:obj]
-    board = ((yy // check + xx // check) % 2).astype(np.float64)
-    c1 = rng.random(3) * 0.5
-    c2 = 0.5 + rng.random(3) * 0.5
-    return board[..., None] * c2 + (1 - board[..., None]) * c1
+    """A bright, non-periodic texture with a dark outline, `obj` x `obj` x 3 in [0, 1].
+
+    A periodic texture (a checkerboard) would make small displacements ambiguous (a shift by half a period looks
+    like a shift the other way); a smooth random texture with an outline has one unambiguous motion.
+    """
+    texture = 0.55 + 0.45 * _smooth_noise(rng, obj, cells=2)
+    texture[[0, -1], :] = 0.0
+    texture[:, [0, -1]] = 0.0
+    return texture
 
 
 def trajectory_order(class_name: str, num_frames: int) -> np.ndarray:
@@ -91,8 +93,8 @@ def trajectory_order(class_name: str, num_frames: int) -> np.ndarray:
 
 def render_clip(class_name: str, rng: np.random.Generator, num_frames: int = 16, size: int = 32) -> np.ndarray:
     """One clip of `class_name` as uint8 [num_frames, size, size, 3]."""
-    background = _smooth_noise(rng, size, cells=int(rng.integers(3, 7))) * 0.4 + 0.3
-    obj = int(rng.integers(size // 4, size // 3 + 1))
+    background = _smooth_noise(rng, size, cells=int(rng.integers(3, 7))) * 0.3 + 0.2
+    obj = int(rng.integers(size // 4, size // 3 + 2))
     texture = _object_texture(rng, obj)
     # Constant step between neighbouring positions; the path may leave the frame by up to half the object.
     max_span = size - obj + obj // 2

@@ -2,7 +2,8 @@
 
 ``write_test_video(path, num_frames, height, width, fps, pattern="index")`` writes an mp4 (H.264, yuv420p, B-frames
 on, a keyframe every ``gop_size`` frames) so that decoding, seeking and frame sampling are exercised for real.
-With the ``"index"`` pattern every frame carries its own index as a row of black/white bars that survives lossy
+Patterns: ``"index"`` (default), ``"moving"`` (smooth motion), ``"gradient"`` (static), ``"noisy"`` (moving content
+plus sensor-like noise, for realistic bitrates in benchmarks). With the ``"index"`` pattern every frame carries its own index as a row of black/white bars that survives lossy
 compression; ``read_frame_index(frame)`` reads it back, so a test can check *which* frames a decoder returned.
 """
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-PATTERNS = ("index", "moving", "gradient")
+PATTERNS = ("index", "moving", "gradient", "noisy")
 INDEX_BITS = 10  # frame indices up to 1023
 
 
@@ -40,6 +41,9 @@ def make_test_frame(index: int, height: int, width: int, pattern: str = "index",
     x0 = int((width - side) * t)
     y0 = int((height - side) * (0.5 + 0.4 * np.sin(2 * np.pi * t)) * 0.9)
     frame[y0 : y0 + side, x0 : x0 + side] = (250, 250, 40)
+    if pattern == "noisy":
+        # camera-like sensor noise, so the encoder spends a realistic bitrate (benchmarks)
+        frame = frame + np.random.default_rng(index).normal(0.0, 6.0, frame.shape)
     if pattern == "index":
         if index >= 2**INDEX_BITS:
             raise ValueError(f"The 'index' pattern encodes at most {2**INDEX_BITS} frames, got index {index}.")

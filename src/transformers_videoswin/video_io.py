@@ -56,13 +56,18 @@ def describe_source(source) -> str:
 
 
 @lru_cache(maxsize=1)
+def _torchcodec_decoder_class():
+    # Inside try/except so that transformers' remote-code import check does not make torchcodec a hard requirement.
+    try:
+        from torchcodec.decoders import VideoDecoder
+    except Exception:  # ImportError, or RuntimeError/OSError when the FFmpeg libraries are missing
+        return None
+    return VideoDecoder
+
+
 def torchcodec_available() -> bool:
     """Whether torchcodec imports and finds FFmpeg's shared libraries."""
-    try:
-        from torchcodec.decoders import VideoDecoder  # noqa: F401
-    except Exception:  # ImportError, or RuntimeError/OSError when the FFmpeg libraries are missing
-        return False
-    return True
+    return _torchcodec_decoder_class() is not None
 
 
 def _fetch_url(url: str) -> bytes:
@@ -131,8 +136,9 @@ class TorchcodecReader(VideoReader):
 
     def __init__(self, source, name: str, num_threads: int = 1):
         super().__init__(source, name)
-        from torchcodec.decoders import VideoDecoder
-
+        VideoDecoder = _torchcodec_decoder_class()
+        if VideoDecoder is None:
+            raise ImportError("torchcodec is not installed or cannot load FFmpeg's shared libraries.")
         try:
             self._decoder = VideoDecoder(
                 source, seek_mode="exact", dimension_order="NHWC", num_ffmpeg_threads=num_threads

@@ -1,19 +1,19 @@
-"""Writing Hub-ready model directories: weights, config with `auto_map` and the model code, processor configs."""
+"""Writing Hub-ready model directories: weights, config with `auto_map`, the code, and processor configs."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from transformers import PreTrainedModel
-from transformers.dynamic_module_utils import custom_object_save
 
-# The official test preprocessing (spec: "Training and testing recipes"): RGB, short side 224, 224 crops,
-# ImageNet mean/std. The official 0-255 figures divided by 255 are exactly these.
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from ..image_processing_videoswin import VideoSwinImageProcessor
+from ..video_processing_videoswin import VideoSwinVideoProcessor
 
-# Loading with `trust_remote_code=True` finds every class through `auto_map`; the code files sit beside the weights.
+# `trust_remote_code=True` finds every class through `auto_map`; the code files are saved beside the weights.
 AUTO_MAP = {
     "AutoConfig": "configuration_videoswin.VideoSwinConfig",
     "AutoModel": "modeling_videoswin.VideoSwinModel",
@@ -22,53 +22,51 @@ AUTO_MAP = {
 }
 
 
-def processor_kwargs(image_size: int = 224) -> dict:
-    """Keyword arguments of the image/video processors that reproduce the official single-view test transform."""
-    return {
-        "size": {"shortest_edge": image_size},
-        "crop_size": {"height": image_size, "width": image_size},
-        "do_resize": True,
-        "do_center_crop": True,
-        "do_rescale": True,
-        "rescale_factor": 1 / 255,
-        "do_normalize": True,
-        "image_mean": list(IMAGENET_MEAN),
-        "image_std": list(IMAGENET_STD),
-    }
+@contextmanager
+def _saved_as_remote_code(obj: Any, auto_class: str) -> Iterator[None]:
+    """Make `save_pretrained` copy `obj`'s code and write its `auto_map` entry, without leaving the class
+    registered afterwards (`register_for_auto_class` would affect every later save in the process)."""
+    cls = type(obj)
+    previous = cls.__dict__.get("_auto_class")
+    cls._auto_class = auto_class
+    try:
+        yield
+    finally:
+        if previous is None:
+            del cls._auto_class
+        else:
+            cls._auto_class = previous
 
 
-def save_processors(output_dir: str | os.PathLike, image_size: int = 224) -> None:
-    """Write `preprocessor_config.json` and `video_preprocessor_config.json` for the official test transform.
-
-    transformers' VideoMAE processors compute exactly this transform (resize the short side, centre crop, rescale,
-    normalise; output `pixel_values` as `[B, T, C, H, W]`) and ship with transformers, so the directory needs no
-    processor code of its own to work in `pipeline("video-classification")`.
-    """
-    from transformers import VideoMAEImageProcessor, VideoMAEVideoProcessor
-
-    kwargs = processor_kwargs(image_size)
-    VideoMAEImageProcessor(**kwargs).save_pretrained(output_dir)
-    VideoMAEVideoProcessor(**kwargs).save_pretrained(output_dir)
+def save_processors(output_dir: str | os.PathLike, image_size: int, num_frames: int, sampling: str) -> None:
+    """Processor configs for the official single-view test transform: `num_frames` frames sampled with `sampling`
+    ("kinetics": stride 2, centre clip; "ssv2": uniform segments, middle frames), short side `image_size`, centre
+    crop, ImageNet mean/std."""
+    size = {"size": {"shortest_edge": image_size}, "crop_size": {"height": image_size, "width": image_size}}
+    video_processor = VideoSwinVideoProcessor(num_frames=num_frames, sampling=sampling, frame_interval=2, **size)
+    with _saved_as_remote_code(video_processor, "AutoVideoProcessor"):
+        video_processor.save_pretrained(output_dir)
+    image_processor = VideoSwinImageProcessor(**size)
+    with _saved_as_remote_code(image_processor, "AutoImageProcessor"):
+        image_processor.save_pretrained(output_dir)
 
 
 def save_hub_directory(
     model: PreTrainedModel,
     output_dir: str | os.PathLike,
+    *,
+    sampling: str = "kinetics",
     model_card: str | None = None,
 ) -> Path:
-    """Save `model` (safetensors), its config with `auto_map`, the model code and processor configs.
-
-    The copied `configuration_videoswin.py` / `modeling_videoswin.py` import each other with single-dot relative
-    imports, so the directory loads with `trust_remote_code=True` where this package is not installed.
-    """
+    """Save `model` (safetensors), its config with `auto_map`, the model and processor code, processor configs and
+    optionally a README.md. The copied code files import each other with single-dot relative imports, so the
+    directory loads with `trust_remote_code=True` where this package is not installed."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     model.config.auto_map = dict(AUTO_MAP)
-    model.save_pretrained(output_dir)
-    # Copies the model's module and its relative imports (what `register_for_auto_class` would trigger, without
-    # registering the class for every later `save_pretrained` in this process).
-    custom_object_save(model, output_dir)
-    save_processors(output_dir, model.config.image_size)
+    with _saved_as_remote_code(model, "AutoModelForVideoClassification"):
+        model.save_pretrained(output_dir)
+    save_processors(output_dir, model.config.image_size, model.config.num_frames, sampling)
     if model_card is not None:
         (output_dir / "README.md").write_text(model_card, encoding="utf-8")
     return output_dir

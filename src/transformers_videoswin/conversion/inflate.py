@@ -21,7 +21,7 @@ from torch import Tensor
 from ..modeling_videoswin import VideoSwinForVideoClassification, VideoSwinModel
 from .checkpoint_io import ConversionError, load_checkpoint, resolve
 from .official import config_from_official_state_dict, convert_official_state_dict
-from .verify import load_exactly
+from .verify import DEFAULT_TOLERANCE, VerificationReport, compare_with_expected, load_exactly
 
 # Keys of a 2D checkpoint that inflation does not use: recomputed buffers and the ImageNet classifier.
 _DROPPED_2D = re.compile(r"(.*\.relative_position_index|.*\.attn_mask|head\.(weight|bias))")
@@ -77,9 +77,16 @@ def hf_swin_to_official(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
 def load_image_swin_state_dict(source: str | os.PathLike, trust_checkpoint: bool = False) -> dict[str, Tensor]:
     """The official-layout 2D state dict of an ImageNet `.pth` (path or URL) or a transformers Swin directory."""
     if Path(source).is_dir():
-        from transformers import SwinModel
+        from transformers import AutoConfig, SwinForImageClassification, SwinModel
 
-        return hf_swin_to_official(SwinModel.from_pretrained(source).state_dict())
+        config = AutoConfig.from_pretrained(source)
+        if config.model_type != "swin":
+            raise ConversionError(f"{source} holds a {config.model_type!r} model; only Swin (v1) can be inflated.")
+        if "SwinForImageClassification" in (config.architectures or []):
+            model = SwinForImageClassification.from_pretrained(source).swin
+        else:
+            model = SwinModel.from_pretrained(source)
+        return hf_swin_to_official(model.state_dict())
     checkpoint = load_checkpoint(resolve(source), trust_checkpoint)
     if isinstance(checkpoint, dict) and isinstance(checkpoint.get("model"), dict):
         return checkpoint["model"]
@@ -151,6 +158,29 @@ def inflate_image_swin(
     `config_kwargs` go to `VideoSwinConfig` (e.g. `drop_path_rate`, `num_frames`). Raises ConversionError for
     unknown, missing or mis-shaped tensors.
     """
+    return inflate_and_verify(
+        image_checkpoint,
+        window_size=window_size,
+        patch_size=patch_size,
+        target=target,
+        trust_checkpoint=trust_checkpoint,
+        **config_kwargs,
+    )[0]
+
+
+def inflate_and_verify(
+    image_checkpoint: str | os.PathLike | Mapping[str, Tensor],
+    *,
+    window_size: tuple[int, int, int] = (8, 7, 7),
+    patch_size: tuple[int, int, int] = (2, 4, 4),
+    target: str = "classification",
+    trust_checkpoint: bool = False,
+    expected_output: str | os.PathLike | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+    **config_kwargs: Any,
+) -> tuple[VideoSwinForVideoClassification | VideoSwinModel, VerificationReport]:
+    """`inflate_image_swin` plus the figures: tensors used and dropped, and (with `expected_output`, a golden file
+    such as the fixtures' `golden_inflated.pt`) the max |diff| of the backbone features."""
     if target not in ("classification", "model"):
         raise ValueError(f"target must be 'classification' or 'model', got {target!r}.")
     state_dict = (
@@ -167,10 +197,16 @@ def inflate_image_swin(
         )
     inflated = inflate_state_dict(state_dict, window_size, patch_size[0])
     config = config_from_official_state_dict(inflated, window_size=window_size, patch_size=patch_size, **config_kwargs)
-    if target == "model":
-        model = VideoSwinModel(config)
-        load_exactly(model, convert_official_state_dict(inflated, "model"), "the inflated 2D checkpoint")
-        return model
-    model = VideoSwinForVideoClassification(config)
-    load_exactly(model.videoswin, convert_official_state_dict(inflated, "model"), "the inflated 2D checkpoint")
-    return model
+    converted = convert_official_state_dict(inflated, "model")
+    model = VideoSwinModel(config) if target == "model" else VideoSwinForVideoClassification(config)
+    load_exactly(getattr(model, "videoswin", model), converted, "the inflated 2D checkpoint")
+    model.eval()
+    report = VerificationReport(
+        source_tensors=len(state_dict),
+        dropped_tensors=len(state_dict) - len(converted),
+        converted_tensors=len(converted),
+        tolerance=tolerance,
+    )
+    if expected_output is not None:
+        report.output_max_abs_diff = compare_with_expected(model, load_checkpoint(expected_output))
+    return model, report

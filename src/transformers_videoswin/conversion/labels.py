@@ -9,6 +9,8 @@ from __future__ import annotations
 from functools import cache
 from importlib.resources import files
 
+from .checkpoint_io import ConversionError
+
 LABEL_SETS: dict[str, int] = {"kinetics400": 400, "kinetics600": 600, "ssv2": 174}
 
 
@@ -34,3 +36,18 @@ def label_set_from_name(name: str) -> str | None:
         if marker in name:
             return label_set
     return None
+
+
+def labels_for_head(label_set: str, num_classes: int | None) -> dict[int, str] | None:
+    """`id2label` for a head of `num_classes` outputs (None for `label_set="none"`); ConversionError on a mismatch."""
+    if label_set == "none":
+        return None
+    if label_set not in LABEL_SETS:
+        raise ConversionError(f"Unknown label set {label_set!r}; expected one of {sorted(LABEL_SETS)} or 'none'.")
+    names = id2label(label_set)
+    if num_classes is not None and num_classes != len(names):
+        raise ConversionError(
+            f"The head has {num_classes} classes but the label set {label_set!r} has {len(names)}; pass "
+            "--label-set none (or the right set)."
+        )
+    return names

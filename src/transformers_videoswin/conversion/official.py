@@ -19,9 +19,9 @@ from torch import Tensor
 from ..configuration_videoswin import VideoSwinConfig
 from ..modeling_videoswin import VideoSwinForVideoClassification
 from .checkpoint_io import ConversionError, load_checkpoint, official_state_dict, resolve
-from .labels import id2label, label_set_from_name
+from .labels import label_set_from_name, labels_for_head
 from .released import ReleasedCheckpoint, find_released
-from .verify import DEFAULT_TOLERANCE, VerificationReport, load_exactly, max_abs_diff, round_trip
+from .verify import DEFAULT_TOLERANCE, VerificationReport, compare_with_expected, load_exactly, round_trip
 
 TARGETS = ("classification", "model", "backbone")
 
@@ -334,24 +334,12 @@ class ConversionResult:
     model: VideoSwinForVideoClassification
     report: VerificationReport
     released: ReleasedCheckpoint | None
+    label_set: str  # "kinetics400", "kinetics600", "ssv2" or "none"
 
-
-def _expected_outputs(model: VideoSwinForVideoClassification, expected: Mapping[str, Tensor]) -> dict[str, float]:
-    """Compare with a golden file (`pixel_values_BCTHW`, `logits`, optional `backbone_features_BCTHW`)."""
-    if "pixel_values_BCTHW" not in expected:
-        raise ConversionError(f"The expected-output file needs `pixel_values_BCTHW`; it has {sorted(expected)}.")
-    pixel_values = expected["pixel_values_BCTHW"].permute(0, 2, 1, 3, 4)  # official [B,C,T,H,W] -> ours [B,T,C,H,W]
-    diffs = {}
-    with torch.no_grad():
-        outputs = model.videoswin(pixel_values)
-        if "logits" in expected:
-            logits = model.classifier(model.dropout(outputs.pooler_output))
-            diffs["logits"] = max_abs_diff(logits, expected["logits"], "logits")
-        if "backbone_features_BCTHW" in expected:
-            features = expected["backbone_features_BCTHW"]
-            ours = outputs.last_hidden_state.transpose(1, 2).reshape(features.shape)
-            diffs["backbone features"] = max_abs_diff(ours, features, "backbone features")
-    return diffs
+    @property
+    def sampling(self) -> str:
+        """Frame sampling protocol of the official test pipeline for this model's dataset."""
+        return "ssv2" if self.label_set == "ssv2" else "kinetics"
 
 
 def convert_official_checkpoint(
@@ -384,13 +372,8 @@ def convert_official_checkpoint(
     if label_set is None:
         label_set = label_set_from_name(path.name) or "none"
     head = state_dict.get("cls_head.fc_cls.weight")
-    if label_set != "none":
-        names = id2label(label_set)
-        if head is not None and head.shape[0] != len(names):
-            raise ConversionError(
-                f"The head has {head.shape[0]} classes but the label set {label_set!r} has {len(names)}; pass "
-                "--label-set none (or the right set)."
-            )
+    names = labels_for_head(label_set, None if head is None else head.shape[0])
+    if names is not None:
         overrides["id2label"] = names
     config = config_from_official_state_dict(state_dict, meta, **overrides)
 
@@ -408,8 +391,8 @@ def convert_official_checkpoint(
         tolerance=tolerance,
     )
     if expected_output is not None:
-        report.output_max_abs_diff = _expected_outputs(model, load_checkpoint(expected_output))
-    return ConversionResult(model=model, report=report, released=released)
+        report.output_max_abs_diff = compare_with_expected(model, load_checkpoint(expected_output))
+    return ConversionResult(model=model, report=report, released=released, label_set=label_set)
 
 
 __all__ = [

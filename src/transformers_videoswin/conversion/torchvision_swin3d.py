@@ -18,7 +18,7 @@ from torch import Tensor
 
 from ..modeling_videoswin import VideoSwinForVideoClassification
 from .checkpoint_io import ConversionError, load_checkpoint, official_state_dict, resolve
-from .labels import id2label
+from .labels import labels_for_head
 from .official import (
     config_from_official_state_dict,
     convert_official_state_dict,
@@ -190,10 +190,8 @@ def convert_torchvision_checkpoint(
     if label_set is None:
         label_set = "kinetics400" if head.shape[0] == 400 else "none"
     overrides: dict[str, Any] = {} if num_frames is None else {"num_frames": num_frames}
-    if label_set != "none":
-        names = id2label(label_set)
-        if len(names) != head.shape[0]:
-            raise ConversionError(f"The head has {head.shape[0]} classes but {label_set!r} has {len(names)}.")
+    names = labels_for_head(label_set, head.shape[0])
+    if names is not None:
         overrides["id2label"] = names
     config = config_from_official_state_dict(official, **overrides)
     converted = convert_official_state_dict(official, "classification")
@@ -213,5 +211,5 @@ def convert_torchvision_checkpoint(
         round_trip_exact=exact,
         tolerance=tolerance,
     )
-    report.output_max_abs_diff["logits vs torchvision"] = compare_with_torchvision(model, check_input_shape)
+    report.output_max_abs_diff["logits vs torchvision's model"] = compare_with_torchvision(model, check_input_shape)
     return TorchvisionConversionResult(model=model, report=report)

@@ -1,0 +1,609 @@
+#!/usr/bin/env python
+"""Fine-tune (or train from scratch) a Video Swin Transformer for video classification with the `Trainer`.
+
+Data: `--dataset_name` (a Hub id or a local directory for `load_dataset`: parquet with video bytes or paths, or
+`videofolder` together with `--data_dir`), or mmaction annotation lists `--train_file/--validation_file`
+(`<path> <label>` per line, relative to `--data_root`). `--streaming` streams any of them.
+
+Recipes (`--recipe kinetics|ssv2`) follow the official configs: frame sampling, augmentation (random resized crop,
+flip for Kinetics; RandAugment and random erasing for SSv2, identical for every frame of a clip), label smoothing
+(SSv2), one centre view for validation, and the optimiser settings (AdamW, lr, weight decay, cosine with linear
+warmup from 0.1 x lr) unless given on the command line. `--eval_views 4x3` adds a final multi-view evaluation.
+
+Single process:
+    python examples/run_video_classification.py --dataset_name path/or/hub-id --config_name tiny \
+        --output_dir out --do_train --do_eval --per_device_train_batch_size 8 --gradient_accumulation_steps 8
+Several GPUs / machines: the same command under `torchrun --nproc_per_node N` or `accelerate launch`.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import logging
+import math
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import datasets
+import numpy as np
+import torch
+import transformers
+from transformers import (
+    AutoConfig,
+    AutoModelForVideoClassification,
+    HfArgumentParser,
+    TrainingArguments,
+    set_seed,
+)
+from transformers.trainer_utils import get_last_checkpoint
+
+import transformers_videoswin
+from transformers_videoswin import VideoSwinConfig, VideoSwinForVideoClassification
+from transformers_videoswin.configuration_videoswin import VARIANTS
+from transformers_videoswin.metrics import TopKAccuracy, confusion_matrix, per_class_accuracy, write_confusion_matrix
+from transformers_videoswin.optimization import PARAMETER_GROUP_MODES
+from transformers_videoswin.training import (
+    RECIPES,
+    ClipLoader,
+    CorruptVideoCheckCallback,
+    CorruptVideoTracker,
+    SetEpochCallback,
+    StreamingVideoClipDataset,
+    VideoClassificationTrainer,
+    VideoClipDataset,
+    build_eval_transform,
+    build_train_transform,
+    collate_clips,
+    get_recipe,
+    label_names_from_features,
+    load_annotation_lists,
+    make_index_sampler,
+    prepare_video_column,
+    read_label_names,
+)
+from transformers_videoswin.training.outputs import save_final_outputs
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ModelArguments:
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={"help": "A converted Video Swin checkpoint (directory or Hub id) to fine-tune; a head of a different "
+                  "size is re-initialised (ignore_mismatched_sizes)."},
+    )
+    image_model_name_or_path: str | None = field(
+        default=None,
+        metadata={"help": "A 2D ImageNet Swin (official .pth or transformers Swin directory) to inflate into the "
+                  "video model given by --config_name/--config_overrides."},
+    )
+    config_name: str | None = field(
+        default=None,
+        metadata={"help": f"Architecture for training from scratch or inflation: a variant ({', '.join(VARIANTS)}) "
+                  "or a config directory / Hub id."},
+    )
+    config_overrides: str | None = field(
+        default=None,
+        metadata={"help": "Override config fields, e.g. 'embed_dim=32,depths=[1,1,2,1],num_heads=[1,2,4,8]' "
+                  "(values are Python literals)."},
+    )
+    cache_dir: str | None = field(default=None, metadata={"help": "Where to cache models from the Hub."})
+    model_revision: str = field(default="main", metadata={"help": "Model revision (branch, tag or commit)."})
+    trust_remote_code: bool = field(default=False, metadata={"help": "Allow remote code of Hub models."})
+    param_group_mode: str = field(
+        default="default",
+        metadata={"help": f"AdamW parameter groups: {PARAMETER_GROUP_MODES} ('official' reproduces what mmcv "
+                  "actually applied)."},
+    )
+    backbone_lr_multiplier: float = field(default=0.1, metadata={"help": "Backbone lr = lr x this."})
+    head_lr_multiplier: float = field(default=1.0, metadata={"help": "Head lr = lr x this."})
+    warmup_start_factor: float = field(
+        default=0.1, metadata={"help": "The cosine schedule's linear warmup starts at lr x this (official: 0.1)."}
+    )
+    drop_path_rate: float | None = field(default=None, metadata={"help": "Override the stochastic depth rate."})
+
+
+@dataclass
+class DataTrainingArguments:
+    dataset_name: str | None = field(
+        default=None, metadata={"help": "Hub id or local path for load_dataset (parquet, 'videofolder', ...)."}
+    )
+    dataset_config_name: str | None = field(default=None, metadata={"help": "Dataset configuration name."})
+    data_dir: str | None = field(default=None, metadata={"help": "data_dir for load_dataset (e.g. a videofolder)."})
+    train_file: str | None = field(default=None, metadata={"help": "mmaction annotation list for training."})
+    validation_file: str | None = field(default=None, metadata={"help": "mmaction annotation list for evaluation."})
+    data_root: str | None = field(
+        default=None, metadata={"help": "Root of the relative video paths of the lists (or of a parquet's paths)."}
+    )
+    label_names_file: str | None = field(
+        default=None,
+        metadata={"help": "Class names, one per line, for annotation lists (or a packaged list: kinetics400, "
+                  "kinetics600, ssv2)."},
+    )
+    video_column_name: str = field(default="video", metadata={"help": "Column holding the videos."})
+    label_column_name: str = field(default="label", metadata={"help": "Column holding the labels."})
+    train_split_name: str = field(default="train", metadata={"help": "Training split."})
+    eval_split_name: str | None = field(
+        default=None, metadata={"help": "Evaluation split (default: validation, else test, else a train split-off)."}
+    )
+    train_val_split: float = field(
+        default=0.1, metadata={"help": "Fraction of train held out when the dataset has no evaluation split."}
+    )
+    streaming: bool = field(default=False, metadata={"help": "Stream the dataset instead of downloading it."})
+    shuffle_buffer_size: int = field(default=1000, metadata={"help": "Shuffle buffer when streaming."})
+    max_train_samples: int | None = field(default=None, metadata={"help": "Truncate the training set."})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "Truncate the evaluation set."})
+    recipe: str = field(default="kinetics", metadata={"help": f"Training recipe: {sorted(RECIPES)}."})
+    num_frames: int | None = field(default=None, metadata={"help": "Frames per clip (recipe: 32)."})
+    frame_interval: int | None = field(default=None, metadata={"help": "Frame stride (kinetics recipe: 2)."})
+    image_size: int | None = field(default=None, metadata={"help": "Crop size (recipe: 224)."})
+    resize_ratio: float | None = field(default=None, metadata={"help": "Short side = image_size x this (256/224)."})
+    crop_min_scale: float | None = field(default=None, metadata={"help": "RandomResizedCrop minimal area (0.08)."})
+    flip_prob: float | None = field(default=None, metadata={"help": "Horizontal flip probability."})
+    rand_augment_num_ops: int | None = field(default=None, metadata={"help": "RandAugment ops (ssv2: 4; 0 = off)."})
+    rand_augment_magnitude: int | None = field(default=None, metadata={"help": "RandAugment magnitude (ssv2: 7)."})
+    random_erasing_prob: float | None = field(default=None, metadata={"help": "Random erasing probability."})
+    eval_views: str = field(
+        default="1x1", metadata={"help": "Final multi-view evaluation CLIPSxCROPS, e.g. 4x3 (Kinetics) or 1x3."}
+    )
+    max_corrupt_fraction: float = field(
+        default=0.01, metadata={"help": "Fail when more than this fraction of videos cannot be decoded."}
+    )
+    decode_backend: str = field(default="auto", metadata={"help": "Video decoder: auto, torchcodec or pyav."})
+    shuffle_frames: bool = field(
+        default=False,
+        metadata={"help": "Shuffle the frames inside every clip (train and eval): a control that removes time."},
+    )
+    write_confusion_matrix: bool = field(default=True, metadata={"help": "Write confusion_matrix.{csv,png}."})
+
+    def __post_init__(self):
+        if self.dataset_name is None and self.train_file is None and self.validation_file is None:
+            raise ValueError("Give --dataset_name (or --dataset_name videofolder --data_dir DIR) or --train_file.")
+        if self.recipe not in RECIPES:
+            raise ValueError(f"--recipe must be one of {sorted(RECIPES)}, got {self.recipe!r}.")
+
+
+# Optimiser settings that a recipe supplies unless the command line (or JSON file) sets them.
+_RECIPE_TRAINING_KEYS = ("learning_rate", "weight_decay", "lr_scheduler_type", "warmup_steps", "label_smoothing_factor")
+
+
+def explicitly_given(argv: list[str]) -> set[str]:
+    if len(argv) == 1 and argv[0].endswith((".json", ".yaml", ".yml")):
+        path = Path(argv[0])
+        if path.suffix == ".json":
+            return set(json.loads(path.read_text()))
+        import yaml
+
+        return set(yaml.safe_load(path.read_text()))
+    return {arg[2:].split("=", 1)[0].replace("-", "_") for arg in argv if arg.startswith("--")}
+
+
+def parse_config_overrides(text: str | None) -> dict:
+    """'a=1,b=[1,2],c=gelu' -> {'a': 1, 'b': [1, 2], 'c': 'gelu'} (commas inside brackets do not split)."""
+    if not text:
+        return {}
+    items, depth, current = [], 0, ""
+    for char in text:
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        if char == "," and depth == 0:
+            items.append(current)
+            current = ""
+        else:
+            current += char
+    items.append(current)
+    overrides = {}
+    for item in filter(None, (i.strip() for i in items)):
+        if "=" not in item:
+            raise ValueError(f"--config_overrides items must look like key=value, got {item!r}.")
+        key, value = (s.strip() for s in item.split("=", 1))
+        try:
+            overrides[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            overrides[key] = value
+    return overrides
+
+
+def parse_views(spec: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d+)\s*[xX*]\s*(\d+)\s*", spec)
+    if not match:
+        raise ValueError(f"--eval_views must look like CLIPSxCROPS (e.g. 4x3), got {spec!r}.")
+    return int(match.group(1)), int(match.group(2))
+
+
+def load_raw_datasets(data_args: DataTrainingArguments, model_args: ModelArguments):
+    if data_args.train_file or data_args.validation_file:
+        files = {}
+        if data_args.train_file:
+            files["train"] = data_args.train_file
+        if data_args.validation_file:
+            files["validation"] = data_args.validation_file
+        names = read_label_names(data_args.label_names_file) if data_args.label_names_file else None
+        return load_annotation_lists(files, data_args.data_root, names, streaming=data_args.streaming)
+    kwargs = {"cache_dir": model_args.cache_dir, "streaming": data_args.streaming}
+    if data_args.data_dir:
+        kwargs["data_dir"] = data_args.data_dir
+    return datasets.load_dataset(data_args.dataset_name, data_args.dataset_config_name, **kwargs)
+
+
+def pick_eval_split(raw, data_args: DataTrainingArguments, training_args: TrainingArguments, seed: int):
+    """Name of the evaluation split; carves one out of train when the dataset has none."""
+    if data_args.eval_split_name:
+        return raw, data_args.eval_split_name
+    for name in ("validation", "valid", "val", "test"):
+        if name in raw:
+            return raw, name
+    if data_args.streaming or not data_args.train_val_split or data_args.train_split_name not in raw:
+        return raw, None
+    split = raw[data_args.train_split_name].train_test_split(test_size=data_args.train_val_split, seed=seed)
+    raw[data_args.train_split_name] = split["train"]
+    raw["validation"] = split["test"]
+    return raw, "validation"
+
+
+def build_config(model_args: ModelArguments, labels: list[str], recipe, explicit: set[str]):
+    id2label = {i: name for i, name in enumerate(labels)}
+    label2id = {name: i for i, name in id2label.items()}
+    overrides = parse_config_overrides(model_args.config_overrides)
+    if model_args.drop_path_rate is not None:
+        overrides["drop_path_rate"] = model_args.drop_path_rate
+    shape = {"num_frames": recipe.num_frames, "image_size": recipe.image_size}
+    if model_args.model_name_or_path and not model_args.config_name:
+        config = AutoConfig.from_pretrained(
+            model_args.model_name_or_path,
+            cache_dir=model_args.cache_dir,
+            revision=model_args.model_revision,
+            trust_remote_code=model_args.trust_remote_code,
+        )
+        values = config.to_dict()
+    elif model_args.config_name in VARIANTS:
+        values = dict(VARIANTS[model_args.config_name])
+    elif model_args.config_name:
+        values = AutoConfig.from_pretrained(model_args.config_name, cache_dir=model_args.cache_dir).to_dict()
+    else:
+        values = dict(VARIANTS["tiny"])
+    drop = ("id2label", "label2id", "num_labels", "architectures", "auto_map", "transformers_version", "model_type")
+    drop += ("out_features", "out_indices", "_out_features", "_out_indices", "stage_names")
+    for key in drop:
+        values.pop(key, None)
+    values.update(overrides)
+    values.update(shape)
+    return VideoSwinConfig(**values, id2label=id2label, label2id=label2id)
+
+
+def build_model(model_args: ModelArguments, config: VideoSwinConfig):
+    if model_args.model_name_or_path:
+        return AutoModelForVideoClassification.from_pretrained(
+            model_args.model_name_or_path,
+            config=config,
+            cache_dir=model_args.cache_dir,
+            revision=model_args.model_revision,
+            trust_remote_code=model_args.trust_remote_code,
+            ignore_mismatched_sizes=True,
+        )
+    if model_args.image_model_name_or_path:
+        from transformers_videoswin.conversion.inflate import inflate_image_swin
+
+        keep = {k: v for k, v in config.to_dict().items() if k in {f for f in VideoSwinConfig.__dataclass_fields__}}
+        for key in ("window_size", "patch_size", "embed_dim", "depths", "num_heads", "model_type"):
+            keep.pop(key, None)
+        model = inflate_image_swin(
+            model_args.image_model_name_or_path,
+            window_size=config.window_size,
+            patch_size=config.patch_size,
+            target="classification",
+            id2label=config.id2label,
+            label2id=config.label2id,
+            **{k: v for k, v in keep.items() if k not in ("id2label", "label2id", "_out_features", "_out_indices")},
+        )
+        return model
+    return VideoSwinForVideoClassification(config)
+
+
+def compute_metrics_fn(num_labels: int):
+    metric = TopKAccuracy(keep_in_memory=True)
+
+    def compute_metrics(eval_pred) -> dict:
+        logits = eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions
+        result = metric.compute(
+            predictions=np.asarray(logits, dtype=np.float32), references=eval_pred.label_ids, top_k=(1, 5)
+        )
+        result["accuracy"] = result["top1_accuracy"]
+        return result
+
+    return compute_metrics
+
+
+def multiview_evaluate(model, raw_eval, data_args, recipe, mean, std, clips: int, crops: int, batch_size: int):
+    """Average the softmax over CLIPS x CROPS views per video (official test protocol), short side = image_size."""
+    from transformers_videoswin.multiview import predict_multiview
+    from transformers_videoswin.training.video_datasets import resolve_video_source
+    from transformers_videoswin.video_io import VideoDecodeError, read_video_clips
+
+    test_recipe = recipe.override(resize_ratio=1.0)
+    resize = build_eval_transform(test_recipe, mean, std).transforms[0]
+    normalise = build_eval_transform(test_recipe, mean, std).transforms[2:]
+    sampler = make_index_sampler(test_recipe, train=False, num_clips=clips) if clips > 1 else None
+    if recipe.sampling == "ssv2" and clips > 1:
+        raise ValueError("The ssv2 protocol takes one clip per video; use --eval_views 1x3.")
+    device = next(model.parameters()).device
+    model.eval()
+    all_probs, all_labels, skipped = [], [], 0
+    size = recipe.image_size
+    for row in raw_eval:
+        source, name = resolve_video_source(row[data_args.video_column_name], data_args.data_root)
+        try:
+            sample = sampler or make_index_sampler(test_recipe, train=False)
+            frames, indices, _ = read_video_clips(
+                source, lambda info: sample(info.num_frames, None), backend=data_args.decode_backend
+            )
+        except VideoDecodeError as error:
+            logger.warning("Multi-view evaluation skips %s: %s", name, error)
+            skipped += 1
+            continue
+        from torchvision import tv_tensors
+
+        video = resize(tv_tensors.Video(frames.permute(0, 3, 1, 2)))
+        height, width = video.shape[-2:]
+        if crops == 1:
+            offsets = [((height - size) // 2, (width - size) // 2)]
+        elif width >= height:
+            offsets = [((height - size) // 2, x) for x in (0, (width - size) // 2, width - size)]
+        else:
+            offsets = [(y, (width - size) // 2) for y in (0, (height - size) // 2, height - size)]
+        clip_frames = video.reshape(indices.shape[0], indices.shape[1], *video.shape[1:])
+        views = []
+        for y, x in offsets:
+            for clip in clip_frames:
+                view = clip[..., y : y + size, x : x + size]
+                for step in normalise:
+                    view = step(view)
+                views.append(view.as_subclass(torch.Tensor))
+        pixel_values = torch.stack(views)[None]
+        all_probs.append(predict_multiview(model, pixel_values.to(device), max_testing_views=batch_size).cpu())
+        all_labels.append(int(row[data_args.label_column_name]))
+    if not all_probs:
+        return {"skipped": skipped}
+    probs = torch.cat(all_probs).numpy()
+    from transformers_videoswin.metrics import top_k_accuracy
+
+    result = top_k_accuracy(probs, np.asarray(all_labels), (1, 5))
+    result["skipped"] = skipped
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = HfArgumentParser((ModelArguments, DataTrainingArguments, TrainingArguments))
+    if len(argv) == 1 and argv[0].endswith(".json"):
+        model_args, data_args, training_args = parser.parse_json_file(json_file=os.path.abspath(argv[0]))
+    elif len(argv) == 1 and argv[0].endswith((".yaml", ".yml")):
+        model_args, data_args, training_args = parser.parse_yaml_file(os.path.abspath(argv[0]))
+    else:
+        model_args, data_args, training_args = parser.parse_args_into_dataclasses(args=argv)
+    explicit = explicitly_given(argv)
+    training_args.remove_unused_columns = False  # the collator builds pixel_values itself
+
+    logging.basicConfig(
+        format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
+        datefmt="%m/%d/%Y %H:%M:%S",
+        handlers=[logging.StreamHandler(sys.stdout)],
+    )
+    log_level = training_args.get_process_log_level()
+    logger.setLevel(log_level)
+    logging.getLogger("transformers_videoswin").setLevel(log_level)
+    datasets.utils.logging.set_verbosity(log_level)
+    transformers.utils.logging.set_verbosity(log_level)
+    transformers.utils.logging.enable_default_handler()
+    transformers.utils.logging.enable_explicit_format()
+    logger.warning(
+        "Process rank: %s, device: %s, n_gpu: %s, distributed: %s, bf16: %s, fp16: %s",
+        training_args.process_index,
+        training_args.device,
+        training_args.n_gpu,
+        training_args.parallel_mode.value == "distributed",
+        training_args.bf16,
+        training_args.fp16,
+    )
+
+    # Recipe: data settings, and the optimiser settings the command line leaves open.
+    recipe = get_recipe(
+        data_args.recipe,
+        num_frames=data_args.num_frames,
+        frame_interval=data_args.frame_interval,
+        image_size=data_args.image_size,
+        resize_ratio=data_args.resize_ratio,
+        crop_scale=None if data_args.crop_min_scale is None else (data_args.crop_min_scale, 1.0),
+        flip_prob=data_args.flip_prob,
+        rand_augment_num_ops=data_args.rand_augment_num_ops,
+        rand_augment_magnitude=data_args.rand_augment_magnitude,
+        random_erasing_prob=data_args.random_erasing_prob,
+    )
+    recipe_training = {
+        "learning_rate": recipe.learning_rate,
+        "weight_decay": recipe.weight_decay,
+        "lr_scheduler_type": "cosine",
+        "warmup_steps": recipe.warmup_epochs / recipe.num_train_epochs,
+        "label_smoothing_factor": recipe.label_smoothing,
+    }
+    for key in _RECIPE_TRAINING_KEYS:
+        if key not in explicit:
+            setattr(training_args, key, recipe_training[key])
+    logger.info("Recipe: %s", recipe)
+
+    # Resuming: "--resume_from_checkpoint last" (or a path); an existing output dir with checkpoints resumes too.
+    checkpoint = training_args.resume_from_checkpoint
+    if checkpoint in ("last", "latest", "auto", "True", "true"):
+        checkpoint = get_last_checkpoint(training_args.output_dir) if os.path.isdir(training_args.output_dir) else None
+        if checkpoint is None:
+            logger.info("No checkpoint in %s: starting from scratch.", training_args.output_dir)
+    if checkpoint:
+        logger.info("Resuming from %s", checkpoint)
+
+    set_seed(training_args.seed)
+
+    with training_args.main_process_first(desc="loading the dataset"):
+        raw = load_raw_datasets(data_args, model_args)
+        raw, eval_split = pick_eval_split(raw, data_args, training_args, training_args.seed)
+    train_split = data_args.train_split_name if data_args.train_split_name in raw else None
+    if training_args.do_train and train_split is None:
+        raise ValueError(f"--do_train needs a '{data_args.train_split_name}' split; the dataset has {list(raw)}.")
+    if training_args.do_eval and eval_split is None:
+        raise ValueError(f"--do_eval needs an evaluation split; the dataset has {list(raw)}.")
+
+    reference_split = raw[train_split or eval_split]
+    labels = label_names_from_features(reference_split, data_args.label_column_name)
+    if labels is None:
+        raise ValueError(
+            f"The label column {data_args.label_column_name!r} must be a ClassLabel feature (videofolder, parquet "
+            "with a dataset card, or annotation lists with --label_names_file); got "
+            f"{getattr(reference_split, 'features', {}).get(data_args.label_column_name)}."
+        )
+    for split in list(raw):
+        raw[split] = prepare_video_column(raw[split], data_args.video_column_name)
+    if not data_args.streaming:
+        if train_split and data_args.max_train_samples is not None:
+            raw[train_split] = raw[train_split].shuffle(seed=training_args.seed).select(
+                range(min(data_args.max_train_samples, len(raw[train_split])))
+            )
+        if eval_split and data_args.max_eval_samples is not None:
+            raw[eval_split] = raw[eval_split].select(range(min(data_args.max_eval_samples, len(raw[eval_split]))))
+    else:
+        if train_split:
+            raw[train_split] = raw[train_split].shuffle(seed=training_args.seed, buffer_size=data_args.shuffle_buffer_size)
+            if data_args.max_train_samples is not None:
+                raw[train_split] = raw[train_split].take(data_args.max_train_samples)
+        if eval_split and data_args.max_eval_samples is not None:
+            raw[eval_split] = raw[eval_split].take(data_args.max_eval_samples)
+
+    config = build_config(model_args, labels, recipe, explicit)
+    model = build_model(model_args, config)
+
+    mean, std = tuple(getattr(config, "image_mean", None) or (0.485, 0.456, 0.406)), (0.229, 0.224, 0.225)
+    train_tracker = CorruptVideoTracker(data_args.max_corrupt_fraction, name="train")
+    eval_tracker = CorruptVideoTracker(data_args.max_corrupt_fraction, name="eval")
+
+    def wrap(split: str, train: bool, tracker):
+        loader = ClipLoader(
+            data_args.video_column_name,
+            data_args.label_column_name,
+            make_index_sampler(recipe, train=train),
+            (build_train_transform if train else build_eval_transform)(recipe, mean, std),
+            seed=training_args.seed if train else training_args.seed + 1,
+            data_root=data_args.data_root,
+            decode_backend=data_args.decode_backend,
+            shuffle_frames=data_args.shuffle_frames,
+        )
+        if data_args.streaming:
+            return StreamingVideoClipDataset(raw[split], loader, tracker)
+        return VideoClipDataset(raw[split], loader, tracker)
+
+    train_dataset = wrap(train_split, True, train_tracker) if training_args.do_train else None
+    eval_dataset = wrap(eval_split, False, eval_tracker) if eval_split and training_args.do_eval else None
+    if data_args.streaming and training_args.do_train and training_args.max_steps <= 0:
+        raise ValueError("A streamed training set has no length: give --max_steps.")
+
+    trainer = VideoClassificationTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        data_collator=collate_clips,
+        compute_metrics=compute_metrics_fn(config.num_labels),
+        callbacks=[SetEpochCallback(train_dataset, eval_dataset), CorruptVideoCheckCallback(train_tracker, eval_tracker)],
+        param_group_mode=model_args.param_group_mode,
+        backbone_lr_multiplier=model_args.backbone_lr_multiplier,
+        head_lr_multiplier=model_args.head_lr_multiplier,
+        warmup_start_factor=model_args.warmup_start_factor,
+    )
+
+    results: dict = {}
+    start = time.time()
+    if training_args.do_train:
+        train_result = trainer.train(resume_from_checkpoint=checkpoint or None)
+        train_tracker.check(final=True)
+        metrics = dict(train_result.metrics)
+        metrics.update(train_tracker.summary())
+        trainer.log_metrics("train", metrics)
+        trainer.save_metrics("train", metrics)
+        trainer.save_state()
+        results.update({f"train_{k}" if not k.startswith("train") else k: v for k, v in metrics.items()})
+
+    eval_matrix = None
+    if training_args.do_eval and eval_dataset is not None:
+        if data_args.streaming:
+            metrics = trainer.evaluate()
+        else:
+            output = trainer.predict(eval_dataset, metric_key_prefix="eval")
+            metrics = dict(output.metrics)
+            logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
+            eval_matrix = confusion_matrix(np.asarray(logits).argmax(-1), output.label_ids, config.num_labels)
+            for name, value in zip(labels, per_class_accuracy(eval_matrix)):
+                metrics[f"eval_accuracy_{name}"] = None if math.isnan(value) else float(value)
+        eval_tracker.check(final=True)
+        metrics.update(eval_tracker.summary())
+        trainer.log_metrics("eval", metrics)
+        trainer.save_metrics("eval", metrics)
+        results.update(metrics)
+
+        clips, crops = parse_views(data_args.eval_views)
+        if (clips, crops) != (1, 1) and not data_args.streaming:
+            views = multiview_evaluate(
+                trainer.model,
+                raw[eval_split],
+                data_args,
+                recipe,
+                mean,
+                std,
+                clips,
+                crops,
+                training_args.per_device_eval_batch_size,
+            )
+            views = {f"eval_{clips}x{crops}_{k}": v for k, v in views.items()}
+            trainer.log_metrics("eval", views)
+            results.update(views)
+    results["wall_time_seconds"] = time.time() - start
+
+    if trainer.is_world_process_zero():
+        if training_args.do_train:
+            save_final_outputs(
+                trainer.model,
+                training_args.output_dir,
+                recipe=recipe,
+                results=results,
+                labels=labels,
+                command=" ".join(["python", os.path.basename(__file__), *argv]),
+                model_args=model_args,
+                data_args=data_args,
+                training_args=training_args,
+                parameter_groups=trainer.parameter_group_description,
+            )
+        if eval_matrix is not None and data_args.write_confusion_matrix:
+            write_confusion_matrix(eval_matrix, labels, training_args.output_dir)
+        _write_json_atomic(Path(training_args.output_dir) / "all_results.json", results)
+    return results
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle, indent=2, default=str)
+    os.replace(tmp, path)
+
+
+# Kept for users who import the script's helpers.
+__all__ = ["main", "parse_config_overrides", "shutil", "transformers_videoswin"]
+
+if __name__ == "__main__":
+    main()
