@@ -24,7 +24,7 @@ import logging
 import math
 import os
 import re
-import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -44,7 +44,7 @@ from transformers import (
 )
 from transformers.trainer_utils import get_last_checkpoint
 
-import transformers_videoswin
+import transformers_videoswin  # noqa: F401  (registers the Auto classes)
 from transformers_videoswin import VideoSwinConfig, VideoSwinForVideoClassification
 from transformers_videoswin.configuration_videoswin import VARIANTS
 from transformers_videoswin.metrics import TopKAccuracy, confusion_matrix, per_class_accuracy, write_confusion_matrix
@@ -103,7 +103,10 @@ class ModelArguments:
         metadata={"help": f"AdamW parameter groups: {PARAMETER_GROUP_MODES} ('official' reproduces what mmcv "
                   "actually applied)."},
     )
-    backbone_lr_multiplier: float = field(default=0.1, metadata={"help": "Backbone lr = lr x this."})
+    backbone_lr_multiplier: float | None = field(
+        default=None,
+        metadata={"help": "Backbone lr = lr x this (default 0.1 when fine-tuning or inflating, 1.0 from scratch)."},
+    )
     head_lr_multiplier: float = field(default=1.0, metadata={"help": "Head lr = lr x this."})
     warmup_start_factor: float = field(
         default=0.1, metadata={"help": "The cosine schedule's linear warmup starts at lr x this (official: 0.1)."}
@@ -333,7 +336,7 @@ def multiview_evaluate(model, raw_eval, data_args, recipe, mean, std, clips: int
     test_recipe = recipe.override(resize_ratio=1.0)
     resize = build_eval_transform(test_recipe, mean, std).transforms[0]
     normalise = build_eval_transform(test_recipe, mean, std).transforms[2:]
-    sampler = make_index_sampler(test_recipe, train=False, num_clips=clips) if clips > 1 else None
+    sample = make_index_sampler(test_recipe, train=False, num_clips=clips)
     if recipe.sampling == "ssv2" and clips > 1:
         raise ValueError("The ssv2 protocol takes one clip per video; use --eval_views 1x3.")
     device = next(model.parameters()).device
@@ -343,7 +346,6 @@ def multiview_evaluate(model, raw_eval, data_args, recipe, mean, std, clips: int
     for row in raw_eval:
         source, name = resolve_video_source(row[data_args.video_column_name], data_args.data_root)
         try:
-            sample = sampler or make_index_sampler(test_recipe, train=False)
             frames, indices, _ = read_video_clips(
                 source, lambda info: sample(info.num_frames, None), backend=data_args.decode_backend
             )
@@ -486,6 +488,9 @@ def main(argv: list[str] | None = None) -> dict:
         if eval_split and data_args.max_eval_samples is not None:
             raw[eval_split] = raw[eval_split].take(data_args.max_eval_samples)
 
+    if model_args.backbone_lr_multiplier is None:
+        pretrained = model_args.model_name_or_path or model_args.image_model_name_or_path
+        model_args.backbone_lr_multiplier = 0.1 if pretrained else 1.0
     config = build_config(model_args, labels, recipe, explicit)
     model = build_model(model_args, config)
 
@@ -526,6 +531,10 @@ def main(argv: list[str] | None = None) -> dict:
         head_lr_multiplier=model_args.head_lr_multiplier,
         warmup_start_factor=model_args.warmup_start_factor,
     )
+
+    kill_step = os.environ.get("VIDEOSWIN_TEST_KILL_AFTER_SAVE_STEP")
+    if kill_step:  # tests: die like a killed job right after this checkpoint is on disk
+        trainer.add_callback(_KillAfterSave(int(kill_step)))
 
     results: dict = {}
     start = time.time()
@@ -591,7 +600,17 @@ def main(argv: list[str] | None = None) -> dict:
         if eval_matrix is not None and data_args.write_confusion_matrix:
             write_confusion_matrix(eval_matrix, labels, training_args.output_dir)
         _write_json_atomic(Path(training_args.output_dir) / "all_results.json", results)
+    logger.warning("Rank %d finished.", training_args.process_index)
     return results
+
+
+class _KillAfterSave(transformers.TrainerCallback):
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
@@ -602,8 +621,6 @@ def _write_json_atomic(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-# Kept for users who import the script's helpers.
-__all__ = ["main", "parse_config_overrides", "shutil", "transformers_videoswin"]
 
 if __name__ == "__main__":
     main()

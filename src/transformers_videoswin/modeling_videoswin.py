@@ -10,6 +10,7 @@ the (patchified) time axis.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,10 @@ Size3D = tuple[int, int, int]
 
 # Value the official code writes into the shift mask between tokens of different regions (not -inf).
 SHIFT_MASK_VALUE = -100.0
+
+# Windows go through attention in chunks whose qkv projection stays under this size: large temporaries cost page
+# faults on every call with the default allocator (it maps and unmaps blocks over 32 MiB).
+ATTENTION_CHUNK_BYTES = 4 * 2**20
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -72,9 +77,9 @@ def relative_position_index(window: Size3D, table_window: Size3D | None = None) 
     return (relative * strides).sum(-1)
 
 
-def shift_window_mask(padded_size: Size3D, window: Size3D, shift: Size3D, device: torch.device) -> torch.Tensor:
-    """`[num_windows, N, N]` additive mask (0 or -100) keeping attention inside the regions a cyclic shift brought together."""
-    labels = torch.zeros(padded_size, device=device)
+def shift_region_labels(padded_size: Size3D, window: Size3D, shift: Size3D) -> torch.Tensor:
+    """`[num_windows, N]` region label of each window token: the 3x3x3 regions a cyclic shift brings together."""
+    labels = torch.zeros(padded_size)
     regions = [
         (slice(None),) if s == 0 else (slice(0, -w), slice(-w, -s), slice(-s, None)) for w, s in zip(window, shift)
     ]
@@ -84,18 +89,95 @@ def shift_window_mask(padded_size: Size3D, window: Size3D, shift: Size3D, device
             for w in regions[2]:
                 labels[d, h, w] = label
                 label += 1
-    label_windows = window_partition(labels[None, ..., None], window)[0, ..., 0]  # [num_windows, N]
+    return window_partition(labels[None, ..., None], window)[0, ..., 0]
+
+
+def shift_window_mask(padded_size: Size3D, window: Size3D, shift: Size3D, device: torch.device) -> torch.Tensor:
+    """`[num_windows, N, N]` additive mask (0 or -100) keeping attention inside the regions a cyclic shift brought together."""
+    label_windows = shift_region_labels(padded_size, window, shift).to(device)
     different = label_windows[:, None, :] != label_windows[:, :, None]
     return torch.zeros(different.shape, device=device).masked_fill(different, SHIFT_MASK_VALUE)
 
 
-def pad_to_multiple(hidden_states: torch.Tensor, multiple: Size3D) -> torch.Tensor:
-    """Zero-pad `[B, D, H, W, C]` at the end of D, H, W up to multiples of `multiple` (no copy when they divide)."""
-    depth, height, width = hidden_states.shape[1:4]
-    pads = tuple((-size) % m for size, m in zip((depth, height, width), multiple))
-    if not any(pads):
-        return hidden_states
-    return F.pad(hidden_states, (0, 0, 0, pads[2], 0, pads[1], 0, pads[0]))
+@dataclass(frozen=True)
+class WindowLayout:
+    """Padding, cyclic shift and window partition of a `[B, D, H, W, C]` volume, done as one gather of its tokens.
+
+    Windows are sorted so that those with an all-zero shift mask (every window of a regular block, the interior
+    windows of a shifted one) come first, then one group per distinct mask (at most 7 groups, all on the boundary);
+    inside the sorted order a window's `B` batch copies are adjacent, so every group is one contiguous slice.
+    """
+
+    gather: torch.Tensor  # [num_windows * B * N] row of each window token in the `[B * rows_per_clip, C]` tokens
+    scatter: torch.Tensor  # [B * D * H * W] row of each token in the window order (the inverse, padding dropped)
+    weights_order: torch.Tensor  # [B * num_windows] sorted position of each (clip, window), official order
+    groups: tuple[tuple[int, int, torch.Tensor | None], ...]  # (first, end) windows x B, and the [N, N] shift mask
+    rows_per_clip: int  # D * H * W, plus one zero row standing for the padding when the window does not divide
+    window: Size3D
+
+    @property
+    def window_volume(self) -> int:
+        return math.prod(self.window)
+
+
+def window_layout(size: Size3D, window: Size3D, shift: Size3D, batch: int, device: torch.device) -> WindowLayout:
+    """The `WindowLayout` of a `size` volume (batch `batch`) for `window`, rolled by `-shift` as in the official code."""
+    padded = tuple(math.ceil(s / w) * w for s, w in zip(size, window))
+    tokens = math.prod(size)
+    rows_per_clip = tokens + (padded != size)
+    # Token (d, h, w) of the rolled, padded volume comes from (d + sd, h + sh, w + sw) mod padded.
+    source = torch.meshgrid(*((torch.arange(p) + s) % p for p, s in zip(padded, shift)), indexing="ij")
+    inside = (source[0] < size[0]) & (source[1] < size[1]) & (source[2] < size[2])
+    rows = torch.where(inside, (source[0] * size[1] + source[1]) * size[2] + source[2], tokens)
+    rows = window_partition(rows[None, ..., None], window)[0, ..., 0]  # [num_windows, N]
+
+    # Group key: the shifted axes this window is the last one along (only those windows mix shift regions). The
+    # counts are known from the grid alone, which keeps the layout traceable with symbolic sizes.
+    grid = [p // w for p, w in zip(padded, window)]
+    position = torch.stack(torch.meshgrid(*(torch.arange(g) for g in grid), indexing="ij")).flatten(1)  # [3, nW]
+    key = sum(((position[a] == grid[a] - 1) & (shift[a] > 0)).long() << a for a in range(3))
+    order = torch.argsort(key, stable=True)
+    labels = shift_region_labels(padded, window, shift)
+    groups, first = [], 0
+    for group_key in range(8):
+        if any(group_key >> a & 1 and not shift[a] for a in range(3)):
+            continue
+        count = math.prod(1 if group_key >> a & 1 else g - (shift[a] > 0) for a, g in enumerate(grid))
+        mask = None
+        if group_key:
+            window_labels = labels[order[first]]
+            different = window_labels[None, :] != window_labels[:, None]
+            mask = torch.zeros(different.shape, device=device).masked_fill(different.to(device), SHIFT_MASK_VALUE)
+        groups.append((first * batch, (first + count) * batch, mask))
+        first += count
+
+    clips = torch.arange(batch)
+    gather = rows[order][:, None, :] + (clips * rows_per_clip)[None, :, None]  # [nW, B, N]
+    sorted_row = torch.arange(gather.numel()).view_as(gather)
+    scatter = torch.empty(batch, rows_per_clip, dtype=torch.long)
+    scatter[clips[None, :, None] + 0 * gather, gather % rows_per_clip] = sorted_row
+    rank = torch.argsort(order)
+    weights_order = (rank[None, :] * batch + clips[:, None]).flatten()
+    return WindowLayout(
+        gather=gather.flatten().to(device),
+        scatter=scatter[:, :tokens].flatten().to(device),
+        weights_order=weights_order.to(device),
+        groups=tuple(groups),
+        rows_per_clip=rows_per_clip,
+        window=window,
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_window_layout(size: Size3D, window: Size3D, shift: Size3D, batch: int, device: torch.device):
+    return window_layout(size, window, shift, batch, device)
+
+
+def cached_window_layout(size: Size3D, window: Size3D, shift: Size3D, batch: int, device: torch.device):
+    """`window_layout`, built once per (size, window, shift, batch, device) in eager mode (traced graphs inline it)."""
+    if torch.compiler.is_compiling():
+        return window_layout(size, window, shift, batch, device)
+    return _cached_window_layout(size, window, shift, batch, device)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -164,6 +246,13 @@ def eager_attention_forward(
     return attn_output, attn_weights
 
 
+def chunk_bounds(first: int, end: int, step: int) -> list[tuple[int, int]]:
+    """`[first, end)` cut into pieces of `step`; one piece when traced, so that sizes stay symbolic."""
+    if torch.compiler.is_compiling():
+        return [(first, end)]
+    return [(start, min(end, start + step)) for start in range(first, end, step)]
+
+
 class VideoSwinWindowAttention(nn.Module):
     """Multi-head self-attention inside each 3D window, with a learned relative position bias.
 
@@ -202,27 +291,34 @@ class VideoSwinWindowAttention(nn.Module):
         bias = self.relative_position_bias_table[index.reshape(-1)].view(num_tokens, num_tokens, -1)
         return bias.permute(2, 0, 1)
 
-    def forward(
-        self, windows: torch.Tensor, window: Size3D, shift_mask: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """`[B, num_windows, N, C]` -> `[B, num_windows, N, C]`, and `[B * num_windows, heads, N, N]` weights (eager only).
+    def forward(self, tokens: torch.Tensor, layout: WindowLayout) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`[B * rows_per_clip, C]` normed tokens -> `[num_windows * B * N, C]` in the layout's window order, and the
+        `[B * num_windows, heads, N, N]` weights in the official window order (eager only).
 
-        `shift_mask` is `[num_windows, N, N]` in shifted blocks. Without it the bias is shared by all windows and the
-        windows fold into the batch; with it, bias + mask differ per window and the windows fold into the heads, so the
-        combined `[num_windows * heads, N, N]` mask broadcasts over the batch without a copy.
+        Each group of windows shares one `[1, heads, N, N]` mask (the bias, plus the shift mask on the boundary) and
+        goes through attention in chunks small enough that no temporary grows past `ATTENTION_CHUNK_BYTES`.
         """
-        batch, num_windows, num_tokens, channels = windows.shape
-        qkv = self.qkv(windows).view(batch, num_windows, num_tokens, 3, self.num_heads, self.head_dim)
-        query, key, value = qkv.permute(3, 0, 1, 4, 2, 5).unbind(0)  # each [B, nW, heads, N, head_dim]
+        channels, num_tokens = tokens.shape[-1], layout.window_volume
+        bias = self.relative_position_bias(layout.window).to(tokens.dtype).unsqueeze(0)  # [1, heads, N, N]
+        step = max(1, ATTENTION_CHUNK_BYTES // (num_tokens * 3 * channels * tokens.element_size()))
+        outputs, weights = [], []
+        for first, end, shift_mask in layout.groups:
+            mask = bias if shift_mask is None else bias + shift_mask.to(tokens.dtype)
+            for start, stop in chunk_bounds(first, end, step):
+                rows = layout.gather[start * num_tokens : stop * num_tokens]
+                output, attn_weights = self._attend(tokens.index_select(0, rows), mask)
+                outputs.append(output)
+                weights.append(attn_weights)
+        attn_weights = None
+        if weights[0] is not None:
+            attn_weights = torch.cat(weights).index_select(0, layout.weights_order)
+        return torch.cat(outputs) if len(outputs) > 1 else outputs[0], attn_weights
 
-        mask = self.relative_position_bias(window).to(windows.dtype).unsqueeze(0)  # [1, heads, N, N]
-        if shift_mask is None:
-            attn_shape = (batch * num_windows, self.num_heads, num_tokens, self.head_dim)
-        else:
-            attn_shape = (batch, num_windows * self.num_heads, num_tokens, self.head_dim)
-            mask = (mask + shift_mask.to(windows.dtype).unsqueeze(1)).reshape(1, -1, num_tokens, num_tokens)
-        query, key, value = (t.reshape(attn_shape) for t in (query, key, value))
-
+    def _attend(self, windows: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`[windows * N, C]` tokens of whole windows -> attention output `[windows * N, C]` (and eager weights)."""
+        num_tokens = mask.shape[-1]
+        qkv = self.qkv(windows).view(-1, num_tokens, 3, self.num_heads, self.head_dim)
+        query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each [windows, heads, N, head_dim], no copy
         attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
             self.config._attn_implementation, eager_attention_forward
         )
@@ -235,11 +331,7 @@ class VideoSwinWindowAttention(nn.Module):
             dropout=self.attention_dropout if self.training else 0.0,
             scaling=self.scaling,
         )
-        # attn_output is [batch', N, heads', head_dim] for either folding -> [B, num_windows, N, C].
-        attn_output = attn_output.transpose(1, 2).reshape(batch, num_windows, self.num_heads, num_tokens, -1)
-        attn_output = attn_output.transpose(2, 3).reshape(batch, num_windows, num_tokens, channels)
-        if attn_weights is not None:
-            attn_weights = attn_weights.reshape(batch * num_windows, self.num_heads, num_tokens, num_tokens)
+        attn_output = attn_output.reshape(windows.shape)  # [windows, N, heads, head_dim] -> [windows * N, C]
         return self.proj_dropout(self.proj(attn_output)), attn_weights
 
 
@@ -276,34 +368,20 @@ class VideoSwinBlock(GradientCheckpointingLayer):
     def _drop_path(self, hidden_states: torch.Tensor) -> torch.Tensor:
         return stochastic_depth(hidden_states, self.drop_path, mode="row", training=self.training)
 
-    def forward(
-        self,
-        hidden_states: torch.Tensor,
-        window: Size3D,
-        shift: Size3D,
-        shift_mask: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(self, hidden_states: torch.Tensor, layout: WindowLayout) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`[B, D, H, W, C]` -> `[B, D, H, W, C]` (and eager attention weights).
 
-        `shift` is all zeros in regular blocks; `shift_mask` is only given (and only used) in shifted ones.
+        The layout is regular (no shift) in even blocks and shifted in odd ones.
         """
-        batch, depth, height, width, channels = hidden_states.shape
-        shortcut = hidden_states
-
+        batch, channels = hidden_states.shape[0], hidden_states.shape[-1]
         # Padding comes after the norm, so padded tokens are exact zeros (and unmasked in unshifted windows).
-        hidden_states = pad_to_multiple(self.layernorm_before(hidden_states), window)
-        padded_size = tuple(hidden_states.shape[1:4])
-        shifted = any(shift)
-        if shifted:
-            hidden_states = torch.roll(hidden_states, shifts=tuple(-s for s in shift), dims=(1, 2, 3))
-        windows = window_partition(hidden_states, window)
-        attn_windows, attn_weights = self.attention(windows, window, shift_mask if shifted else None)
-        hidden_states = window_merge(attn_windows, window, padded_size)
-        if shifted:
-            hidden_states = torch.roll(hidden_states, shifts=shift, dims=(1, 2, 3))
-        hidden_states = hidden_states[:, :depth, :height, :width].contiguous()  # crop the padding (no-op without)
+        tokens = self.layernorm_before(hidden_states).view(batch, -1, channels)
+        if layout.rows_per_clip > tokens.shape[1]:
+            tokens = F.pad(tokens, (0, 0, 0, 1))
+        attn_windows, attn_weights = self.attention(tokens.view(-1, channels), layout)
+        attn_output = attn_windows.index_select(0, layout.scatter).view(hidden_states.shape)
 
-        hidden_states = shortcut + self._drop_path(hidden_states)
+        hidden_states = hidden_states + self._drop_path(attn_output)
         hidden_states = hidden_states + self._drop_path(self.mlp(self.layernorm_after(hidden_states)))
         return hidden_states, attn_weights
 
@@ -353,16 +431,14 @@ class VideoSwinStage(nn.Module):
         """`[B, D, H, W, C]` -> (`[B, D, H', W', C']` after merging, `[B, D, H, W, C]` stage output, attentions)."""
         size = tuple(hidden_states.shape[1:4])
         window, shift = effective_window_and_shift(size, self.window_size, self.shift_size)
-        shift_mask = None
-        if any(shift):
-            padded_size = tuple(math.ceil(s / w) * w for s, w in zip(size, window))
-            shift_mask = shift_window_mask(padded_size, window, shift, hidden_states.device)
-
+        batch, device = hidden_states.shape[0], hidden_states.device
+        layouts = (
+            cached_window_layout(size, window, (0, 0, 0), batch, device),
+            cached_window_layout(size, window, shift, batch, device),
+        )
         attentions = ()
-        no_shift = (0, 0, 0)
         for index, block in enumerate(self.blocks):
-            block_shift = shift if index % 2 == 1 else no_shift
-            hidden_states, attn_weights = block(hidden_states, window, block_shift, shift_mask)
+            hidden_states, attn_weights = block(hidden_states, layouts[index % 2])
             if output_attentions and attn_weights is not None:
                 attentions += (attn_weights,)
 
