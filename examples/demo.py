@@ -108,8 +108,9 @@ def run_side_by_side(jobs: dict[str, tuple[list[str], Path]], threads: int) -> d
 
 
 def classify_with_pipeline(model_dir: Path, data_dir: Path, count: int = 4) -> list[tuple[str, str, float]]:
-    import transformers_videoswin  # noqa: F401  (registers the Video Swin classes with the Auto API)
     from transformers import pipeline
+
+    import transformers_videoswin  # noqa: F401  (registers the Video Swin classes with the Auto API)
     from transformers_videoswin.synthetic import CLASS_NAMES
 
     classifier = pipeline("video-classification", model=str(model_dir), device="cpu")
@@ -140,7 +141,9 @@ def main() -> None:
 
     from transformers_videoswin.synthetic import SyntheticVideoSpec, generate_synthetic_dataset
 
-    spec = SyntheticVideoSpec(num_train=args.num_train, num_validation=0, num_test=args.num_test, num_frames=8, size=32)
+    spec = SyntheticVideoSpec(
+        num_train=args.num_train, num_validation=0, num_test=args.num_test, num_frames=8, size=32
+    )
     print(f"Dataset: {data_dir} ({spec.num_train} train / {spec.num_test} test clips of 8 frames, 32x32)", flush=True)
     generate_synthetic_dataset(data_dir, spec)
     print(f"  ready after {time.time() - start:.0f}s", flush=True)

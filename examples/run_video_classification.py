@@ -50,6 +50,8 @@ from transformers_videoswin.configuration_videoswin import VARIANTS
 from transformers_videoswin.metrics import TopKAccuracy, confusion_matrix, per_class_accuracy, write_confusion_matrix
 from transformers_videoswin.optimization import PARAMETER_GROUP_MODES
 from transformers_videoswin.training import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
     RECIPES,
     ClipLoader,
     CorruptVideoCheckCallback,
@@ -77,31 +79,41 @@ logger = logging.getLogger(__name__)
 class ModelArguments:
     model_name_or_path: str | None = field(
         default=None,
-        metadata={"help": "A converted Video Swin checkpoint (directory or Hub id) to fine-tune; a head of a different "
-                  "size is re-initialised (ignore_mismatched_sizes)."},
+        metadata={
+            "help": "A converted Video Swin checkpoint (directory or Hub id) to fine-tune; a head of a different "
+            "size is re-initialised (ignore_mismatched_sizes)."
+        },
     )
     image_model_name_or_path: str | None = field(
         default=None,
-        metadata={"help": "A 2D ImageNet Swin (official .pth or transformers Swin directory) to inflate into the "
-                  "video model given by --config_name/--config_overrides."},
+        metadata={
+            "help": "A 2D ImageNet Swin (official .pth or transformers Swin directory) to inflate into the "
+            "video model given by --config_name/--config_overrides."
+        },
     )
     config_name: str | None = field(
         default=None,
-        metadata={"help": f"Architecture for training from scratch or inflation: a variant ({', '.join(VARIANTS)}) "
-                  "or a config directory / Hub id."},
+        metadata={
+            "help": f"Architecture for training from scratch or inflation: a variant ({', '.join(VARIANTS)}) "
+            "or a config directory / Hub id."
+        },
     )
     config_overrides: str | None = field(
         default=None,
-        metadata={"help": "Override config fields, e.g. 'embed_dim=32,depths=[1,1,2,1],num_heads=[1,2,4,8]' "
-                  "(values are Python literals)."},
+        metadata={
+            "help": "Override config fields, e.g. 'embed_dim=32,depths=[1,1,2,1],num_heads=[1,2,4,8]' "
+            "(values are Python literals)."
+        },
     )
     cache_dir: str | None = field(default=None, metadata={"help": "Where to cache models from the Hub."})
     model_revision: str = field(default="main", metadata={"help": "Model revision (branch, tag or commit)."})
     trust_remote_code: bool = field(default=False, metadata={"help": "Allow remote code of Hub models."})
     param_group_mode: str = field(
         default="default",
-        metadata={"help": f"AdamW parameter groups: {PARAMETER_GROUP_MODES} ('official' reproduces what mmcv "
-                  "actually applied)."},
+        metadata={
+            "help": f"AdamW parameter groups: {PARAMETER_GROUP_MODES} ('official' reproduces what mmcv "
+            "actually applied)."
+        },
     )
     backbone_lr_multiplier: float | None = field(
         default=None,
@@ -128,8 +140,10 @@ class DataTrainingArguments:
     )
     label_names_file: str | None = field(
         default=None,
-        metadata={"help": "Class names, one per line, for annotation lists (or a packaged list: kinetics400, "
-                  "kinetics600, ssv2)."},
+        metadata={
+            "help": "Class names, one per line, for annotation lists (or a packaged list: kinetics400, "
+            "kinetics600, ssv2)."
+        },
     )
     video_column_name: str = field(default="video", metadata={"help": "Column holding the videos."})
     label_column_name: str = field(default="label", metadata={"help": "Column holding the labels."})
@@ -175,7 +189,13 @@ class DataTrainingArguments:
 
 
 # Optimiser settings that a recipe supplies unless the command line (or JSON file) sets them.
-_RECIPE_TRAINING_KEYS = ("learning_rate", "weight_decay", "lr_scheduler_type", "warmup_steps", "label_smoothing_factor")
+_RECIPE_TRAINING_KEYS = (
+    "learning_rate",
+    "weight_decay",
+    "lr_scheduler_type",
+    "warmup_steps",
+    "label_smoothing_factor",
+)
 
 
 def explicitly_given(argv: list[str]) -> set[str]:
@@ -443,7 +463,7 @@ def main(argv: list[str] | None = None) -> dict:
             setattr(training_args, key, recipe_training[key])
     logger.info("Recipe: %s", recipe)
 
-    # Resuming: "--resume_from_checkpoint last" (or a path); an existing output dir with checkpoints resumes too.
+    # Resuming: "--resume_from_checkpoint last" picks the newest checkpoint-* of the output dir; a path works too.
     checkpoint = training_args.resume_from_checkpoint
     if checkpoint in ("last", "latest", "auto", "True", "true"):
         checkpoint = get_last_checkpoint(training_args.output_dir) if os.path.isdir(training_args.output_dir) else None
@@ -475,14 +495,18 @@ def main(argv: list[str] | None = None) -> dict:
         raw[split] = prepare_video_column(raw[split], data_args.video_column_name)
     if not data_args.streaming:
         if train_split and data_args.max_train_samples is not None:
-            raw[train_split] = raw[train_split].shuffle(seed=training_args.seed).select(
-                range(min(data_args.max_train_samples, len(raw[train_split])))
+            raw[train_split] = (
+                raw[train_split]
+                .shuffle(seed=training_args.seed)
+                .select(range(min(data_args.max_train_samples, len(raw[train_split]))))
             )
         if eval_split and data_args.max_eval_samples is not None:
             raw[eval_split] = raw[eval_split].select(range(min(data_args.max_eval_samples, len(raw[eval_split]))))
     else:
         if train_split:
-            raw[train_split] = raw[train_split].shuffle(seed=training_args.seed, buffer_size=data_args.shuffle_buffer_size)
+            raw[train_split] = raw[train_split].shuffle(
+                seed=training_args.seed, buffer_size=data_args.shuffle_buffer_size
+            )
             if data_args.max_train_samples is not None:
                 raw[train_split] = raw[train_split].take(data_args.max_train_samples)
         if eval_split and data_args.max_eval_samples is not None:
@@ -494,7 +518,7 @@ def main(argv: list[str] | None = None) -> dict:
     config = build_config(model_args, labels, recipe, explicit)
     model = build_model(model_args, config)
 
-    mean, std = tuple(getattr(config, "image_mean", None) or (0.485, 0.456, 0.406)), (0.229, 0.224, 0.225)
+    mean, std = IMAGENET_MEAN, IMAGENET_STD  # what the released models and the saved processors use
     train_tracker = CorruptVideoTracker(data_args.max_corrupt_fraction, name="train")
     eval_tracker = CorruptVideoTracker(data_args.max_corrupt_fraction, name="eval")
 
@@ -525,7 +549,10 @@ def main(argv: list[str] | None = None) -> dict:
         eval_dataset=eval_dataset,
         data_collator=collate_clips,
         compute_metrics=compute_metrics_fn(config.num_labels),
-        callbacks=[SetEpochCallback(train_dataset, eval_dataset), CorruptVideoCheckCallback(train_tracker, eval_tracker)],
+        callbacks=[
+            SetEpochCallback(train_dataset, eval_dataset),
+            CorruptVideoCheckCallback(train_tracker, eval_tracker),
+        ],
         param_group_mode=model_args.param_group_mode,
         backbone_lr_multiplier=model_args.backbone_lr_multiplier,
         head_lr_multiplier=model_args.head_lr_multiplier,
@@ -539,10 +566,15 @@ def main(argv: list[str] | None = None) -> dict:
     results: dict = {}
     start = time.time()
     if training_args.do_train:
+        step_counter = _StepCounter()
+        trainer.add_callback(step_counter)
         train_result = trainer.train(resume_from_checkpoint=checkpoint or None)
         train_tracker.check(final=True)
         metrics = dict(train_result.metrics)
         metrics.update(train_tracker.summary())
+        metrics["train_steps_this_run"] = step_counter.steps
+        if checkpoint:
+            metrics["train_resumed_from"] = os.path.basename(os.path.normpath(checkpoint))
         trainer.log_metrics("train", metrics)
         trainer.save_metrics("train", metrics)
         trainer.save_state()
@@ -566,7 +598,8 @@ def main(argv: list[str] | None = None) -> dict:
         results.update(metrics)
 
         clips, crops = parse_views(data_args.eval_views)
-        if (clips, crops) != (1, 1) and not data_args.streaming:
+        # The multi-view pass runs once, in the main process (it is a final report, not part of training).
+        if (clips, crops) != (1, 1) and not data_args.streaming and trainer.is_world_process_zero():
             views = multiview_evaluate(
                 trainer.model,
                 raw[eval_split],
@@ -604,6 +637,16 @@ def main(argv: list[str] | None = None) -> dict:
     return results
 
 
+class _StepCounter(transformers.TrainerCallback):
+    """Optimizer steps taken by this process (a resumed run takes only the remaining ones)."""
+
+    def __init__(self):
+        self.steps = 0
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.steps += 1
+
+
 class _KillAfterSave(transformers.TrainerCallback):
     def __init__(self, step: int):
         self.step = step
@@ -619,7 +662,6 @@ def _write_json_atomic(path: Path, data: dict) -> None:
     with os.fdopen(fd, "w") as handle:
         json.dump(data, handle, indent=2, default=str)
     os.replace(tmp, path)
-
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import multiprocessing
 
 import evaluate
 import numpy as np
@@ -52,21 +53,36 @@ def test_ties_do_not_count_for_every_class():
     assert result["top5_accuracy"] == pytest.approx(1.0)  # k beyond the class count is clipped
 
 
+def _metric_worker(process_id, cache_dir, scores, labels, queue):
+    metric = TopKAccuracy(
+        num_process=2, process_id=process_id, experiment_id="gather-test", cache_dir=cache_dir, timeout=60
+    )
+    half = slice(0, 20) if process_id == 0 else slice(20, 40)
+    metric.add_batch(predictions=scores[half], references=labels[half])
+    queue.put((process_id, metric.compute()))
+
+
 def test_gathers_across_processes(tmp_path):
-    """Two 'processes' (as evaluate sees them) each add half; process 0 computes over both halves."""
+    """Two processes each add half of the examples; process 0 computes over both halves, the other returns None."""
     rng = np.random.default_rng(1)
     scores = rng.normal(size=(40, 6)).astype(np.float32)
-    labels = rng.integers(0, 6, size=40)
+    # process 0's half is all right, process 1's all wrong: only the gathered result is 0.5
+    labels = np.concatenate([scores[:20].argmax(1), scores[20:].argmin(1)])
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
     workers = [
-        TopKAccuracy(num_process=2, process_id=i, experiment_id="gather-test", cache_dir=str(tmp_path))
-        for i in range(2)
+        context.Process(target=_metric_worker, args=(i, str(tmp_path), scores, labels, queue)) for i in range(2)
     ]
-    workers[0].add_batch(predictions=scores[:20], references=labels[:20])
-    workers[1].add_batch(predictions=scores[20:], references=labels[20:])
-    assert workers[1].compute() is None
-    result = workers[0].compute()
-    assert result["top1_accuracy"] == pytest.approx(reference_top_k(scores, labels, 1))
-    assert result["top5_accuracy"] == pytest.approx(reference_top_k(scores, labels, 5))
+    for worker in workers:
+        worker.start()
+    results = dict(queue.get(timeout=120) for _ in workers)
+    for worker in workers:
+        worker.join(timeout=60)
+        assert worker.exitcode == 0
+    assert results[1] is None
+    assert results[0]["top1_accuracy"] == pytest.approx(reference_top_k(scores, labels, 1))
+    assert results[0]["top5_accuracy"] == pytest.approx(reference_top_k(scores, labels, 5))
+    assert results[0]["top1_accuracy"] == pytest.approx(0.5)
 
 
 def test_confusion_matrix_and_per_class_accuracy():

@@ -25,7 +25,6 @@ from transformers_videoswin.modeling_videoswin import (
     effective_window_and_shift,
     relative_position_index,
     shift_window_mask,
-    window_merge,
     window_partition,
 )
 
@@ -156,11 +155,16 @@ def test_relative_position_index_formula_and_slice_quirk():
     )
 
 
-def test_window_partition_round_trip():
-    volume = torch.randn(2, 4, 6, 9, 5)
+def test_window_partition_order():
+    """Windows in (d, h, w) order, tokens inside a window in (d, h, w) order, as the official `window_partition`."""
+    volume = torch.arange(4 * 6 * 9).view(1, 4, 6, 9, 1)
     windows = window_partition(volume, (2, 3, 3))
-    assert windows.shape == (2, 2 * 2 * 3, 18, 5)
-    torch.testing.assert_close(window_merge(windows, (2, 3, 3), (4, 6, 9)), volume, atol=0, rtol=0)
+    assert windows.shape == (1, 2 * 2 * 3, 18, 1)
+    # Window (1, 0, 2) starts at token (2, 0, 6); its second token is (2, 0, 7), its fourth (2, 1, 6).
+    window = windows[0, 1 * 6 + 0 * 3 + 2, :, 0]
+    assert window[0] == volume[0, 2, 0, 6, 0] and window[1] == volume[0, 2, 0, 7, 0]
+    assert window[3] == volume[0, 2, 1, 6, 0] and window[9] == volume[0, 3, 0, 6, 0]
+    assert sorted(windows.flatten().tolist()) == list(range(4 * 6 * 9))
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from conftest import tiny_config_kwargs
 from transformers_videoswin import VideoSwinConfig, VideoSwinForVideoClassification
 from transformers_videoswin.optimization import (
     create_optimizer,
@@ -14,8 +15,6 @@ from transformers_videoswin.optimization import (
     get_cosine_schedule_with_warmup,
     get_parameter_groups,
 )
-
-from conftest import tiny_config_kwargs
 
 LR, WD = 1e-3, 0.05
 

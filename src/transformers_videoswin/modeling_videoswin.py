@@ -59,14 +59,6 @@ def window_partition(hidden_states: torch.Tensor, window: Size3D) -> torch.Tenso
     return hidden_states.permute(0, 1, 3, 5, 2, 4, 6, 7).reshape(batch, -1, wd * wh * ww, channels)
 
 
-def window_merge(windows: torch.Tensor, window: Size3D, size: Size3D) -> torch.Tensor:
-    """Inverse of `window_partition`: `[B, num_windows, window_volume, C]` -> `[B, D, H, W, C]`."""
-    batch, _, _, channels = windows.shape
-    (wd, wh, ww), (depth, height, width) = window, size
-    windows = windows.reshape(batch, depth // wd, height // wh, width // ww, wd, wh, ww, channels)
-    return windows.permute(0, 1, 4, 2, 5, 3, 6, 7).reshape(batch, depth, height, width, channels)
-
-
 def relative_position_index(window: Size3D, table_window: Size3D | None = None) -> torch.Tensor:
     """`[N, N]` index into a bias table of size `prod(2 * table_window - 1)` for the tokens of one `window` (d-major)."""
     table_window = window if table_window is None else table_window
@@ -94,9 +86,13 @@ def shift_region_labels(padded_size: Size3D, window: Size3D, shift: Size3D) -> t
 
 def shift_window_mask(padded_size: Size3D, window: Size3D, shift: Size3D, device: torch.device) -> torch.Tensor:
     """`[num_windows, N, N]` additive mask (0 or -100) keeping attention inside the regions a cyclic shift brought together."""
-    label_windows = shift_region_labels(padded_size, window, shift).to(device)
-    different = label_windows[:, None, :] != label_windows[:, :, None]
-    return torch.zeros(different.shape, device=device).masked_fill(different, SHIFT_MASK_VALUE)
+    return region_mask(shift_region_labels(padded_size, window, shift).to(device))
+
+
+def region_mask(labels: torch.Tensor) -> torch.Tensor:
+    """`[..., N]` region labels -> `[..., N, N]` additive mask: 0 between tokens of a region, -100 across regions."""
+    different = labels[..., None, :] != labels[..., :, None]
+    return torch.zeros(different.shape, device=labels.device).masked_fill(different, SHIFT_MASK_VALUE)
 
 
 @dataclass(frozen=True)
@@ -111,7 +107,7 @@ class WindowLayout:
     gather: torch.Tensor  # [num_windows * B * N] row of each window token in the `[B * rows_per_clip, C]` tokens
     scatter: torch.Tensor  # [B * D * H * W] row of each token in the window order (the inverse, padding dropped)
     weights_order: torch.Tensor  # [B * num_windows] sorted position of each (clip, window), official order
-    groups: tuple[tuple[int, int, torch.Tensor | None], ...]  # (first, end) windows x B, and the [N, N] shift mask
+    groups: tuple[tuple[int, int, torch.Tensor | None], ...]  # (first, end) windows x B, and their shift mask
     rows_per_clip: int  # D * H * W, plus one zero row standing for the padding when the window does not divide
     window: Size3D
 
@@ -126,37 +122,46 @@ def window_layout(size: Size3D, window: Size3D, shift: Size3D, batch: int, devic
     tokens = math.prod(size)
     rows_per_clip = tokens + (padded != size)
     # Token (d, h, w) of the rolled, padded volume comes from (d + sd, h + sh, w + sw) mod padded.
-    source = torch.meshgrid(*((torch.arange(p) + s) % p for p, s in zip(padded, shift)), indexing="ij")
+    source = [torch.arange(p) + s for p, s in zip(padded, shift)]
+    source = torch.meshgrid(*(torch.where(i < p, i, i - p) for i, p in zip(source, padded)), indexing="ij")
     inside = (source[0] < size[0]) & (source[1] < size[1]) & (source[2] < size[2])
     rows = torch.where(inside, (source[0] * size[1] + source[1]) * size[2] + source[2], tokens)
     rows = window_partition(rows[None, ..., None], window)[0, ..., 0]  # [num_windows, N]
 
-    # Group key: the shifted axes this window is the last one along (only those windows mix shift regions). The
-    # counts are known from the grid alone, which keeps the layout traceable with symbolic sizes.
+    # Windows that mix shift regions are the last ones along a shifted axis; the group key says along which axes.
+    # Group sizes follow from the grid alone. Traced graphs keep the official order and one mask per window, so that
+    # no symbolic size gets guarded or sorted.
     grid = [p // w for p, w in zip(padded, window)]
-    position = torch.stack(torch.meshgrid(*(torch.arange(g) for g in grid), indexing="ij")).flatten(1)  # [3, nW]
-    key = sum(((position[a] == grid[a] - 1) & (shift[a] > 0)).long() << a for a in range(3))
-    order = torch.argsort(key, stable=True)
-    labels = shift_region_labels(padded, window, shift)
+    num_windows = math.prod(grid)
+    labels = shift_region_labels(padded, window, shift).to(device)  # [nW, N]
     groups, first = [], 0
-    for group_key in range(8):
-        if any(group_key >> a & 1 and not shift[a] for a in range(3)):
-            continue
-        count = math.prod(1 if group_key >> a & 1 else g - (shift[a] > 0) for a, g in enumerate(grid))
-        mask = None
-        if group_key:
-            window_labels = labels[order[first]]
-            different = window_labels[None, :] != window_labels[:, None]
-            mask = torch.zeros(different.shape, device=device).masked_fill(different.to(device), SHIFT_MASK_VALUE)
-        groups.append((first * batch, (first + count) * batch, mask))
-        first += count
+    if torch.compiler.is_compiling():
+        order = torch.arange(num_windows)
+        masks = None
+        if any(shift):
+            window_of_row = torch.arange(num_windows * batch, device=device) // batch
+            masks = region_mask(labels[window_of_row]).unsqueeze(1)  # [nW * B, 1, N, N]
+        groups.append((0, num_windows * batch, masks))
+    else:
+        position = torch.stack(torch.meshgrid(*(torch.arange(g) for g in grid), indexing="ij")).flatten(1)
+        key = sum(((position[a] == grid[a] - 1) & (shift[a] > 0)).long() << a for a in range(3))  # [nW]
+        order = torch.argsort(key, stable=True)
+        labels = labels[order.to(device)]
+        for group_key in range(8):
+            if any(group_key >> a & 1 and not shift[a] for a in range(3)):
+                continue
+            count = math.prod(1 if group_key >> a & 1 else g - (shift[a] > 0) for a, g in enumerate(grid))
+            groups.append((first * batch, (first + count) * batch, region_mask(labels[first]) if group_key else None))
+            first += count
 
     clips = torch.arange(batch)
-    gather = rows[order][:, None, :] + (clips * rows_per_clip)[None, :, None]  # [nW, B, N]
+    rows = rows[order]
+    gather = rows[:, None, :] + (clips * rows_per_clip)[None, :, None]  # [nW, B, N]
     sorted_row = torch.arange(gather.numel()).view_as(gather)
     scatter = torch.empty(batch, rows_per_clip, dtype=torch.long)
-    scatter[clips[None, :, None] + 0 * gather, gather % rows_per_clip] = sorted_row
-    rank = torch.argsort(order)
+    scatter[clips[None, :, None], rows[:, None, :]] = sorted_row
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(num_windows)
     weights_order = (rank[None, :] * batch + clips[:, None]).flatten()
     return WindowLayout(
         gather=gather.flatten().to(device),
@@ -327,7 +332,7 @@ class VideoSwinWindowAttention(nn.Module):
             query,
             key,
             value,
-            mask,
+            mask.expand(query.shape[0], -1, -1, -1),  # explicit, so tracing needs no guard on the window count
             dropout=self.attention_dropout if self.training else 0.0,
             scaling=self.scaling,
         )

@@ -230,7 +230,13 @@ def generate_synthetic_dataset(
                 records["label"].append(int(label))
                 lines.append(f"{relative} {int(label)}")
             table = datasets.Dataset.from_dict(records, features=features)
-            table.to_parquet(str(tmp / "data" / f"{split}-00000-of-00001.parquet"))
+            bars_were_enabled = not datasets.utils.are_progress_bars_disabled()
+            datasets.utils.disable_progress_bars()
+            try:
+                table.to_parquet(str(tmp / "data" / f"{split}-00000-of-00001.parquet"))
+            finally:
+                if bars_were_enabled:
+                    datasets.utils.enable_progress_bars()
             (tmp / f"{split}_list.txt").write_text("\n".join(lines) + "\n")
         (tmp / "README.md").write_text(_dataset_card(spec))
         (tmp / _MARKER).write_text(json.dumps(spec.to_dict(), indent=2))

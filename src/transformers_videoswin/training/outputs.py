@@ -87,8 +87,8 @@ tags:
 
 # Video Swin Transformer fine-tuned on {dataset or "a custom dataset"}
 
-Trained with `examples/run_video_classification.py` of
-[transformers-videoswin](https://github.com/) ({n_params:,} parameters, {len(labels)} classes).
+Trained with `examples/run_video_classification.py` of transformers-videoswin ({n_params:,} parameters,
+{len(labels)} classes).
 
 ## Results
 
@@ -152,6 +152,10 @@ def save_final_outputs(
         except ImportError:  # pragma: no cover - processors are part of the package
             pass
         dataset = getattr(data_args, "dataset_name", None) or getattr(data_args, "train_file", None)
+        if dataset and os.path.exists(dataset):  # a local path: name it, do not publish the machine's layout
+            dataset = Path(dataset).name
+        if dataset == "videofolder" and getattr(data_args, "data_dir", None):
+            dataset = Path(data_args.data_dir).name
         (staging / "README.md").write_text(
             render_model_card(model, recipe, results, labels, command, dataset, parameter_groups), encoding="utf-8"
         )

@@ -270,7 +270,9 @@ def load_annotation_lists(
     if label_names is None:
         label_names = [str(i) for i in range(num_labels)]
     elif len(label_names) < num_labels:
-        raise ValueError(f"The label names list has {len(label_names)} names but the lists use label {num_labels - 1}.")
+        raise ValueError(
+            f"The label names list has {len(label_names)} names but the lists use label {num_labels - 1}."
+        )
     features = datasets.Features({"video": datasets.Value("string"), "label": datasets.ClassLabel(names=label_names)})
     root = os.fspath(data_root) if data_root is not None else None
     splits = {}

@@ -1,0 +1,249 @@
+"""examples/run_video_classification.py end to end on a tiny generated dataset: every input form, the output
+directory, a killed-and-resumed run, and two processes under torchrun (gloo)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from transformers_videoswin.synthetic import CLASS_NAMES, generate_synthetic_dataset
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "examples" / "run_video_classification.py"
+
+MODEL_ARGS = [
+    "--config_name", "tiny",
+    "--config_overrides", "embed_dim=8,depths=[1,1],num_heads=[1,2],window_size=[4,4,4],drop_path_rate=0.0,"
+    "classifier_dropout_prob=0.0",
+]  # fmt: skip
+RECIPE_ARGS = [
+    "--recipe", "kinetics", "--num_frames", "8", "--frame_interval", "1", "--image_size", "32",
+    "--resize_ratio", "1.0", "--flip_prob", "0",
+]  # fmt: skip
+RUN_ARGS = [
+    "--do_train", "--do_eval", "--per_device_train_batch_size", "4", "--per_device_eval_batch_size", "4",
+    "--use_cpu", "--report_to", "none", "--disable_tqdm", "true", "--logging_steps", "1", "--seed", "3",
+    "--learning_rate", "1e-3",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return generate_synthetic_dataset(
+        tmp_path_factory.mktemp("run_script") / "motion", num_train=12, num_validation=4, num_test=0, num_frames=8
+    )
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("run_video_classification", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their annotations through sys.modules
+    spec.loader.exec_module(module)
+    return module
+
+
+def data_args(form: str, data_dir: Path, tmp_path: Path) -> list[str]:
+    if form == "parquet":
+        return ["--dataset_name", str(data_dir)]
+    if form == "videofolder":
+        return ["--dataset_name", "videofolder", "--data_dir", str(data_dir / "videos")]
+    if form == "list":
+        names = tmp_path / "names.txt"
+        names.write_text("\n".join(CLASS_NAMES) + "\n")
+        return [
+            "--train_file", str(data_dir / "train_list.txt"), "--validation_file", str(data_dir / "validation_list.txt"),
+            "--data_root", str(data_dir), "--label_names_file", str(names),
+        ]  # fmt: skip
+    if form == "streaming":
+        return ["--dataset_name", str(data_dir), "--streaming"]
+    raise ValueError(form)
+
+
+@pytest.mark.parametrize("form", ["parquet", "videofolder", "list", "streaming"])
+def test_each_input_form_trains_evaluates_and_saves(script, data_dir, tmp_path, form):
+    out = tmp_path / "out"
+    args = [*data_args(form, data_dir, tmp_path), *MODEL_ARGS, *RECIPE_ARGS, *RUN_ARGS]
+    args += ["--output_dir", str(out), "--max_steps", "2", "--save_strategy", "no"]
+    if form == "parquet":  # the official parameter groups and a multi-view (2 clips x 3 crops) final evaluation
+        args += ["--param_group_mode", "official", "--eval_views", "2x3"]
+    if form == "videofolder":  # mixed precision and activation checkpointing pass through TrainingArguments
+        args += ["--bf16", "--activation_checkpointing"]
+    if form == "list":  # the SSv2 recipe: uniform segments, RandAugment, random erasing, label smoothing
+        args += ["--recipe", "ssv2"]
+    results = script.main(args)
+
+    assert results.get("train_videos_skipped", 0) == 0
+    assert 0.0 <= results["eval_top1_accuracy"] <= 1.0
+    assert results["eval_top5_accuracy"] == 1.0  # 4 classes: the top 5 always contain the answer
+    config = json.loads((out / "config.json").read_text())
+    names = sorted(config["id2label"].values())
+    assert names == sorted(CLASS_NAMES)
+    assert (
+        config["auto_map"]["AutoModelForVideoClassification"] == "modeling_videoswin.VideoSwinForVideoClassification"
+    )
+    assert config["num_frames"] == 8 and config["image_size"] == 32 and config["embed_dim"] == 8
+    for name in ("model.safetensors", "modeling_videoswin.py", "configuration_videoswin.py", "README.md"):
+        assert (out / name).is_file(), name
+    assert (out / "video_preprocessor_config.json").is_file() and (out / "preprocessor_config.json").is_file()
+    card = (out / "README.md").read_text()
+    assert "eval_top1_accuracy" in card and "AdamW parameter groups" in card
+    assert not list(out.glob(".final-*")), "no staging directory may be left behind"
+    if form != "streaming":
+        csv_lines = (out / "confusion_matrix.csv").read_text().splitlines()
+        assert len(csv_lines) == 1 + len(CLASS_NAMES)
+        assert (out / "confusion_matrix.png").stat().st_size > 1000
+        assert all(f"eval_accuracy_{name}" in results for name in CLASS_NAMES)
+    if form == "parquet":
+        assert "eval_2x3_top1_accuracy" in results and results["eval_2x3_skipped"] == 0
+        assert "bias_tables" in card  # the official grouping was used and logged
+    if form == "list":
+        args_json = json.loads((out / "training_args.json").read_text())
+        assert args_json["label_smoothing_factor"] == 0.1
+        assert json.loads((out / "video_preprocessor_config.json").read_text())["sampling"] == "ssv2"
+    # the saved directory loads back through the Auto API
+    from transformers import AutoModelForVideoClassification
+
+    model = AutoModelForVideoClassification.from_pretrained(out)
+    saved = load_file(out / "model.safetensors")
+    torch.testing.assert_close(model.state_dict()["classifier.weight"], saved["classifier.weight"])
+
+
+def test_config_overrides_parser(script):
+    parsed = script.parse_config_overrides("embed_dim=32,depths=[1,1,2,1],num_heads=(1, 2,4,8),hidden_act=gelu")
+    assert parsed == {"embed_dim": 32, "depths": [1, 1, 2, 1], "num_heads": (1, 2, 4, 8), "hidden_act": "gelu"}
+    with pytest.raises(ValueError, match="key=value"):
+        script.parse_config_overrides("embed_dim")
+
+
+def test_corrupt_videos_fail_the_run_past_the_threshold(script, data_dir, tmp_path):
+    from transformers_videoswin.training import TooManyCorruptVideos
+
+    lines = (data_dir / "train_list.txt").read_text().splitlines()
+    (tmp_path / "broken.mp4").write_bytes(b"not a video at all")
+    broken = [f"{tmp_path / 'broken.mp4'} 0"] * 6
+    (tmp_path / "train.txt").write_text("\n".join(lines[:6] + broken) + "\n")
+    args = ["--train_file", str(tmp_path / "train.txt"), "--data_root", str(data_dir), *MODEL_ARGS, *RECIPE_ARGS]
+    args += [*RUN_ARGS, "--output_dir", str(tmp_path / "out"), "--max_steps", "2", "--save_strategy", "no"]
+    args.remove("--do_eval")
+    with pytest.raises(TooManyCorruptVideos):
+        script.main([*args, "--max_corrupt_fraction", "0.1"])
+    # with a generous threshold the same data trains, and the skips are counted
+    results = script.main([*args, "--max_corrupt_fraction", "0.9"])
+    assert results["train_videos_skipped"] > 0
+
+
+def run_script(args: list[str], env_extra: dict | None = None, launcher: list[str] | None = None, timeout=240):
+    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", **(env_extra or {}))
+    command = [*(launcher or [sys.executable]), str(SCRIPT), *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+
+def test_killed_run_resumes_to_the_same_result(script, data_dir, tmp_path):
+    common = [*data_args("parquet", data_dir, tmp_path), *MODEL_ARGS, *RECIPE_ARGS, *RUN_ARGS]
+    common += ["--max_steps", "6", "--save_strategy", "steps", "--save_steps", "3", "--warmup_steps", "2"]
+    reference = script.main([*common, "--output_dir", str(tmp_path / "uninterrupted")])
+
+    out = tmp_path / "interrupted"
+    killed = run_script([*common, "--output_dir", str(out)], {"VIDEOSWIN_TEST_KILL_AFTER_SAVE_STEP": "3"})
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    assert (out / "checkpoint-3").is_dir() and not (out / "checkpoint-6").exists()
+    assert not (out / "model.safetensors").exists()
+
+    resumed = script.main([*common, "--output_dir", str(out), "--resume_from_checkpoint", "last"])
+    assert resumed["train_resumed_from"] == "checkpoint-3"
+    assert resumed["train_steps_this_run"] == 3 and reference["train_steps_this_run"] == 6
+    assert resumed["eval_loss"] == pytest.approx(reference["eval_loss"], rel=1e-4, abs=1e-6)
+    assert resumed["eval_top1_accuracy"] == reference["eval_top1_accuracy"]
+    a = load_file(tmp_path / "uninterrupted" / "model.safetensors")
+    b = load_file(out / "model.safetensors")
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-6, msg=key)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_two_processes_with_torchrun_gloo(data_dir, tmp_path):
+    out = tmp_path / "ddp"
+    args = [*data_args("parquet", data_dir, tmp_path), *MODEL_ARGS, *RECIPE_ARGS, *RUN_ARGS]
+    args += ["--output_dir", str(out), "--max_steps", "2", "--save_strategy", "steps", "--save_steps", "2"]
+    args += ["--ddp_backend", "gloo"]
+    launcher = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(free_port()),
+    ]
+    result = run_script(args, launcher=launcher)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-4000:]
+    assert "Rank 0 finished." in log and "Rank 1 finished." in log
+    assert "distributed: True" in log
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-2"]
+    state = json.loads((out / "checkpoint-2" / "trainer_state.json").read_text())
+    assert state["global_step"] == 2
+    # the 12 clips are split between the ranks: 2 ranks x 4 clips -> 2 steps per epoch (3 in one process)
+    assert state["log_history"][0]["epoch"] == pytest.approx(1 / 2, abs=1e-3)
+    assert (out / "model.safetensors").is_file()
+
+
+def test_fine_tuning_a_saved_model_onto_new_classes_reinitialises_only_the_head(script, data_dir, tmp_path):
+    source = tmp_path / "source"
+    common = [*MODEL_ARGS, *RECIPE_ARGS, *RUN_ARGS, "--save_strategy", "no"]
+    script.main([*data_args("parquet", data_dir, tmp_path), *common, "--output_dir", str(source), "--max_steps", "1"])
+    # a 2-class problem from the list files: labels 0/1 only
+    for split in ("train", "validation"):
+        lines = (data_dir / f"{split}_list.txt").read_text().splitlines()
+        (tmp_path / f"{split}2.txt").write_text("\n".join(x for x in lines if x.endswith((" 0", " 1"))) + "\n")
+    (tmp_path / "names2.txt").write_text("left\nright\n")
+    out = tmp_path / "finetuned"
+    args = ["--train_file", str(tmp_path / "train2.txt"), "--validation_file", str(tmp_path / "validation2.txt")]
+    args += ["--data_root", str(data_dir), "--label_names_file", str(tmp_path / "names2.txt")]
+    args += ["--model_name_or_path", str(source), *RECIPE_ARGS, *RUN_ARGS, "--save_strategy", "no"]
+    args += ["--output_dir", str(out), "--max_steps", "1", "--learning_rate", "0.0", "--warmup_steps", "0"]
+    script.main(args)
+    before, after = load_file(source / "model.safetensors"), load_file(out / "model.safetensors")
+    assert after["classifier.weight"].shape[0] == 2 and before["classifier.weight"].shape[0] == 4
+    for key in before:
+        if not key.startswith("classifier."):
+            torch.testing.assert_close(after[key], before[key], msg=key)
+    config = json.loads((out / "config.json").read_text())
+    assert config["id2label"] == {"0": "left", "1": "right"} and config["embed_dim"] == 8
+
+
+def test_inflating_a_2d_imagenet_swin(script, data_dir, tmp_path, official_tiny_dir):
+    image_checkpoint = official_tiny_dir / "official_2d_imagenet_checkpoint.pth"
+    fixture = json.loads((official_tiny_dir / "fixture.json").read_text())
+    architecture = fixture.get("architecture", fixture)
+    overrides = "embed_dim={},depths={},num_heads={},window_size=[2,7,7]".format(
+        architecture["embed_dim"], list(architecture["depths"]), list(architecture["num_heads"])
+    )
+    out = tmp_path / "inflated"
+    args = [*data_args("parquet", data_dir, tmp_path), "--image_model_name_or_path", str(image_checkpoint)]
+    args += ["--config_name", "tiny", "--config_overrides", overrides, *RECIPE_ARGS, *RUN_ARGS]
+    args += ["--output_dir", str(out), "--max_steps", "1", "--learning_rate", "0.0", "--save_strategy", "no"]
+    script.main(args)
+    from transformers_videoswin.conversion.inflate import inflate_image_swin
+
+    reference = inflate_image_swin(image_checkpoint, window_size=(2, 7, 7), num_labels=4).state_dict()
+    saved = load_file(out / "model.safetensors")
+    for key, value in reference.items():
+        if not key.startswith("classifier.") and key in saved:
+            torch.testing.assert_close(saved[key], value, msg=key)
+    assert "videoswin.embeddings.patch_embeddings.projection.weight" in saved

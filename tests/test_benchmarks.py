@@ -1,0 +1,51 @@
+"""Smoke tests of the benchmark scripts on a tiny model (one iteration, no timing assertions)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from conftest import REPO_ROOT, tiny_config_kwargs
+from transformers_videoswin import VideoSwinConfig
+
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+
+import bench_inference  # noqa: E402
+import bench_training  # noqa: E402
+from common import videoswin_flops  # noqa: E402
+
+
+def test_analytic_flops_of_swin_t():
+    config = VideoSwinConfig.from_variant("tiny", num_labels=400)
+    assert videoswin_flops(config, 32, 224, 224) / 1e9 == pytest.approx(175.5, abs=0.1)
+
+
+def test_bench_inference_table(tmp_path, capsys):
+    config = VideoSwinConfig(**tiny_config_kwargs(num_labels=5))
+    out = tmp_path / "inference.json"
+    argv = ["--frames", "8", "--batch-sizes", "1", "--image-size", "64", "--repeats", "1", "--warmup", "0"]
+    result = bench_inference.main([*argv, "--ceiling-size", "64", "--json", str(out)], config=config)
+    rows = result["rows"]
+    assert {(row["dtype"], row["impl"]) for row in rows} == {
+        (dtype, impl) for dtype in ("fp32", "bf16") for impl in ("ours", "eager", "torchvision")
+    }
+    for row in rows:
+        assert {"median_s", "min_s", "max_s", "gflops_per_s", "percent_of_ceiling", "ours_speedup"} <= row.keys()
+    assert set(result["ceilings_gflops_per_s"]) == {"fp32", "bf16"}
+    assert json.loads(out.read_text())["rows"][0]["impl"] == "ours"
+    printed = capsys.readouterr().out
+    assert "command:" in printed and "| dtype | batch | frames | implementation |" in printed
+
+
+def test_bench_training_table(tmp_path, capsys):
+    config = json.dumps(tiny_config_kwargs(num_labels=5))
+    out = tmp_path / "training.json"
+    argv = ["--config-json", config, "--frames", "8", "--image-size", "64", "--steps", "1", "--json", str(out)]
+    result = bench_training.main(argv)
+    assert [row["variant"] for row in result["rows"]] == ["ours", "ours+checkpointing", "torchvision"]
+    for row in result["rows"]:
+        assert {"median_s", "peak_mib", "memory_vs_ours", "time_vs_ours"} <= row.keys()
+    assert json.loads(out.read_text())["rows"]
+    assert "| variant | step median s |" in capsys.readouterr().out
