@@ -324,6 +324,17 @@ def test_gradient_checkpointing_gives_identical_gradients():
         torch.testing.assert_close(grads[1][name], grads[0][name], atol=1e-6, rtol=1e-5, msg=name)
 
 
+def test_training_after_inference_mode_reuses_cached_layouts():
+    """A pipeline runs under `torch.inference_mode`; the layouts it caches must still work for training afterwards."""
+    model = make_model()
+    pixel_values = clip()
+    with torch.inference_mode():
+        model(pixel_values)
+    model.train()
+    model(pixel_values, labels=torch.tensor([0, 1])).loss.backward()
+    assert model.classifier.weight.grad is not None
+
+
 def test_bf16_forward():
     model = make_model()
     reference = model(clip()).logits

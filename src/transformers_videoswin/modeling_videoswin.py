@@ -175,7 +175,10 @@ def window_layout(size: Size3D, window: Size3D, shift: Size3D, batch: int, devic
 
 @functools.lru_cache(maxsize=64)
 def _cached_window_layout(size: Size3D, window: Size3D, shift: Size3D, batch: int, device: torch.device):
-    return window_layout(size, window, shift, batch, device)
+    # Normal tensors even when first built under `torch.inference_mode` (a pipeline call), so that a later training
+    # step in the same process can save the indices for backward.
+    with torch.inference_mode(False):
+        return window_layout(size, window, shift, batch, device)
 
 
 def cached_window_layout(size: Size3D, window: Size3D, shift: Size3D, batch: int, device: torch.device):
