@@ -531,6 +531,13 @@ class VideoSwinPreTrainedModel(PreTrainedModel):
     # Official checkpoints store the index as a buffer; ours is recomputed (non-persistent).
     _keys_to_ignore_on_load_unexpected = [r"relative_position_index"]
 
+    def _output_flags(self, output_attentions: bool | None, output_hidden_states: bool | None) -> tuple[bool, bool]:
+        """The per-call output flags, falling back to the config's."""
+        return (
+            self.config.output_attentions if output_attentions is None else output_attentions,
+            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states,
+        )
+
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
         """Truncated-normal linear layers and bias tables as in the official code; buffers are always recomputed."""
@@ -617,6 +624,11 @@ class VideoSwinModel(VideoSwinPreTrainedModel):
     def get_input_embeddings(self) -> VideoSwinPatchEmbeddings:
         return self.embeddings.patch_embeddings
 
+    def embed(self, pixel_values: torch.Tensor | None) -> torch.Tensor:
+        """Validated `[B, T, C, H, W]` pixel values, cast to the model's dtype -> `[B, T', H', W', C]` tokens."""
+        check_pixel_values(pixel_values, self.config.num_channels)
+        return self.embeddings(pixel_values.to(self.embeddings.patch_embeddings.projection.weight.dtype))
+
     @can_return_tuple
     def forward(
         self,
@@ -626,14 +638,8 @@ class VideoSwinModel(VideoSwinPreTrainedModel):
         **kwargs,
     ) -> VideoSwinModelOutput:
         """`pixel_values`: `[batch, frames, channels, height, width]`, any size (padded as the official code does)."""
-        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
-        output_hidden_states = (
-            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
-        )
-        check_pixel_values(pixel_values, self.config.num_channels)
-        pixel_values = pixel_values.to(self.embeddings.patch_embeddings.projection.weight.dtype)
-
-        encoder_outputs = self.encoder(self.embeddings(pixel_values), output_attentions=output_attentions)
+        output_attentions, output_hidden_states = self._output_flags(output_attentions, output_hidden_states)
+        encoder_outputs = self.encoder(self.embed(pixel_values), output_attentions=output_attentions)
         sequence_output = encoder_outputs.last_hidden_state
         if self.layernorm is not None:
             sequence_output = self.layernorm(sequence_output)
@@ -748,13 +754,8 @@ class VideoSwinBackbone(BackboneMixin, VideoSwinPreTrainedModel):
         **kwargs,
     ) -> BackboneOutput:
         """`pixel_values`: `[batch, frames, channels, height, width]`; returns one feature map per `out_features`."""
-        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
-        output_hidden_states = (
-            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
-        )
-        check_pixel_values(pixel_values, self.config.num_channels)
-        pixel_values = pixel_values.to(self.videoswin.embeddings.patch_embeddings.projection.weight.dtype)
-        embeddings = self.videoswin.embeddings(pixel_values)
+        output_attentions, output_hidden_states = self._output_flags(output_attentions, output_hidden_states)
+        embeddings = self.videoswin.embed(pixel_values)
         # Stages past the deepest requested one are not run (their parameters would be unused, e.g. under DDP).
         encoder_outputs = self.videoswin.encoder(
             embeddings, output_attentions=output_attentions, num_stages=max(self.out_indices)
