@@ -7,6 +7,7 @@ import pickle
 import shutil
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,24 @@ import torch
 
 class ConversionError(ValueError):
     """A checkpoint cannot be converted as asked; the message says why and what to do instead."""
+
+
+def rename_keys(
+    state_dict: Mapping[str, torch.Tensor], translate: Callable[[str], str | None], unknown_message: str
+) -> dict[str, torch.Tensor]:
+    """Rename every key with `translate`; keys it maps to None are collected and reported in one ConversionError."""
+    converted, unknown = {}, []
+    for key, tensor in state_dict.items():
+        new_key = translate(key)
+        if new_key is None:
+            unknown.append(key)
+        else:
+            converted[new_key] = tensor
+    if unknown:
+        shown = ", ".join(sorted(unknown)[:8])
+        more = f" ... ({len(unknown) - 8} more)" if len(unknown) > 8 else ""
+        raise ConversionError(f"{len(unknown)} key(s) {unknown_message}: {shown}{more}")
+    return converted
 
 
 def default_cache_dir() -> Path:

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from ..configuration_videoswin import VideoSwinConfig
 from ..modeling_videoswin import VideoSwinForVideoClassification
-from .checkpoint_io import ConversionError, load_checkpoint, official_state_dict, resolve
+from .checkpoint_io import ConversionError, load_checkpoint, official_state_dict, rename_keys, resolve
 from .labels import label_set_from_name, labels_for_head
 from .released import ReleasedCheckpoint, find_released
 from .verify import DEFAULT_TOLERANCE, VerificationReport, compare_with_expected, load_exactly, round_trip
@@ -167,19 +167,8 @@ def convert_official_state_dict(state_dict: dict[str, Tensor], target: str = "cl
 def to_official_state_dict(state_dict: Mapping[str, Tensor], target: str = "classification") -> dict[str, Tensor]:
     """Inverse of `convert_official_state_dict` (the dropped index buffers are not restored)."""
     rules = [(_compile(t), o) for o, t in _rules(target)]
-    converted: dict[str, Tensor] = {}
-    unknown = []
-    for key, tensor in state_dict.items():
-        if key.endswith("relative_position_index"):
-            continue
-        new_key = _translate(key, rules)
-        if new_key is None:
-            unknown.append(key)
-        else:
-            converted[new_key] = tensor
-    if unknown:
-        raise ConversionError(f"{len(unknown)} key(s) have no official equivalent: {_describe(unknown)}")
-    return converted
+    weights = {key: tensor for key, tensor in state_dict.items() if not key.endswith("relative_position_index")}
+    return rename_keys(weights, lambda key: _translate(key, rules), "have no official equivalent")
 
 
 def relative_position_index(window_size: tuple[int, int, int]) -> Tensor:

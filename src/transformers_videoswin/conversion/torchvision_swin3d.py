@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from ..modeling_videoswin import VideoSwinForVideoClassification
-from .checkpoint_io import ConversionError, load_checkpoint, official_state_dict, resolve
+from .checkpoint_io import ConversionError, load_checkpoint, official_state_dict, rename_keys, resolve
 from .labels import labels_for_head
 from .official import (
     config_from_official_state_dict,
@@ -85,30 +85,14 @@ def torchvision_to_official(state_dict: Mapping[str, Tensor]) -> dict[str, Tenso
             "No `features.*` keys: this is not a torchvision swin3d state dict. Official checkpoints (`backbone.*`) "
             "go through `conversion/convert_official_checkpoint.py`, 2D Swins through `conversion/inflate_image_swin.py`."
         )
-    converted, unknown = {}, []
-    for key, tensor in state_dict.items():
-        new_key = _rename(key, _TO_OFFICIAL)
-        if new_key is None:
-            unknown.append(key)
-        else:
-            converted[new_key] = tensor
-    if unknown:
-        raise ConversionError(f"Keys with no place in a torchvision swin3d model: {sorted(unknown)[:8]}")
-    return converted
+    return rename_keys(
+        state_dict, lambda key: _rename(key, _TO_OFFICIAL), "have no place in a torchvision swin3d model"
+    )
 
 
 def official_to_torchvision(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
     """Inverse of `torchvision_to_official`."""
-    converted, unknown = {}, []
-    for key, tensor in state_dict.items():
-        new_key = _rename(key, _FROM_OFFICIAL)
-        if new_key is None:
-            unknown.append(key)
-        else:
-            converted[new_key] = tensor
-    if unknown:
-        raise ConversionError(f"Keys with no torchvision counterpart: {sorted(unknown)[:8]}")
-    return converted
+    return rename_keys(state_dict, lambda key: _rename(key, _FROM_OFFICIAL), "have no torchvision counterpart")
 
 
 def convert_torchvision_state_dict(
