@@ -13,12 +13,14 @@ import torch
 from transformers import AutoBackbone, AutoConfig, AutoModel, AutoModelForVideoClassification
 
 from conftest import REPO_ROOT, tiny_config_kwargs
+from reference_videoswin import reference_forward
 from transformers_videoswin import (
     VideoSwinBackbone,
     VideoSwinConfig,
     VideoSwinForVideoClassification,
     VideoSwinModel,
 )
+from transformers_videoswin import modeling_videoswin
 from transformers_videoswin.conversion import convert_official_state_dict
 from transformers_videoswin.modeling_videoswin import (
     SHIFT_MASK_VALUE,
@@ -165,6 +167,42 @@ def test_window_partition_order():
     assert window[0] == volume[0, 2, 0, 6, 0] and window[1] == volume[0, 2, 0, 7, 0]
     assert window[3] == volume[0, 2, 1, 6, 0] and window[9] == volume[0, 3, 0, 6, 0]
     assert sorted(windows.flatten().tolist()) == list(range(4 * 6 * 9))
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The optimised paths vs the plain official algorithm (tests/reference_videoswin.py)
+# ------------------------------------------------------------------------------------------------------------
+
+REFERENCE_ATOL = 1e-5  # the issue's tolerance against the unoptimised eager path (float32)
+
+
+@pytest.mark.parametrize("attn_implementation", ["sdpa", "eager"])
+@pytest.mark.parametrize("frames, height, width", [(8, 64, 64), (5, 50, 70), (3, 33, 97), (12, 96, 64)])
+def test_inference_and_training_paths_match_plain_reference(attn_implementation, frames, height, width):
+    """Inference (in place, chunked) and autograd paths vs pad/roll/partition with full masks; padding, shifts
+    on every axis and the effective-window rule are all exercised by these sizes."""
+    model = make_model(VideoSwinModel, attn_implementation=attn_implementation, depths=(2, 2, 2, 2))
+    pixel_values = clip(2, frames, height, width)
+    with torch.no_grad():
+        reference = reference_forward(model, pixel_values)
+        inference = model(pixel_values).last_hidden_state
+    with torch.enable_grad():
+        training_path = model(pixel_values).last_hidden_state
+    torch.testing.assert_close(inference, reference, atol=REFERENCE_ATOL, rtol=REFERENCE_ATOL)
+    torch.testing.assert_close(training_path.detach(), reference, atol=REFERENCE_ATOL, rtol=REFERENCE_ATOL)
+
+
+def test_inference_path_chunks_and_leaves_inputs_untouched(monkeypatch):
+    """With chunks of a few windows / tokens, outputs stay the same and the embeddings are not modified in place."""
+    model = make_model(VideoSwinModel)
+    pixel_values = clip(2, 5, 50, 70)
+    with torch.no_grad():
+        whole = model(pixel_values, output_hidden_states=True)
+        monkeypatch.setattr(modeling_videoswin, "CHUNK_BYTES", 4096)
+        chunked = model(pixel_values, output_hidden_states=True)
+        embeddings = model.embeddings(pixel_values).flatten(1, 3)
+    torch.testing.assert_close(chunked.last_hidden_state, whole.last_hidden_state, atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(chunked.hidden_states[0], embeddings)
 
 
 # ------------------------------------------------------------------------------------------------------------

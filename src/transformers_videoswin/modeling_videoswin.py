@@ -34,9 +34,10 @@ Size3D = tuple[int, int, int]
 # Value the official code writes into the shift mask between tokens of different regions (not -inf).
 SHIFT_MASK_VALUE = -100.0
 
-# Windows go through attention in chunks whose qkv projection stays under this size: large temporaries cost page
-# faults on every call with the default allocator (it maps and unmaps blocks over 32 MiB).
-ATTENTION_CHUNK_BYTES = 4 * 2**20
+# Windows go through attention, and tokens through the MLP at inference, in chunks whose widest temporary (the qkv
+# projection, the MLP's hidden layer) stays under this size: large temporaries cost page faults on every call with
+# the default allocator (it maps and unmaps blocks over 32 MiB), and small ones stay in cache.
+CHUNK_BYTES = 4 * 2**20
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -109,6 +110,7 @@ class WindowLayout:
     weights_order: torch.Tensor  # [B * num_windows] sorted position of each (clip, window), official order
     groups: tuple[tuple[int, int, torch.Tensor | None], ...]  # (first, end) windows x B, and their shift mask
     rows_per_clip: int  # D * H * W, plus one zero row standing for the padding when the window does not divide
+    padding_row: int | None  # index of that zero row within a clip (D * H * W), None without padding
     window: Size3D
 
     @property
@@ -169,6 +171,7 @@ def window_layout(size: Size3D, window: Size3D, shift: Size3D, batch: int, devic
         weights_order=weights_order.to(device),
         groups=tuple(groups),
         rows_per_clip=rows_per_clip,
+        padding_row=tokens if padded != size else None,
         window=window,
     )
 
@@ -296,34 +299,16 @@ class VideoSwinWindowAttention(nn.Module):
             index = self.relative_position_index[:num_tokens, :num_tokens]
         else:
             index = relative_position_index(window, self.window_size).to(self.relative_position_index.device)
-        bias = self.relative_position_bias_table[index.reshape(-1)].view(num_tokens, num_tokens, -1)
-        return bias.permute(2, 0, 1)
+        # Gathered along the rows of the transposed table, so that the bias comes out contiguous, as the attention
+        # kernels want it (the faster of the gathers measured on CPU).
+        table = self.relative_position_bias_table.t().contiguous()  # [heads, table_size]
+        bias = torch.gather(table, 1, index.reshape(1, -1).expand(table.shape[0], -1))
+        return bias.view(-1, num_tokens, num_tokens)
 
-    def forward(self, tokens: torch.Tensor, layout: WindowLayout) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """`[B * rows_per_clip, C]` normed tokens -> `[num_windows * B * N, C]` in the layout's window order, and the
-        `[B * num_windows, heads, N, N]` weights in the official window order (eager only).
-
-        Each group of windows shares one `[1, heads, N, N]` mask (the bias, plus the shift mask on the boundary) and
-        goes through attention in chunks small enough that no temporary grows past `ATTENTION_CHUNK_BYTES`.
-        """
-        channels, num_tokens = tokens.shape[-1], layout.window_volume
-        bias = self.relative_position_bias(layout.window).to(tokens.dtype).unsqueeze(0)  # [1, heads, N, N]
-        step = max(1, ATTENTION_CHUNK_BYTES // (num_tokens * 3 * channels * tokens.element_size()))
-        outputs, weights = [], []
-        for first, end, shift_mask in layout.groups:
-            mask = bias if shift_mask is None else bias + shift_mask.to(tokens.dtype)
-            for start, stop in chunk_bounds(first, end, step):
-                rows = layout.gather[start * num_tokens : stop * num_tokens]
-                output, attn_weights = self._attend(tokens.index_select(0, rows), mask)
-                outputs.append(output)
-                weights.append(attn_weights)
-        attn_weights = None
-        if weights[0] is not None:
-            attn_weights = torch.cat(weights).index_select(0, layout.weights_order)
-        return torch.cat(outputs) if len(outputs) > 1 else outputs[0], attn_weights
-
-    def _attend(self, windows: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """`[windows * N, C]` tokens of whole windows -> attention output `[windows * N, C]` (and eager weights)."""
+    def forward(self, windows: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`[windows * N, C]` normed tokens of whole windows and their `[1, heads, N, N]` additive mask (bias, plus
+        the shift mask) -> attention output `[windows * N, C]` and, under eager attention, `[windows, heads, N, N]`
+        weights."""
         num_tokens = mask.shape[-1]
         qkv = self.qkv(windows).view(-1, num_tokens, 3, self.num_heads, self.head_dim)
         query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each [windows, heads, N, head_dim], no copy
@@ -335,7 +320,9 @@ class VideoSwinWindowAttention(nn.Module):
             query,
             key,
             value,
-            mask.expand(query.shape[0], -1, -1, -1),  # explicit, so tracing needs no guard on the window count
+            # Broadcast over windows (an expanded mask would be copied by SDPA); explicit when traced, so that no
+            # guard on the window count is needed.
+            mask.expand(query.shape[0], -1, -1, -1) if torch.compiler.is_compiling() else mask,
             dropout=self.attention_dropout if self.training else 0.0,
             scaling=self.scaling,
         )
@@ -377,21 +364,69 @@ class VideoSwinBlock(GradientCheckpointingLayer):
         return stochastic_depth(hidden_states, self.drop_path, mode="row", training=self.training)
 
     def forward(self, hidden_states: torch.Tensor, layout: WindowLayout) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """`[B, D, H, W, C]` -> `[B, D, H, W, C]` (and eager attention weights).
-
-        The layout is regular (no shift) in even blocks and shifted in odd ones.
-        """
+        """`[B, D, H, W, C]` -> `[B, D, H, W, C]`, and the `[B * num_windows, heads, N, N]` attention weights in the
+        official window order (eager attention only). The layout is regular (no shift) in even blocks and shifted in
+        odd ones."""
         batch, channels = hidden_states.shape[0], hidden_states.shape[-1]
-        # Padding comes after the norm, so padded tokens are exact zeros (and unmasked in unshifted windows).
-        tokens = self.layernorm_before(hidden_states).view(batch, -1, channels)
-        if layout.rows_per_clip > tokens.shape[1]:
+        tokens = hidden_states.view(batch, -1, channels)
+        if layout.rows_per_clip > tokens.shape[1]:  # one zero row per clip stands for the padding
             tokens = F.pad(tokens, (0, 0, 0, 1))
-        attn_windows, attn_weights = self.attention(tokens.view(-1, channels), layout)
-        attn_output = attn_windows.index_select(0, layout.scatter).view(hidden_states.shape)
+        tokens = tokens.reshape(-1, channels)
 
-        hidden_states = hidden_states + self._drop_path(attn_output)
-        hidden_states = hidden_states + self._drop_path(self.mlp(self.layernorm_after(hidden_states)))
+        if self.training or torch.is_grad_enabled():
+            attn_output, attn_weights = self.window_attention(tokens, layout)
+            hidden_states = hidden_states + self._drop_path(attn_output.view(hidden_states.shape))
+            hidden_states = hidden_states + self._drop_path(self.mlp(self.layernorm_after(hidden_states)))
+            return hidden_states, attn_weights
+
+        # Inference: each chunk of windows adds its attention output straight into a copy of the tokens, and the MLP
+        # updates that copy in place over chunks of tokens, so that no volume-sized temporary is ever allocated.
+        residual = tokens.clone()
+        attn_weights = self.window_attention(tokens, layout, residual=residual)[1]
+        shape = hidden_states.shape
+        hidden_states = residual.view(batch, layout.rows_per_clip, channels)[:, : math.prod(shape[1:4])]
+        hidden_states = hidden_states.contiguous().view(shape)  # no copy, unless padding rows have to go
+        flat = hidden_states.view(-1, channels)
+        step = max(1, CHUNK_BYTES // (self.mlp.fc1.out_features * flat.element_size()))
+        for start, stop in chunk_bounds(0, flat.shape[0], step):
+            chunk = flat[start:stop]
+            chunk += self.mlp(self.layernorm_after(chunk))
         return hidden_states, attn_weights
+
+    def window_attention(
+        self, tokens: torch.Tensor, layout: WindowLayout, residual: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """W-MSA or SW-MSA over `[B * rows_per_clip, C]` tokens: pad, shift and partition (one gather per chunk of
+        windows), LayerNorm, attention, then the reverse. Returns `[B * D * H * W, C]` in token order, or, given a
+        `residual` of the tokens' shape, adds into it in place and returns None; plus the eager attention weights.
+
+        Each group of windows shares one `[1, heads, N, N]` mask (the bias, plus the shift mask on the boundary) and
+        goes through attention in chunks small enough that no temporary grows past `CHUNK_BYTES`.
+        """
+        channels, num_tokens = tokens.shape[-1], layout.window_volume
+        bias = self.attention.relative_position_bias(layout.window).to(tokens.dtype).unsqueeze(0)  # [1, heads, N, N]
+        step = max(1, CHUNK_BYTES // (num_tokens * 3 * channels * tokens.element_size()))
+        outputs, weights = [], []
+        for first, end, shift_mask in layout.groups:
+            mask = bias if shift_mask is None else bias + shift_mask.to(tokens.dtype)
+            for start, stop in chunk_bounds(first, end, step):
+                rows = layout.gather[start * num_tokens : stop * num_tokens]
+                windows = self.layernorm_before(tokens.index_select(0, rows))
+                if layout.padding_row is not None:  # padding comes after the norm, as exact zeros
+                    windows = windows.masked_fill(rows[:, None] % layout.rows_per_clip == layout.padding_row, 0)
+                output, attn_weights = self.attention(windows, mask)
+                if residual is None:
+                    outputs.append(output)
+                else:
+                    residual.index_add_(0, rows, output)
+                weights.append(attn_weights)
+        if weights[0] is not None:
+            weights = torch.cat(weights).index_select(0, layout.weights_order)
+        else:
+            weights = None
+        if residual is not None:
+            return None, weights
+        return torch.cat(outputs).index_select(0, layout.scatter), weights
 
 
 class VideoSwinPatchMerging(nn.Module):
