@@ -19,8 +19,8 @@ from transformers_videoswin import (
     VideoSwinConfig,
     VideoSwinForVideoClassification,
     VideoSwinModel,
+    modeling_videoswin,
 )
-from transformers_videoswin import modeling_videoswin
 from transformers_videoswin.conversion import convert_official_state_dict
 from transformers_videoswin.modeling_videoswin import (
     SHIFT_MASK_VALUE,
