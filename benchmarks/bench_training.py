@@ -85,7 +85,7 @@ def worker(args: argparse.Namespace) -> dict:
 
     else:
         if args.worker == "ours+checkpointing":
-            model.gradient_checkpointing_enable()
+            model.activation_checkpointing_enable()
 
         def loss_fn():
             return model(pixel_values=clip, labels=labels).loss

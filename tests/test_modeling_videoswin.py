@@ -346,13 +346,16 @@ def test_backbone_without_last_stage_has_no_unused_parameters():
 # ------------------------------------------------------------------------------------------------------------
 
 
-def test_gradient_checkpointing_gives_identical_gradients():
-    pixel_values, labels = clip(), torch.tensor([0, 1])
+@pytest.mark.parametrize("use_reentrant", [False, True])
+def test_gradient_checkpointing_gives_identical_gradients(use_reentrant, monkeypatch):
+    """Chunk-level recomputation (several chunks of windows and of tokens per block) gives the plain gradients."""
+    monkeypatch.setattr(modeling_videoswin, "CHUNK_BYTES", 16384)
+    pixel_values, labels = clip(2, 5, 50, 70), torch.tensor([0, 1])
     grads = []
     for checkpointing in (False, True):
         model = make_model(drop_path_rate=0.2).train()
         if checkpointing:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            model.activation_checkpointing_enable({"use_reentrant": use_reentrant})
             assert all(block.gradient_checkpointing for block in model.videoswin.encoder.layers[0].blocks)
         torch.manual_seed(3)
         model(pixel_values, labels=labels).loss.backward()

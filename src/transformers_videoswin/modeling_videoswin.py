@@ -22,7 +22,6 @@ from torchvision.ops import stochastic_depth
 from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.backbone_utils import BackboneMixin
-from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BackboneOutput
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, PreTrainedModel
 from transformers.utils import ModelOutput, can_return_tuple
@@ -349,8 +348,14 @@ class VideoSwinMLP(nn.Module):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-class VideoSwinBlock(GradientCheckpointingLayer):
-    """Pre-norm block: x + DropPath(W-MSA or SW-MSA(LN(x))), then x + DropPath(MLP(LN(x)))."""
+class VideoSwinBlock(nn.Module):
+    """Pre-norm block: x + DropPath(W-MSA or SW-MSA(LN(x))), then x + DropPath(MLP(LN(x))).
+
+    Under gradient checkpointing, backward recomputes one chunk of windows (attention) or of tokens (MLP) at a time
+    rather than the whole block, so that only a chunk's activations ever exist at once.
+    """
+
+    gradient_checkpointing = False  # set by `model.gradient_checkpointing_enable()`
 
     def __init__(self, config: VideoSwinConfig, dim: int, num_heads: int, drop_path: float):
         super().__init__()
@@ -363,6 +368,15 @@ class VideoSwinBlock(GradientCheckpointingLayer):
     def _drop_path(self, hidden_states: torch.Tensor) -> torch.Tensor:
         return stochastic_depth(hidden_states, self.drop_path, mode="row", training=self.training)
 
+    def _checkpointed(self, function: Callable, *args):
+        if self.gradient_checkpointing and self.training:
+            return self._gradient_checkpointing_func(function, *args)
+        return function(*args)
+
+    def feed_forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """`[..., C]` -> `[..., C]`: LayerNorm, then the MLP."""
+        return self.mlp(self.layernorm_after(hidden_states))
+
     def forward(self, hidden_states: torch.Tensor, layout: WindowLayout) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`[B, D, H, W, C]` -> `[B, D, H, W, C]`, and the `[B * num_windows, heads, N, N]` attention weights in the
         official window order (eager attention only). The layout is regular (no shift) in even blocks and shifted in
@@ -372,11 +386,18 @@ class VideoSwinBlock(GradientCheckpointingLayer):
         if layout.rows_per_clip > tokens.shape[1]:  # one zero row per clip stands for the padding
             tokens = F.pad(tokens, (0, 0, 0, 1))
         tokens = tokens.reshape(-1, channels)
+        step = max(1, CHUNK_BYTES // (self.mlp.fc1.out_features * tokens.element_size()))
 
         if self.training or torch.is_grad_enabled():
             attn_output, attn_weights = self.window_attention(tokens, layout)
             hidden_states = hidden_states + self._drop_path(attn_output.view(hidden_states.shape))
-            hidden_states = hidden_states + self._drop_path(self.mlp(self.layernorm_after(hidden_states)))
+            if self.gradient_checkpointing and self.training:
+                flat = hidden_states.view(-1, channels)
+                chunks = chunk_bounds(0, flat.shape[0], step)
+                mlp_output = torch.cat([self._checkpointed(self.feed_forward, flat[a:b]) for a, b in chunks])
+            else:
+                mlp_output = self.feed_forward(hidden_states)
+            hidden_states = hidden_states + self._drop_path(mlp_output.view(hidden_states.shape))
             return hidden_states, attn_weights
 
         # Inference: each chunk of windows adds its attention output straight into a copy of the tokens, and the MLP
@@ -387,10 +408,9 @@ class VideoSwinBlock(GradientCheckpointingLayer):
         hidden_states = residual.view(batch, layout.rows_per_clip, channels)[:, : math.prod(shape[1:4])]
         hidden_states = hidden_states.contiguous().view(shape)  # no copy, unless padding rows have to go
         flat = hidden_states.view(-1, channels)
-        step = max(1, CHUNK_BYTES // (self.mlp.fc1.out_features * flat.element_size()))
         for start, stop in chunk_bounds(0, flat.shape[0], step):
             chunk = flat[start:stop]
-            chunk += self.mlp(self.layernorm_after(chunk))
+            chunk += self.feed_forward(chunk)
         return hidden_states, attn_weights
 
     def window_attention(
@@ -411,10 +431,7 @@ class VideoSwinBlock(GradientCheckpointingLayer):
             mask = bias if shift_mask is None else bias + shift_mask.to(tokens.dtype)
             for start, stop in chunk_bounds(first, end, step):
                 rows = layout.gather[start * num_tokens : stop * num_tokens]
-                windows = self.layernorm_before(tokens.index_select(0, rows))
-                if layout.padding_row is not None:  # padding comes after the norm, as exact zeros
-                    windows = windows.masked_fill(rows[:, None] % layout.rows_per_clip == layout.padding_row, 0)
-                output, attn_weights = self.attention(windows, mask)
+                output, attn_weights = self._checkpointed(self._attend_windows, tokens, rows, mask, layout)
                 if residual is None:
                     outputs.append(output)
                 else:
@@ -427,6 +444,15 @@ class VideoSwinBlock(GradientCheckpointingLayer):
         if residual is not None:
             return None, weights
         return torch.cat(outputs).index_select(0, layout.scatter), weights
+
+    def _attend_windows(
+        self, tokens: torch.Tensor, rows: torch.Tensor, mask: torch.Tensor, layout: WindowLayout
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The windows whose tokens sit at `rows` of `tokens`: gather, LayerNorm, attention."""
+        windows = self.layernorm_before(tokens.index_select(0, rows))
+        if layout.padding_row is not None:  # padding comes after the norm, as exact zeros
+            windows = windows.masked_fill(rows[:, None] % layout.rows_per_clip == layout.padding_row, 0)
+        return self.attention(windows, mask)
 
 
 class VideoSwinPatchMerging(nn.Module):
