@@ -464,6 +464,25 @@ def test_auto_classes_registered_in_process():
 # ------------------------------------------------------------------------------------------------------------
 
 
+def test_torch_compile_inference_fullgraph_without_graph_breaks():
+    """`fullgraph=True` raises on any graph break; the compiled inference path matches eager. (Dynamic sizes are
+    covered by the export test below: `torch.compile(dynamic=True)` works too but takes minutes to trace.)"""
+    model = make_model(depths=(2, 2, 2, 2))
+    pixel_values = clip(2, 5, 50, 70)
+    with torch.no_grad():
+        reference = model(pixel_values).logits
+        compiled = torch.compile(model, backend="eager", fullgraph=True)
+        torch.testing.assert_close(compiled(pixel_values).logits, reference, atol=1e-5, rtol=1e-5)
+
+
+def test_torch_compile_training_fullgraph_without_graph_breaks():
+    model = make_model(depths=(2, 2, 2, 2)).train()
+    pixel_values, labels = clip(2, 5, 50, 70), torch.tensor([0, 1])
+    loss = torch.compile(model, backend="aot_eager", fullgraph=True)(pixel_values, labels=labels).loss
+    loss.backward()
+    assert model.videoswin.encoder.layers[1].blocks[1].attention.relative_position_bias_table.grad.abs().sum() > 0
+
+
 def test_torch_export_classifier_dynamic_batch_and_time():
     from transformers_videoswin.export import export_program
 

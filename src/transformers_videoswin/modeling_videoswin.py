@@ -36,7 +36,7 @@ SHIFT_MASK_VALUE = -100.0
 # Windows go through attention, and tokens through the MLP at inference, in chunks whose widest temporary (the qkv
 # projection, the MLP's hidden layer) stays under this size: large temporaries cost page faults on every call with
 # the default allocator (it maps and unmaps blocks over 32 MiB), and small ones stay in cache.
-CHUNK_BYTES = 4 * 2**20
+CHUNK_BYTES = 8 * 2**20
 
 
 # ---------------------------------------------------------------------------------------------------------------
