@@ -12,12 +12,15 @@ Implementations, timed in turn (ours, eager, torchvision, ours, ...) in one proc
 
 FLOPs are analytic (see `common.videoswin_flops`: 2 x multiply-adds of every matmul/conv, attention over the padded
 windows; 175.5 GFLOP for Swin-T at 32x224x224). The ceiling is the best 4096^3 matmul in the same dtype and run.
+"page faults / call" is the median number of fresh pages the kernel handed out during one call: the cost of large
+temporaries under the default allocator. `benchmarks/profile_forward.py` says where the time of one call goes.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import statistics
 import sys
 from pathlib import Path
 
@@ -52,6 +55,7 @@ COLUMNS = [
     ("gflops_per_s", "GFLOP/s", ".1f"),
     ("percent_of_ceiling", "% of matmul ceiling", ".1f"),
     ("ours_speedup", "ours is x faster", ".2f"),
+    ("page_faults", "page faults / call", "d"),
 ]
 
 
@@ -154,7 +158,7 @@ def main(argv: list[str] | None = None, config: VideoSwinConfig | None = None) -
                 fns = {name: runner(name, models[name], clip, dtype) for name in args.impls}
                 label = f"{dtype_name} batch {batch} frames {frames}"
                 print(f"timing {label} ...", file=sys.stderr, flush=True)
-                times = alternate(fns, args.repeats, args.warmup, progress=label)
+                times, faults = alternate(fns, args.repeats, args.warmup, progress=label)
                 flops = videoswin_flops(config, frames, args.image_size, args.image_size, batch)
                 ours_median = summarize(times["ours"])["median_s"]
                 for name in args.impls:
@@ -172,10 +176,14 @@ def main(argv: list[str] | None = None, config: VideoSwinConfig | None = None) -
                             "gflops_per_s": gflops,
                             "percent_of_ceiling": 100 * gflops / ceilings[dtype_name],
                             "ours_speedup": stats["median_s"] / ours_median,
+                            "page_faults": int(statistics.median(faults[name])),
                         }
                     )
     print()
-    print(f"{args.image_size}x{args.image_size}, analytic FLOPs; 'ours is x faster' = median(impl) / median(ours)")
+    print(
+        f"{args.image_size}x{args.image_size}, analytic FLOPs; 'ours is x faster' = median(impl) / median(ours); "
+        "page faults are medians per call"
+    )
     print(format_table(rows, COLUMNS))
     result = {
         "header": machine_header(title),

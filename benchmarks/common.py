@@ -6,6 +6,7 @@ import json
 import math
 import os
 import platform
+import resource
 import statistics
 import sys
 import time
@@ -69,44 +70,64 @@ def matmul_ceiling(dtype: torch.dtype, size: int = 4096, repeats: int = 3) -> fl
     return 2 * size**3 / best / 1e9
 
 
-def videoswin_flops(config: VideoSwinConfig, frames: int, height: int, width: int, batch: int = 1) -> float:
-    """Analytic FLOPs (2 x multiply-adds) of one forward pass: patch embedding, per-block qkv / attention (q.k and
-    attn.v over the padded windows) / projection / MLP, patch merging and the head. Elementwise ops, norms and
-    softmax are not counted. Swin-T at 32x224x224 gives 175.5 GFLOP."""
+def videoswin_flops_by_kind(
+    config: VideoSwinConfig, frames: int, height: int, width: int, batch: int = 1
+) -> dict[str, float]:
+    """Analytic FLOPs (2 x multiply-adds) of one forward pass, by kind: `linear` (qkv, projection, MLP, patch merging,
+    head), `attention` (q.k^T and attn.v over the padded windows) and `conv` (the patch embedding). Elementwise ops,
+    norms and softmax are not counted."""
     pt, ph, pw = config.patch_size
     size = [math.ceil(frames / pt), math.ceil(height / ph), math.ceil(width / pw)]
     channels = config.embed_dim
-    flops = 2 * math.prod(size) * config.num_channels * pt * ph * pw * channels
+    flops = {
+        "linear": 0.0,
+        "attention": 0.0,
+        "conv": 2 * math.prod(size) * config.num_channels * pt * ph * pw * channels,
+    }
     for index, depth in enumerate(config.depths):
         window, _ = effective_window_and_shift(tuple(size), tuple(config.window_size), (0, 0, 0))
         tokens = math.prod(size)
         padded = math.prod(math.ceil(s / w) * w for s, w in zip(size, window))
         hidden = int(channels * config.mlp_ratio)
-        block = 2 * padded * channels * 4 * channels  # qkv (3C) + projection (C)
-        block += 2 * 2 * padded * math.prod(window) * channels  # q.k^T and attn.v
-        block += 2 * 2 * tokens * channels * hidden  # fc1 + fc2
-        flops += depth * block
+        flops["linear"] += depth * 2 * padded * channels * 4 * channels  # qkv (3C) + projection (C)
+        flops["attention"] += depth * 2 * 2 * padded * math.prod(window) * channels  # q.k^T and attn.v
+        flops["linear"] += depth * 2 * 2 * tokens * channels * hidden  # fc1 + fc2
         if index < len(config.depths) - 1:
             size = [size[0], math.ceil(size[1] / 2), math.ceil(size[2] / 2)]
-            flops += 2 * math.prod(size) * 4 * channels * 2 * channels
+            flops["linear"] += 2 * math.prod(size) * 4 * channels * 2 * channels
             channels *= 2
-    flops += 2 * channels * max(config.num_labels, 0)
-    return batch * flops
+    flops["linear"] += 2 * channels * max(config.num_labels, 0)
+    return {kind: batch * value for kind, value in flops.items()}
+
+
+def videoswin_flops(config: VideoSwinConfig, frames: int, height: int, width: int, batch: int = 1) -> float:
+    """Total analytic FLOPs of one forward pass (see `videoswin_flops_by_kind`): 175.5 GFLOP for Swin-T at
+    32x224x224."""
+    return sum(videoswin_flops_by_kind(config, frames, height, width, batch).values())
+
+
+def minor_page_faults() -> int:
+    """Minor page faults of this process so far: each is a fresh page handed out by the kernel, the cost of large
+    temporaries that the default allocator maps and unmaps on every call."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def alternate(
     fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 1, progress: str = ""
-) -> dict[str, list[float]]:
-    """Seconds per call of each function, run in turn (a, b, c, a, b, c, ...) after `warmup` calls of each."""
+) -> tuple[dict[str, list[float]], dict[str, list[int]]]:
+    """Seconds and minor page faults per call of each function, run in turn (a, b, c, a, b, c, ...) after `warmup`
+    calls of each."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
+    faults: dict[str, list[int]] = {name: [] for name in fns}
     for repeat in range(repeats):
         for name, fn in fns.items():
-            start = time.perf_counter()
+            first_fault, start = minor_page_faults(), time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
+            faults[name].append(minor_page_faults() - first_fault)
         if progress:
             print(
                 f"  {progress} repeat {repeat + 1}/{repeats}: "
@@ -114,7 +135,7 @@ def alternate(
                 file=sys.stderr,
                 flush=True,
             )
-    return times
+    return times, faults
 
 
 def summarize(times: Sequence[float]) -> dict[str, float]:

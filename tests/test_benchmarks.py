@@ -14,12 +14,32 @@ sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 
 import bench_inference  # noqa: E402
 import bench_training  # noqa: E402
-from common import videoswin_flops  # noqa: E402
+import profile_forward  # noqa: E402
+from common import videoswin_flops, videoswin_flops_by_kind  # noqa: E402
 
 
 def test_analytic_flops_of_swin_t():
     config = VideoSwinConfig.from_variant("tiny", num_labels=400)
     assert videoswin_flops(config, 32, 224, 224) / 1e9 == pytest.approx(175.5, abs=0.1)
+    by_kind = videoswin_flops_by_kind(config, 32, 224, 224, batch=2)
+    assert sum(by_kind.values()) == pytest.approx(2 * videoswin_flops(config, 32, 224, 224))
+    # q.k^T and attn.v: 2 matmuls x 2 FLOPs x tokens x 392 keys x channels, per block (depths 2, 2, 6, 2).
+    stages = [(16 * 56 * 56, 96, 2), (16 * 28 * 28, 192, 2), (16 * 14 * 14, 384, 6), (16 * 7 * 7, 768, 2)]
+    attention = sum(depth * 4 * tokens * 392 * channels for tokens, channels, depth in stages)
+    assert by_kind["attention"] == pytest.approx(2 * attention)
+
+
+def test_profile_forward_groups(capsys):
+    config = VideoSwinConfig(**tiny_config_kwargs(num_labels=5))
+    argv = ["--dtypes", "fp32", "--frames", "8", "--image-size", "64", "--warmup", "0", "--ceiling-size", "64"]
+    result = profile_forward.main([*argv, "--top", "3"], config=config)
+    rows = {row["group"]: row for row in result["fp32"]["rows"]}
+    assert rows["linear"]["ms"] > 0 and rows["attention"]["ms"] > 0
+    total = rows["total"]["ms"]
+    assert sum(rows[group]["ms"] for group in ("linear", "attention", "conv")) + rows[
+        "other (copies, norms, GELU, adds, gathers)"
+    ]["ms"] == pytest.approx(total)
+    assert "| group | self time ms |" in capsys.readouterr().out
 
 
 def test_bench_inference_table(tmp_path, capsys):
@@ -33,6 +53,7 @@ def test_bench_inference_table(tmp_path, capsys):
     }
     for row in rows:
         assert {"median_s", "min_s", "max_s", "gflops_per_s", "percent_of_ceiling", "ours_speedup"} <= row.keys()
+        assert row["page_faults"] >= 0
     assert set(result["ceilings_gflops_per_s"]) == {"fp32", "bf16"}
     assert json.loads(out.read_text())["rows"][0]["impl"] == "ours"
     printed = capsys.readouterr().out
