@@ -377,10 +377,12 @@ class VideoSwinBlock(nn.Module):
         """`[..., C]` -> `[..., C]`: LayerNorm, then the MLP."""
         return self.mlp(self.layernorm_after(hidden_states))
 
-    def forward(self, hidden_states: torch.Tensor, layout: WindowLayout) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """`[B, D, H, W, C]` -> `[B, D, H, W, C]`, and the `[B * num_windows, heads, N, N]` attention weights in the
-        official window order (eager attention only). The layout is regular (no shift) in even blocks and shifted in
-        odd ones."""
+    def forward(
+        self, hidden_states: torch.Tensor, layout: WindowLayout, output_attentions: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`[B, D, H, W, C]` -> `[B, D, H, W, C]`, and with `output_attentions` the `[B * num_windows, heads, N, N]`
+        attention weights in the official window order (eager attention only). The layout is regular (no shift) in
+        even blocks and shifted in odd ones."""
         batch, channels = hidden_states.shape[0], hidden_states.shape[-1]
         tokens = hidden_states.view(batch, -1, channels)
         if layout.rows_per_clip > tokens.shape[1]:  # one zero row per clip stands for the padding
@@ -389,7 +391,7 @@ class VideoSwinBlock(nn.Module):
         step = max(1, CHUNK_BYTES // (self.mlp.fc1.out_features * tokens.element_size()))
 
         if self.training or torch.is_grad_enabled():
-            attn_output, attn_weights = self.window_attention(tokens, layout)
+            attn_output, attn_weights = self.window_attention(tokens, layout, output_attentions)
             hidden_states = hidden_states + self._drop_path(attn_output.view(hidden_states.shape))
             if self.gradient_checkpointing and self.training:
                 flat = hidden_states.view(-1, channels)
@@ -403,7 +405,7 @@ class VideoSwinBlock(nn.Module):
         # Inference: each chunk of windows adds its attention output straight into a copy of the tokens, and the MLP
         # updates that copy in place over chunks of tokens, so that no volume-sized temporary is ever allocated.
         residual = tokens.clone()
-        attn_weights = self.window_attention(tokens, layout, residual=residual)[1]
+        attn_weights = self.window_attention(tokens, layout, output_attentions, residual=residual)[1]
         shape = hidden_states.shape
         hidden_states = residual.view(batch, layout.rows_per_clip, channels)[:, : math.prod(shape[1:4])]
         hidden_states = hidden_states.contiguous().view(shape)  # no copy, unless padding rows have to go
@@ -414,18 +416,26 @@ class VideoSwinBlock(nn.Module):
         return hidden_states, attn_weights
 
     def window_attention(
-        self, tokens: torch.Tensor, layout: WindowLayout, residual: torch.Tensor | None = None
+        self,
+        tokens: torch.Tensor,
+        layout: WindowLayout,
+        output_attentions: bool = False,
+        residual: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """W-MSA or SW-MSA over `[B * rows_per_clip, C]` tokens: pad, shift and partition (one gather per chunk of
         windows), LayerNorm, attention, then the reverse. Returns `[B * D * H * W, C]` in token order, or, given a
-        `residual` of the tokens' shape, adds into it in place and returns None; plus the eager attention weights.
+        `residual` of the tokens' shape, adds into it in place and returns None; plus the eager attention weights
+        when asked for.
 
         Each group of windows shares one `[1, heads, N, N]` mask (the bias, plus the shift mask on the boundary) and
         goes through attention in chunks small enough that no temporary grows past `CHUNK_BYTES`.
         """
         channels, num_tokens = tokens.shape[-1], layout.window_volume
         bias = self.attention.relative_position_bias(layout.window).to(tokens.dtype).unsqueeze(0)  # [1, heads, N, N]
-        step = max(1, CHUNK_BYTES // (num_tokens * 3 * channels * tokens.element_size()))
+        window_bytes = num_tokens * 3 * channels * tokens.element_size()  # the window's qkv
+        if self.attention.config._attn_implementation == "eager":  # which also materialises the attention weights
+            window_bytes = max(window_bytes, self.attention.num_heads * num_tokens**2 * tokens.element_size())
+        step = max(1, CHUNK_BYTES // window_bytes)
         outputs, weights = [], []
         for first, end, shift_mask in layout.groups:
             mask = bias if shift_mask is None else bias + shift_mask.to(tokens.dtype)
@@ -436,11 +446,9 @@ class VideoSwinBlock(nn.Module):
                     outputs.append(output)
                 else:
                     residual.index_add_(0, rows, output)
-                weights.append(attn_weights)
-        if weights[0] is not None:
-            weights = torch.cat(weights).index_select(0, layout.weights_order)
-        else:
-            weights = None
+                if output_attentions and attn_weights is not None:
+                    weights.append(attn_weights)
+        weights = torch.cat(weights).index_select(0, layout.weights_order) if weights else None
         if residual is not None:
             return None, weights
         return torch.cat(outputs).index_select(0, layout.scatter), weights
@@ -507,8 +515,8 @@ class VideoSwinStage(nn.Module):
         )
         attentions = ()
         for index, block in enumerate(self.blocks):
-            hidden_states, attn_weights = block(hidden_states, layouts[index % 2])
-            if output_attentions and attn_weights is not None:
+            hidden_states, attn_weights = block(hidden_states, layouts[index % 2], output_attentions)
+            if attn_weights is not None:
                 attentions += (attn_weights,)
 
         stage_output = hidden_states
