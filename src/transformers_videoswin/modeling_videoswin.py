@@ -433,7 +433,9 @@ class VideoSwinBlock(nn.Module):
         channels, num_tokens = tokens.shape[-1], layout.window_volume
         bias = self.attention.relative_position_bias(layout.window).to(tokens.dtype).unsqueeze(0)  # [1, heads, N, N]
         window_bytes = num_tokens * 3 * channels * tokens.element_size()  # the window's qkv
-        if self.attention.config._attn_implementation == "eager":  # which also materialises the attention weights
+        # The attention weights exist too under eager attention, and when training (on CPU, SDPA falls back to its
+        # math kernel for a mask that needs gradients).
+        if self.attention.config._attn_implementation == "eager" or torch.is_grad_enabled():
             window_bytes = max(window_bytes, self.attention.num_heads * num_tokens**2 * tokens.element_size())
         step = max(1, CHUNK_BYTES // window_bytes)
         outputs, weights = [], []
