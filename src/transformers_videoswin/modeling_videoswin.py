@@ -355,7 +355,7 @@ class VideoSwinBlock(nn.Module):
     rather than the whole block, so that only a chunk's activations ever exist at once.
     """
 
-    gradient_checkpointing = False  # set by `model.gradient_checkpointing_enable()`
+    gradient_checkpointing = False  # set by `model.activation_checkpointing_enable()`
 
     def __init__(self, config: VideoSwinConfig, dim: int, num_heads: int, drop_path: float):
         super().__init__()
