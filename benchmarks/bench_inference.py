@@ -11,7 +11,10 @@ Implementations, timed in turn (ours, eager, torchvision, ours, ...) in one proc
   match in float32); in bf16 it runs under `torch.autocast("cpu", torch.bfloat16)`, as torchvision supports it.
 
 FLOPs are analytic (see `common.videoswin_flops`: 2 x multiply-adds of every matmul/conv, attention over the padded
-windows; 175.5 GFLOP for Swin-T at 32x224x224). The ceiling is the best 4096^3 matmul in the same dtype and run.
+windows; 175.5 GFLOP for Swin-T at 32x224x224). The ceiling is a 4096^3 matmul in the same dtype, timed in turn with
+the models (its own row in the table), so that it sees the same machine state: on a shared machine whose speed
+drifts by 10-20% within minutes, a ceiling taken once at the start would make every percentage a coin toss. The
+best matmul at the start is printed too.
 "page faults / call" is the median number of fresh pages the kernel handed out during one call: the cost of large
 temporaries under the default allocator. `benchmarks/profile_forward.py` says where the time of one call goes.
 """
@@ -44,6 +47,7 @@ from transformers_videoswin.conversion.torchvision_swin3d import build_torchvisi
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 IMPLEMENTATIONS = ("ours", "eager", "torchvision")
+CEILING = "matmul (ceiling)"
 COLUMNS = [
     ("dtype", "dtype", ""),
     ("batch", "batch", "d"),
@@ -108,6 +112,12 @@ def check_outputs(models: dict[str, torch.nn.Module], frames: int, size: int) ->
     return diffs
 
 
+def matmul_runner(dtype: torch.dtype, size: int):
+    """The ceiling, timed in turn with the models: one `size`^3 matmul in `dtype`."""
+    a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
+    return lambda: torch.mm(a, b)
+
+
 def runner(name: str, module: torch.nn.Module, clip: torch.Tensor, dtype: torch.dtype):
     """A no-argument callable running one forward pass of `module` on `clip` (`[B, T, C, H, W]`)."""
     if name == "torchvision":
@@ -134,10 +144,10 @@ def main(argv: list[str] | None = None, config: VideoSwinConfig | None = None) -
     title = f"Video Swin inference benchmark ({args.variant if config is None else 'custom'} config)"
     config = config or VideoSwinConfig.from_variant(args.variant, num_labels=400)
     print(machine_header(title))
-    ceilings = {name: matmul_ceiling(DTYPES[name], args.ceiling_size) for name in args.dtypes}
+    best = {name: matmul_ceiling(DTYPES[name], args.ceiling_size) for name in args.dtypes}
     print(
-        f"matmul ceiling ({args.ceiling_size}^3, {threads} threads): "
-        + ", ".join(f"{name} {value:.1f} GFLOP/s" for name, value in ceilings.items())
+        f"best {args.ceiling_size}^3 matmul at start ({threads} threads): "
+        + ", ".join(f"{name} {value:.1f} GFLOP/s" for name, value in best.items())
     )
 
     model32 = VideoSwinForVideoClassification(config).eval()
@@ -145,7 +155,7 @@ def main(argv: list[str] | None = None, config: VideoSwinConfig | None = None) -
     diffs = check_outputs(models32, frames=min(args.frames), size=args.image_size)
     print("max |logits diff| vs ours (fp32): " + ", ".join(f"{k} {v:.2e}" for k, v in diffs.items()))
 
-    rows = []
+    rows, ceilings = [], {}
     for dtype_name in args.dtypes:
         dtype = DTYPES[dtype_name]
         if dtype == torch.float32:
@@ -156,14 +166,17 @@ def main(argv: list[str] | None = None, config: VideoSwinConfig | None = None) -
             for frames in args.frames:
                 clip = torch.randn(batch, frames, 3, args.image_size, args.image_size)
                 fns = {name: runner(name, models[name], clip, dtype) for name in args.impls}
+                fns[CEILING] = matmul_runner(dtype, args.ceiling_size)
                 label = f"{dtype_name} batch {batch} frames {frames}"
                 print(f"timing {label} ...", file=sys.stderr, flush=True)
                 times, faults = alternate(fns, args.repeats, args.warmup, progress=label)
                 flops = videoswin_flops(config, frames, args.image_size, args.image_size, batch)
+                ceiling = 2 * args.ceiling_size**3 / summarize(times[CEILING])["median_s"] / 1e9
+                ceilings.setdefault(dtype_name, ceiling)
                 ours_median = summarize(times["ours"])["median_s"]
-                for name in args.impls:
+                for name in [*args.impls, CEILING]:
                     stats = summarize(times[name])
-                    gflops = flops / stats["median_s"] / 1e9
+                    gflops = (2 * args.ceiling_size**3 if name == CEILING else flops) / stats["median_s"] / 1e9
                     rows.append(
                         {
                             "dtype": dtype_name,
@@ -174,8 +187,8 @@ def main(argv: list[str] | None = None, config: VideoSwinConfig | None = None) -
                             "times_s": times[name],
                             "gflop": flops / 1e9,
                             "gflops_per_s": gflops,
-                            "percent_of_ceiling": 100 * gflops / ceilings[dtype_name],
-                            "ours_speedup": stats["median_s"] / ours_median,
+                            "percent_of_ceiling": 100 * gflops / ceiling,
+                            "ours_speedup": stats["median_s"] / ours_median if name != CEILING else None,
                             "page_faults": int(statistics.median(faults[name])),
                         }
                     )
@@ -189,6 +202,7 @@ def main(argv: list[str] | None = None, config: VideoSwinConfig | None = None) -
         "header": machine_header(title),
         "threads": threads,
         "ceilings_gflops_per_s": ceilings,
+        "best_matmul_at_start_gflops_per_s": best,
         "max_abs_logit_diff_fp32": diffs,
         "rows": rows,
     }

@@ -48,12 +48,16 @@ def test_bench_inference_table(tmp_path, capsys):
     argv = ["--frames", "8", "--batch-sizes", "1", "--image-size", "64", "--repeats", "1", "--warmup", "0"]
     result = bench_inference.main([*argv, "--ceiling-size", "64", "--json", str(out)], config=config)
     rows = result["rows"]
+    implementations = ("ours", "eager", "torchvision", bench_inference.CEILING)
     assert {(row["dtype"], row["impl"]) for row in rows} == {
-        (dtype, impl) for dtype in ("fp32", "bf16") for impl in ("ours", "eager", "torchvision")
+        (dtype, impl) for dtype in ("fp32", "bf16") for impl in implementations
     }
     for row in rows:
         assert {"median_s", "min_s", "max_s", "gflops_per_s", "percent_of_ceiling", "ours_speedup"} <= row.keys()
         assert row["page_faults"] >= 0
+        if row["impl"] == bench_inference.CEILING:  # the interleaved matmul is the ceiling of its own dtype
+            assert row["percent_of_ceiling"] == pytest.approx(100)
+            assert row["gflops_per_s"] == pytest.approx(result["ceilings_gflops_per_s"][row["dtype"]])
     assert set(result["ceilings_gflops_per_s"]) == {"fp32", "bf16"}
     assert json.loads(out.read_text())["rows"][0]["impl"] == "ours"
     printed = capsys.readouterr().out
