@@ -109,7 +109,7 @@ class WindowLayout:
     weights_order: torch.Tensor  # [B * num_windows] sorted position of each (clip, window), official order
     groups: tuple[tuple[int, int, torch.Tensor | None], ...]  # (first, end) windows x B, and their shift mask
     rows_per_clip: int  # D * H * W, plus one zero row standing for the padding when the window does not divide
-    padding_row: int | None  # index of that zero row within a clip (D * H * W), None without padding
+    padding: torch.Tensor | None  # [num_windows * B * N, 1] True where `gather` picks that zero row; None if none
     window: Size3D
 
     @property
@@ -170,7 +170,7 @@ def window_layout(size: Size3D, window: Size3D, shift: Size3D, batch: int, devic
         weights_order=weights_order.to(device),
         groups=tuple(groups),
         rows_per_clip=rows_per_clip,
-        padding_row=tokens if padded != size else None,
+        padding=(rows == tokens)[:, None, :].expand_as(gather).reshape(-1, 1).to(device) if padded != size else None,
         window=window,
     )
 
@@ -386,7 +386,7 @@ class VideoSwinBlock(nn.Module):
         even blocks and shifted in odd ones."""
         batch, channels = hidden_states.shape[0], hidden_states.shape[-1]
         tokens = hidden_states.view(batch, -1, channels)
-        if layout.rows_per_clip > tokens.shape[1]:  # one zero row per clip stands for the padding
+        if layout.padding is not None:  # one zero row per clip stands for the padding
             tokens = F.pad(tokens, (0, 0, 0, 1))
         tokens = tokens.reshape(-1, channels)
         step = max(1, CHUNK_BYTES // (self.mlp.fc1.out_features * tokens.element_size()))
@@ -443,8 +443,10 @@ class VideoSwinBlock(nn.Module):
         for first, end, shift_mask in layout.groups:
             mask = bias if shift_mask is None else bias + shift_mask.to(tokens.dtype)
             for start, stop in chunk_bounds(first, end, step):
-                rows = layout.gather[start * num_tokens : stop * num_tokens]
-                output, attn_weights = self._checkpointed(self._attend_windows, tokens, rows, mask, layout)
+                first_row, end_row = start * num_tokens, stop * num_tokens
+                rows = layout.gather[first_row:end_row]
+                padding = None if layout.padding is None else layout.padding[first_row:end_row]
+                output, attn_weights = self._checkpointed(self._attend_windows, tokens, rows, mask, padding)
                 if residual is None:
                     outputs.append(output)
                 else:
@@ -457,12 +459,13 @@ class VideoSwinBlock(nn.Module):
         return torch.cat(outputs).index_select(0, layout.scatter), weights
 
     def _attend_windows(
-        self, tokens: torch.Tensor, rows: torch.Tensor, mask: torch.Tensor, layout: WindowLayout
+        self, tokens: torch.Tensor, rows: torch.Tensor, mask: torch.Tensor, padding: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The windows whose tokens sit at `rows` of `tokens`: gather, LayerNorm, attention."""
+        """The windows whose tokens sit at `rows` of `tokens`: gather, LayerNorm, attention. `padding` (`[rows, 1]`)
+        marks the rows that stand for padding."""
         windows = self.layernorm_before(tokens.index_select(0, rows))
-        if layout.padding_row is not None:  # padding comes after the norm, as exact zeros
-            windows = windows.masked_fill(rows[:, None] % layout.rows_per_clip == layout.padding_row, 0)
+        if padding is not None:  # padding comes after the norm, as exact zeros
+            windows = windows.masked_fill(padding, 0)
         return self.attention(windows, mask)
 
 
