@@ -12,6 +12,7 @@ that the forward pass would reach if everything except the matmuls and the atten
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from pathlib import Path
 
@@ -117,7 +118,8 @@ def main(argv: list[str] | None = None, config: VideoSwinConfig | None = None) -
     for name in args.dtypes:
         dtype = DTYPES[name]
         ceiling = matmul_ceiling(dtype, args.ceiling_size)
-        self_ms, profiler = profile_groups(model32.to(dtype), clip.to(dtype), args.warmup)
+        model = copy.deepcopy(model32).to(dtype)  # `.to` is in place: keep the fp32 weights for later dtypes
+        self_ms, profiler = profile_groups(model, clip.to(dtype), args.warmup)
         rows = group_rows(self_ms, flops, ceiling)
         print(f"\n## {name}: matmul ceiling {ceiling:.1f} GFLOP/s ({args.ceiling_size}^3, same run)\n")
         print(format_table(rows, COLUMNS))
