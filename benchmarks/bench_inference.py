@@ -43,7 +43,7 @@ from common import (  # noqa: E402
 )
 
 from transformers_videoswin import VideoSwinConfig, VideoSwinForVideoClassification  # noqa: E402
-from transformers_videoswin.conversion.torchvision_swin3d import build_torchvision_model  # noqa: E402
+from transformers_videoswin.checkpoints.torchvision_swin3d import build_torchvision_model  # noqa: E402
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 IMPLEMENTATIONS = ("ours", "eager", "torchvision")

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import format_table, machine_header, set_threads, write_json  # noqa: E402
 
 from transformers_videoswin import VideoSwinConfig, VideoSwinForVideoClassification  # noqa: E402
-from transformers_videoswin.conversion.torchvision_swin3d import build_torchvision_model  # noqa: E402
+from transformers_videoswin.checkpoints.torchvision_swin3d import build_torchvision_model  # noqa: E402
 
 VARIANTS = ("ours", "ours+checkpointing", "torchvision")
 COLUMNS = [

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from transformers_videoswin import VideoSwinConfig
-from transformers_videoswin.modeling_videoswin import effective_window_and_shift
+from transformers_videoswin.model.modeling_videoswin import effective_window_and_shift
 
 
 def set_threads(threads: int) -> int:

@@ -48,9 +48,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Imported after parsing so that --help answers without loading torch and transformers.
-    from transformers_videoswin.conversion import ConversionError, convert_official_checkpoint
-    from transformers_videoswin.conversion.hub import push_to_hub, save_hub_directory
-    from transformers_videoswin.model_cards import render_card
+    from transformers_videoswin.checkpoints import ConversionError, convert_official_checkpoint
+    from transformers_videoswin.checkpoints.hub import push_to_hub, save_hub_directory
+    from transformers_videoswin.checkpoints.model_cards import render_card
 
     try:
         result = convert_official_checkpoint(

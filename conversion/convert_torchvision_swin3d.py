@@ -6,7 +6,7 @@ Examples:
 
 Nothing is written unless every tensor is used exactly once, the weights map back bit-exactly and the logits agree
 with torchvision's own model on a random clip. (The reverse direction is a library call:
-`transformers_videoswin.conversion.torchvision_swin3d.build_torchvision_model(model)`.)
+`transformers_videoswin.checkpoints.torchvision_swin3d.build_torchvision_model(model)`.)
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Imported after parsing so that --help answers without loading torch and transformers.
-    from transformers_videoswin.conversion import ConversionError, convert_torchvision_checkpoint
-    from transformers_videoswin.conversion.hub import save_hub_directory
+    from transformers_videoswin.checkpoints import ConversionError, convert_torchvision_checkpoint
+    from transformers_videoswin.checkpoints.hub import save_hub_directory
 
     try:
         result = convert_torchvision_checkpoint(

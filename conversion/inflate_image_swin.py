@@ -39,8 +39,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Imported after parsing so that --help answers without loading torch and transformers.
-    from transformers_videoswin.conversion import ConversionError, inflate_and_verify
-    from transformers_videoswin.conversion.hub import save_hub_directory
+    from transformers_videoswin.checkpoints import ConversionError, inflate_and_verify
+    from transformers_videoswin.checkpoints.hub import save_hub_directory
 
     try:
         model, report = inflate_and_verify(

@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
         "--namespace", default="videoswin", help="Hub user/org used in the snippets (default videoswin)"
     )
     args = parser.parse_args(argv)
-    from transformers_videoswin.model_cards import write_model_cards  # after parsing: --help stays fast
+    from transformers_videoswin.checkpoints.model_cards import write_model_cards  # after parsing: --help stays fast
 
     for path in write_model_cards(args.output_dir, args.namespace):
         print(f"wrote {path}")

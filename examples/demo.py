@@ -2,7 +2,7 @@
 """The demo: teach a small Video Swin a task that only time can solve, on 2 CPU cores, in a few minutes.
 
 1. Generates (once) a labelled dataset of real H.264 mp4 clips plus a parquet index in the Hub layout
-   (`transformers_videoswin.synthetic`): a textured object slides over a static background; the four classes
+   (`transformers_videoswin.testing.synthetic`): a textured object slides over a static background; the four classes
    (move_left, move_right, zigzag_left, zigzag_right) show the same set of frames in a different order.
 2. Fine-tunes a small Video Swin with `examples/run_video_classification.py` twice, side by side (one thread each):
    on the clips as they are, and on the same clips with the frames shuffled inside each clip (train and test).
@@ -111,7 +111,7 @@ def classify_with_pipeline(model_dir: Path, data_dir: Path, count: int = 4) -> l
     from transformers import pipeline
 
     import transformers_videoswin  # noqa: F401  (registers the Video Swin classes with the Auto API)
-    from transformers_videoswin.synthetic import CLASS_NAMES
+    from transformers_videoswin.testing.synthetic import CLASS_NAMES
 
     classifier = pipeline("video-classification", model=str(model_dir), device="cpu")
     rows = []
@@ -139,7 +139,7 @@ def main() -> None:
     output_dir = args.output_dir.resolve()
     data_dir = output_dir / "data"
 
-    from transformers_videoswin.synthetic import SyntheticVideoSpec, generate_synthetic_dataset
+    from transformers_videoswin.testing.synthetic import SyntheticVideoSpec, generate_synthetic_dataset
 
     spec = SyntheticVideoSpec(
         num_train=args.num_train, num_validation=0, num_test=args.num_test, num_frames=8, size=32

@@ -46,9 +46,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 import transformers_videoswin  # noqa: F401  (registers the Auto classes)
 from transformers_videoswin import VideoSwinConfig, VideoSwinForVideoClassification
-from transformers_videoswin.configuration_videoswin import VARIANTS
-from transformers_videoswin.metrics import TopKAccuracy, confusion_matrix, per_class_accuracy, write_confusion_matrix
-from transformers_videoswin.optimization import PARAMETER_GROUP_MODES
+from transformers_videoswin.model.configuration_videoswin import VARIANTS
 from transformers_videoswin.training import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -70,6 +68,13 @@ from transformers_videoswin.training import (
     prepare_video_column,
     read_label_names,
 )
+from transformers_videoswin.training.metrics import (
+    TopKAccuracy,
+    confusion_matrix,
+    per_class_accuracy,
+    write_confusion_matrix,
+)
+from transformers_videoswin.training.optimization import PARAMETER_GROUP_MODES
 from transformers_videoswin.training.outputs import save_final_outputs
 
 logger = logging.getLogger(__name__)
@@ -315,7 +320,7 @@ def build_model(model_args: ModelArguments, config: VideoSwinConfig):
             ignore_mismatched_sizes=True,
         )
     if model_args.image_model_name_or_path:
-        from transformers_videoswin.conversion.inflate import inflate_image_swin
+        from transformers_videoswin.checkpoints.inflate import inflate_image_swin
 
         keep = {k: v for k, v in config.to_dict().items() if k in {f for f in VideoSwinConfig.__dataclass_fields__}}
         for key in ("window_size", "patch_size", "embed_dim", "depths", "num_heads", "model_type"):
@@ -349,9 +354,9 @@ def compute_metrics_fn(num_labels: int):
 
 def multiview_evaluate(model, raw_eval, data_args, recipe, mean, std, clips: int, crops: int, batch_size: int):
     """Average the softmax over CLIPS x CROPS views per video (official test protocol), short side = image_size."""
-    from transformers_videoswin.multiview import predict_multiview
+    from transformers_videoswin.processing.multiview import predict_multiview
+    from transformers_videoswin.processing.video_io import VideoDecodeError, read_video_clips
     from transformers_videoswin.training.video_datasets import resolve_video_source
-    from transformers_videoswin.video_io import VideoDecodeError, read_video_clips
 
     test_recipe = recipe.override(resize_ratio=1.0)
     resize = build_eval_transform(test_recipe, mean, std).transforms[0]
@@ -397,7 +402,7 @@ def multiview_evaluate(model, raw_eval, data_args, recipe, mean, std, clips: int
     if not all_probs:
         return {"skipped": skipped}
     probs = torch.cat(all_probs).numpy()
-    from transformers_videoswin.metrics import top_k_accuracy
+    from transformers_videoswin.training.metrics import top_k_accuracy
 
     result = top_k_accuracy(probs, np.asarray(all_labels), (1, 5))
     result["skipped"] = skipped

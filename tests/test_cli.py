@@ -13,9 +13,9 @@ from safetensors.torch import load_file
 from conftest import tiny_config_kwargs
 from transformers_videoswin import VideoSwinConfig, VideoSwinForVideoClassification, VideoSwinVideoProcessor
 from transformers_videoswin.cli import main
-from transformers_videoswin.multiview import classify_multiview
-from transformers_videoswin.sampling import sample_kinetics_indices
-from transformers_videoswin.testing_utils import write_test_video
+from transformers_videoswin.processing.multiview import classify_multiview
+from transformers_videoswin.processing.sampling import sample_kinetics_indices
+from transformers_videoswin.testing.utils import write_test_video
 
 LABELS = {0: "abseiling", 1: "baking", 2: "cartwheel"}
 

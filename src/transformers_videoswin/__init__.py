@@ -12,15 +12,15 @@ from transformers import (
     AutoVideoProcessor,
 )
 
-from .configuration_videoswin import VideoSwinConfig
-from .image_processing_videoswin import VideoSwinImageProcessor, VideoSwinImageProcessorPil
-from .modeling_videoswin import (
+from .model.configuration_videoswin import VideoSwinConfig
+from .model.modeling_videoswin import (
     VideoSwinBackbone,
     VideoSwinForVideoClassification,
     VideoSwinModel,
     VideoSwinPreTrainedModel,
 )
-from .video_processing_videoswin import VideoSwinVideoProcessor
+from .processing.image_processing_videoswin import VideoSwinImageProcessor, VideoSwinImageProcessorPil
+from .processing.video_processing_videoswin import VideoSwinVideoProcessor
 
 __version__ = "0.1.0"
 

@@ -24,12 +24,12 @@ from pathlib import Path
 
 import torch
 
-from .sampling import SAMPLING_PROTOCOLS
-from .video_io import BACKENDS, VideoDecodeError
+from .processing.sampling import SAMPLING_PROTOCOLS
+from .processing.video_io import BACKENDS, VideoDecodeError
 
 
 def _views_arg(value: str) -> tuple[int, int]:
-    from .multiview import parse_views
+    from .processing.multiview import parse_views
 
     try:
         return parse_views(value)
@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _load_processor(model_dir: str, config):
     from transformers import AutoVideoProcessor
 
-    from .video_processing_videoswin import VideoSwinVideoProcessor
+    from .processing.video_processing_videoswin import VideoSwinVideoProcessor
 
     try:
         processor = AutoVideoProcessor.from_pretrained(model_dir)
@@ -120,7 +120,7 @@ def _progress(items, enabled: bool):
 def run_classify(args) -> int:
     from transformers import AutoModelForVideoClassification
 
-    from .multiview import predict_multiview
+    from .processing.multiview import predict_multiview
 
     num_clips, num_crops = args.views
     model = AutoModelForVideoClassification.from_pretrained(args.model).to(args.device).eval()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from .modeling_videoswin import VideoSwinForVideoClassification
+from .model.modeling_videoswin import VideoSwinForVideoClassification
 
 
 def example_pixel_values(model: VideoSwinForVideoClassification, batch_size: int = 2) -> torch.Tensor:

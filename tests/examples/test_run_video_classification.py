@@ -15,7 +15,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from transformers_videoswin.synthetic import CLASS_NAMES, generate_synthetic_dataset
+from transformers_videoswin.testing.synthetic import CLASS_NAMES, generate_synthetic_dataset
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "examples" / "run_video_classification.py"
@@ -239,7 +239,7 @@ def test_inflating_a_2d_imagenet_swin(script, data_dir, tmp_path, official_tiny_
     args += ["--config_name", "tiny", "--config_overrides", overrides, *RECIPE_ARGS, *RUN_ARGS]
     args += ["--output_dir", str(out), "--max_steps", "1", "--learning_rate", "0.0", "--save_strategy", "no"]
     script.main(args)
-    from transformers_videoswin.conversion.inflate import inflate_image_swin
+    from transformers_videoswin.checkpoints.inflate import inflate_image_swin
 
     reference = inflate_image_swin(image_checkpoint, window_size=(2, 7, 7), num_labels=4).state_dict()
     saved = load_file(out / "model.safetensors")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from transformers_videoswin.synthetic import encode_mp4, render_clip
+from transformers_videoswin.testing.synthetic import encode_mp4, render_clip
 from transformers_videoswin.training import (
     ClipLoader,
     CorruptVideoTracker,

@@ -26,8 +26,8 @@ AUTO_MAP = {
 
 def build_processors(recipe):
     """Image and video processors that reproduce the recipe's single-view evaluation transform."""
-    from ..image_processing_videoswin import VideoSwinImageProcessor
-    from ..video_processing_videoswin import VideoSwinVideoProcessor
+    from ..processing.image_processing_videoswin import VideoSwinImageProcessor
+    from ..processing.video_processing_videoswin import VideoSwinVideoProcessor
     from .transforms import IMAGENET_MEAN, IMAGENET_STD, _short_side
 
     common = {

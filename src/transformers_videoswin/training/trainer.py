@@ -6,13 +6,13 @@ import logging
 
 from transformers import Trainer, TrainerCallback
 
-from ..optimization import describe_parameter_groups, get_cosine_schedule_with_warmup, get_parameter_groups
+from .optimization import describe_parameter_groups, get_cosine_schedule_with_warmup, get_parameter_groups
 
 logger = logging.getLogger(__name__)
 
 
 class VideoClassificationTrainer(Trainer):
-    """`Trainer` whose optimizer uses :func:`transformers_videoswin.optimization.get_parameter_groups` (logged at
+    """`Trainer` whose optimizer uses :func:`transformers_videoswin.training.optimization.get_parameter_groups` (logged at
     start-up) and whose ``cosine`` schedule warms up linearly from ``warmup_start_factor`` x lr (0.1 in the official
     recipe; 0 gives transformers' usual schedule)."""
 

@@ -8,7 +8,7 @@ Input forms (all end up as a `datasets.Dataset` / `IterableDataset` with a video
 - any of the above streamed (``streaming=True``).
 
 The video column is cast to ``Video(decode=False)`` so rows carry ``{"bytes", "path"}``; clips are decoded here with
-:mod:`transformers_videoswin.video_io`, which opens the container once and decodes only the sampled frames.
+:mod:`transformers_videoswin.processing.video_io`, which opens the container once and decodes only the sampled frames.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..sampling import sample_kinetics_indices, sample_ssv2_indices
-from ..video_io import VideoDecodeError, read_video_clips
+from ..checkpoints.labels import LABEL_SETS, load_labels
+from ..processing.sampling import sample_kinetics_indices, sample_ssv2_indices
+from ..processing.video_io import VideoDecodeError, read_video_clips
 from .transforms import Recipe, apply_video_transform
 
 logger = logging.getLogger(__name__)
@@ -251,11 +252,9 @@ def read_label_names(path: str | os.PathLike) -> list[str]:
     """Class names, one per line (a file path or the name of a list shipped in the package: kinetics400, ...)."""
     candidate = Path(path)
     if not candidate.is_file():
-        packaged = Path(__file__).resolve().parents[1] / "data" / f"{path}.txt"
-        if packaged.is_file():
-            candidate = packaged
-        else:
-            raise FileNotFoundError(f"No label-name file {path} (nor a packaged list of that name).")
+        if str(path) in LABEL_SETS:
+            return list(load_labels(str(path)))
+        raise FileNotFoundError(f"No label-name file {path} (nor a packaged list: {', '.join(sorted(LABEL_SETS))}).")
     return [line.strip() for line in candidate.read_text().splitlines() if line.strip()]
 
 

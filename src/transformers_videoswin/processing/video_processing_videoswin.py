@@ -1,0 +1,277 @@
+"""Video processor for Video Swin: video files / bytes / arrays -> sampled, resized, cropped ``pixel_values``.
+
+``VideoSwinVideoProcessor`` is a transformers ``BaseVideoProcessor`` (torchvision backend) that also decodes and
+samples frames the way the official code does:
+
+* decoding goes through :mod:`transformers_videoswin.processing.video_io` (torchcodec, PyAV fallback, only sampled frames decoded);
+* sampling follows :mod:`transformers_videoswin.processing.sampling`: ``sampling="kinetics"`` (clips of ``num_frames`` frames every
+  ``frame_interval`` frames, ``num_clips`` clips at uniform offsets), ``"ssv2"`` (``num_frames`` segments over the
+  whole video, middle frame at test) or ``"uniform"``; ``test_mode=False`` draws the random training variants;
+* defaults are the official single-view evaluation of the Kinetics models: 32 frames at interval 2, 1 clip, shorter
+  side 224, center crop 224, rescale 1/255, ImageNet mean/std.
+
+Multi-view (the protocol of the reported accuracies): ``num_clips=4, num_crops=3`` (Kinetics) or
+``sampling="ssv2", num_crops=3`` (SSv2). With more than one view ``pixel_values`` has shape
+``[B, V, T, C, H, W]`` with ``V = num_crops * num_clips`` and view ``v = crop * num_clips + clip`` -- the official
+(mmaction ``ThreeCrop`` + ``FormatShape``) order; crops are left/top, right/bottom, center along the longer side and
+centered along the shorter one. With one view it is ``[B, T, C, H, W]``. See :mod:`transformers_videoswin.processing.multiview`
+for averaged predictions.
+
+When do frames get sampled? ``do_sample_frames=None`` (the default) samples videos that are decoded here (paths,
+URLs, bytes, file objects) and keeps frame arrays as given (they usually are a clip already); pass
+``do_sample_frames=True`` to sample arrays too, as the video-classification pipeline does.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+
+import numpy as np
+import torch
+from transformers.image_processing_utils import BatchFeature
+from transformers.image_utils import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, PILImageResampling, SizeDict
+from transformers.processing_utils import Unpack, VideosKwargs
+from transformers.utils import TensorType
+from transformers.video_processing_utils import BaseVideoProcessor
+from transformers.video_utils import VideoMetadata, group_videos_by_shape, reorder_videos
+
+from .sampling import SAMPLING_PROTOCOLS, sample_indices
+from .video_io import BACKENDS, open_video
+
+_CALL_DECODE_BACKEND: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "videoswin_decode_backend", default=None
+)
+
+
+class VideoSwinVideoProcessorKwargs(VideosKwargs, total=False):
+    r"""
+    sampling (`str`, *optional*, defaults to `"kinetics"`):
+        Frame sampling protocol: `"kinetics"`, `"ssv2"` or `"uniform"` (see `transformers_videoswin.processing.sampling`).
+    frame_interval (`int`, *optional*, defaults to 2):
+        Stride between the frames of a clip (`"kinetics"` only).
+    num_clips (`int`, *optional*, defaults to 1):
+        Clips per video (`"kinetics"` only); 4 for the reported Kinetics accuracies.
+    num_crops (`int`, *optional*, defaults to 1):
+        1 (center crop) or 3 (three crops along the longer side, as the reported accuracies).
+    test_mode (`bool`, *optional*, defaults to `True`):
+        Deterministic test-time sampling; `False` draws the random training offsets.
+    sampling_seed (`int`, *optional*):
+        Seed of the random training sampling (ignored in test mode).
+    decode_backend (`str`, *optional*, defaults to `"auto"`):
+        `"auto"` (torchcodec, PyAV fallback), `"torchcodec"` or `"pyav"`.
+    """
+
+    sampling: str | None
+    frame_interval: int | None
+    num_clips: int | None
+    num_crops: int | None
+    test_mode: bool | None
+    sampling_seed: int | None
+    decode_backend: str | None
+
+
+def _is_video_source(item) -> bool:
+    return isinstance(item, (str, os.PathLike, bytes, bytearray, memoryview)) or hasattr(item, "read")
+
+
+def three_crop_offsets(height: int, width: int, crop_height: int, crop_width: int) -> list[tuple[int, int]]:
+    """``(top, left)`` of the official ``ThreeCrop``: left, right, middle along the longer side (top, bottom, middle
+    for portrait frames), centered along the other side (the official code requires that side to equal the crop)."""
+    if width >= height:
+        step = (width - crop_width) // 2
+        top = (height - crop_height) // 2
+        return [(top, 0), (top, 2 * step), (top, step)]
+    step = (height - crop_height) // 2
+    left = (width - crop_width) // 2
+    return [(0, left), (2 * step, left), (step, left)]
+
+
+class VideoSwinVideoProcessor(BaseVideoProcessor):
+    resample = PILImageResampling.BILINEAR
+    image_mean = list(IMAGENET_DEFAULT_MEAN)
+    image_std = list(IMAGENET_DEFAULT_STD)
+    size = {"shortest_edge": 224}
+    default_to_square = False
+    crop_size = {"height": 224, "width": 224}
+    do_resize = True
+    do_center_crop = True
+    do_rescale = True
+    rescale_factor = 1 / 255
+    do_normalize = True
+    do_convert_rgb = True
+    do_sample_frames = None  # auto: sample decoded files, keep arrays as given
+    num_frames = 32
+    sampling = "kinetics"
+    frame_interval = 2
+    num_clips = 1
+    num_crops = 1
+    test_mode = True
+    sampling_seed = None
+    decode_backend = "auto"
+    valid_kwargs = VideoSwinVideoProcessorKwargs
+    model_input_names = ["pixel_values"]
+
+    def __init__(self, **kwargs: Unpack[VideoSwinVideoProcessorKwargs]):
+        super().__init__(**kwargs)
+
+    # ------------------------------------------------------------------ entry point
+    def preprocess(self, videos, **kwargs: Unpack[VideoSwinVideoProcessorKwargs]) -> BatchFeature:
+        r"""
+        videos: a video path / URL / bytes / binary file object, a frame array ``[T, H, W, C]`` (or ``[T, C, H, W]``),
+            a list of frames, or a list of any of these (a batch).
+        """
+        if isinstance(videos, (os.PathLike, bytes, bytearray, memoryview)) or hasattr(videos, "read"):
+            videos = [videos]
+        do_sample_frames = kwargs.get("do_sample_frames", self.do_sample_frames)
+        if do_sample_frames is None:
+            first = videos[0] if isinstance(videos, (list, tuple)) and len(videos) else videos
+            kwargs["do_sample_frames"] = isinstance(videos, str) or _is_video_source(first)
+        for name in ("sampling", "decode_backend"):
+            kwargs.setdefault(name, getattr(self, name))
+        if kwargs["sampling"] not in SAMPLING_PROTOCOLS:
+            raise ValueError(f"`sampling` must be one of {SAMPLING_PROTOCOLS}, got {kwargs['sampling']!r}.")
+        if kwargs["decode_backend"] not in BACKENDS:
+            raise ValueError(f"`decode_backend` must be one of {BACKENDS}, got {kwargs['decode_backend']!r}.")
+        num_crops = kwargs.get("num_crops", self.num_crops)
+        if num_crops not in (1, 3):
+            raise ValueError(f"`num_crops` must be 1 or 3, got {num_crops!r}.")
+        # decoding happens in `_decode_and_sample_videos`, which the base class calls without the call's kwargs
+        token = _CALL_DECODE_BACKEND.set(kwargs["decode_backend"])
+        try:
+            return super().preprocess(videos, **kwargs)
+        finally:
+            _CALL_DECODE_BACKEND.reset(token)
+
+    # ------------------------------------------------------------------ sampling and decoding
+    def sample_frames(
+        self,
+        metadata: VideoMetadata,
+        num_frames: int | None = None,
+        fps: int | float | None = None,
+        sampling: str | None = None,
+        frame_interval: int | None = None,
+        num_clips: int | None = None,
+        test_mode: bool | None = None,
+        sampling_seed: int | None = None,
+        **kwargs,
+    ) -> np.ndarray:
+        """Indices of the frames to keep, flattened clip-major (``num_clips * num_frames``)."""
+        num_frames = num_frames if num_frames is not None else self.num_frames
+        if fps is not None:
+            # frames at a given rate: the number of frames follows from the duration, spread uniformly
+            if not metadata.fps:
+                raise ValueError("Sampling at a given `fps` needs the video's frame rate in its metadata.")
+            num_frames = max(1, int(metadata.total_num_frames / metadata.fps * fps))
+            sampling = "uniform"
+        seed = sampling_seed if sampling_seed is not None else self.sampling_seed
+        indices = sample_indices(
+            sampling or self.sampling,
+            metadata.total_num_frames,
+            num_frames,
+            frame_interval=frame_interval if frame_interval is not None else self.frame_interval,
+            num_clips=num_clips if num_clips is not None else self.num_clips,
+            test_mode=test_mode if test_mode is not None else self.test_mode,
+            generator=np.random.default_rng(seed) if seed is not None else None,
+        )
+        return indices.reshape(-1)
+
+    def _decode_and_sample_videos(self, videos, video_metadata, do_sample_frames=None, sample_indices_fn=None):
+        if isinstance(videos, (list, tuple)) and videos and all(_is_video_source(v) for v in videos):
+            videos = list(videos)
+        elif _is_video_source(videos):
+            videos = [videos]
+        else:
+            return super()._decode_and_sample_videos(videos, video_metadata, do_sample_frames, sample_indices_fn)
+        decoded, metadata = [], []
+        for video in videos:
+            frames, meta = self._load_video(video, sample_indices_fn)
+            decoded.append(frames)
+            metadata.append(meta)
+        return decoded, metadata
+
+    def fetch_videos(self, video_url_or_urls, sample_indices_fn=None):
+        if isinstance(video_url_or_urls, (list, tuple)):
+            return list(zip(*[self.fetch_videos(x, sample_indices_fn) for x in video_url_or_urls]))
+        return self._load_video(video_url_or_urls, sample_indices_fn)
+
+    def _load_video(self, source, sample_indices_fn=None, decode_backend: str | None = None):
+        backend = decode_backend or _CALL_DECODE_BACKEND.get() or self.decode_backend
+        with open_video(source, backend=backend) as reader:
+            info = reader.info
+            metadata = VideoMetadata(
+                total_num_frames=info.num_frames,
+                fps=info.fps,
+                width=info.width,
+                height=info.height,
+                duration=info.duration,
+                video_backend=info.backend,
+            )
+            if sample_indices_fn is not None:
+                indices = np.asarray(sample_indices_fn(metadata=metadata), dtype=np.int64).reshape(-1)
+            else:
+                indices = np.arange(info.num_frames)
+            frames = reader.get_frames(indices)
+        metadata.frames_indices = indices
+        return frames, metadata
+
+    # ------------------------------------------------------------------ pixels
+    def _preprocess(
+        self,
+        videos: list[torch.Tensor],
+        do_resize: bool,
+        size: SizeDict,
+        resample,
+        do_center_crop: bool,
+        crop_size: SizeDict,
+        do_rescale: bool,
+        rescale_factor: float,
+        do_normalize: bool,
+        image_mean,
+        image_std,
+        return_tensors: str | TensorType | None = None,
+        num_clips: int | None = None,
+        num_crops: int | None = None,
+        **kwargs,
+    ) -> BatchFeature:
+        num_clips = num_clips or 1
+        num_crops = num_crops or 1
+        for video in videos:
+            if video.shape[0] % num_clips:
+                raise ValueError(
+                    f"A video of {video.shape[0]} frames cannot be split into num_clips={num_clips} equal clips."
+                )
+        grouped, grouped_index = group_videos_by_shape(videos)
+        processed = {}
+        for shape, stacked in grouped.items():  # stacked: [G, N, C, H, W] uint8
+            if do_resize:
+                stacked = self.resize(stacked, size=size, resample=resample)
+            if num_crops == 3:
+                crop_h, crop_w = crop_size.height, crop_size.width
+                height, width = stacked.shape[-2:]
+                if crop_h > height or crop_w > width:  # pad small frames like center_crop does
+                    stacked = self.center_crop(stacked, SizeDict(height=max(crop_h, height), width=max(crop_w, width)))
+                    height, width = stacked.shape[-2:]
+                crops = [
+                    stacked[..., top : top + crop_h, left : left + crop_w]
+                    for top, left in three_crop_offsets(height, width, crop_h, crop_w)
+                ]
+                stacked = torch.stack(crops, dim=1)  # [G, 3, N, C, h, w]
+            else:
+                if do_center_crop:
+                    stacked = self.center_crop(stacked, crop_size)
+                stacked = stacked.unsqueeze(1)  # [G, 1, N, C, h, w]
+            stacked = self.rescale_and_normalize(
+                stacked, do_rescale, rescale_factor, do_normalize, image_mean, image_std
+            )
+            g, crops, n = stacked.shape[:3]
+            # [G, crops, clips * T, ...] -> [G, crops * clips, T, ...]: view = crop * num_clips + clip
+            stacked = stacked.reshape(g, crops * num_clips, n // num_clips, *stacked.shape[3:])
+            if crops * num_clips == 1:
+                stacked = stacked[:, 0]
+            processed[shape] = stacked
+        pixel_values = reorder_videos(processed, grouped_index)
+        return BatchFeature(data={"pixel_values": pixel_values}, tensor_type=return_tensors)
+
+
+__all__ = ["VideoSwinVideoProcessor", "VideoSwinVideoProcessorKwargs", "three_crop_offsets"]

@@ -1,0 +1,158 @@
+"""Frame sampling: official mmaction ``SampleFrames`` semantics, worked out by hand for fixed cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from transformers_videoswin.processing.sampling import (
+    SAMPLING_PROTOCOLS,
+    kinetics_clip_offsets,
+    sample_indices,
+    sample_kinetics_indices,
+    sample_ssv2_indices,
+    sample_uniform_indices,
+)
+
+
+# --------------------------------------------------------------------------- Kinetics, test mode
+def test_kinetics_test_single_clip_is_centered():
+    # 300 frames, 32 x 2: valid starts 0..236, avg_interval 237, offset int(118.5) = 118
+    indices = sample_kinetics_indices(300, 32, 2, num_clips=1, test_mode=True)
+    assert indices.shape == (1, 32) and indices.dtype == np.int64
+    np.testing.assert_array_equal(indices[0], 118 + 2 * np.arange(32))
+
+
+def test_kinetics_test_four_clips_uniform_offsets():
+    # avg_interval = (300 - 64 + 1) / 4 = 59.25; offsets int(k * 59.25 + 29.625) = 29, 88, 148, 207
+    indices = sample_kinetics_indices(300, 32, 2, num_clips=4, test_mode=True)
+    assert indices.shape == (4, 32)
+    np.testing.assert_array_equal(indices[:, 0], [29, 88, 148, 207])
+    np.testing.assert_array_equal(np.diff(indices, axis=1), np.full((4, 31), 2))
+
+
+@pytest.mark.parametrize(
+    ("num_video_frames", "expected_first_clip"),
+    [
+        (6, np.arange(0, 64, 2) % 6),  # shorter than a clip: loop over the video
+        (63, np.arange(0, 64, 2) % 63),  # num_frames == span - 1: still the zero-offset branch
+        (64, np.arange(0, 64, 2)),  # exactly one span: offset int(0.5) = 0
+        (1, np.zeros(32, dtype=int)),
+    ],
+)
+def test_kinetics_test_short_videos_loop(num_video_frames, expected_first_clip):
+    indices = sample_kinetics_indices(num_video_frames, 32, 2, num_clips=4, test_mode=True)
+    assert indices.shape == (4, 32)
+    np.testing.assert_array_equal(indices[0], expected_first_clip)
+    assert indices.min() >= 0 and indices.max() < num_video_frames
+
+
+# --------------------------------------------------------------------------- Kinetics, training
+def test_kinetics_train_offsets_stay_in_their_slice_and_cover_it():
+    rng = np.random.default_rng(0)
+    # avg_interval = (300 - 64 + 1) // 4 = 59: clip k starts in [59k, 59k + 59)
+    offsets = np.stack([kinetics_clip_offsets(300, 64, 4, test_mode=False, generator=rng) for _ in range(2000)])
+    for k in range(4):
+        assert offsets[:, k].min() == 59 * k
+        assert offsets[:, k].max() == 59 * k + 58
+
+
+@pytest.mark.parametrize(
+    ("num_video_frames", "num_clips", "check"),
+    [
+        (70, 4, lambda o: np.array_equal(o, [0, 1, 2, 3])),  # avg_interval 1 -> randint(1) == 0
+        (66, 4, lambda o: np.all(np.diff(o) >= 0) and o.min() >= 0 and o.max() <= 2),  # sorted randint(3)
+        (64, 4, lambda o: np.array_equal(o, [0, 0, 0, 1])),  # ratio 0.25, np.around (half to even)
+        (10, 4, lambda o: np.array_equal(o, [0, 0, 0, 0])),  # too short: zeros
+    ],
+)
+def test_kinetics_train_branches(num_video_frames, num_clips, check):
+    offsets = kinetics_clip_offsets(
+        num_video_frames, 64, num_clips, test_mode=False, generator=np.random.default_rng(1)
+    )
+    assert check(offsets), offsets
+
+
+def test_kinetics_train_is_reproducible_with_a_generator():
+    a = sample_kinetics_indices(500, 32, 2, test_mode=False, generator=np.random.default_rng(3))
+    b = sample_kinetics_indices(500, 32, 2, test_mode=False, generator=np.random.default_rng(3))
+    c = sample_kinetics_indices(500, 32, 2, test_mode=False, generator=np.random.default_rng(4))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+# --------------------------------------------------------------------------- SSv2
+def test_ssv2_test_takes_segment_middles():
+    # seg = 99 / 8 = 12.375; bounds round(seg * i) = 0 12 25 37 50 62 74 87 99 (np.round: 49.5 -> 50)
+    indices = sample_ssv2_indices(100, 8, test_mode=True)
+    np.testing.assert_array_equal(indices, [[6, 18, 31, 43, 56, 68, 80, 93]])
+
+
+def test_ssv2_train_draws_inside_each_segment():
+    bounds = np.array([0, 12, 25, 37, 50, 62, 74, 87, 99])
+    rng = np.random.default_rng(0)
+    draws = np.concatenate([sample_ssv2_indices(100, 8, generator=rng) for _ in range(3000)])
+    np.testing.assert_array_equal(draws.min(0), bounds[:-1])
+    np.testing.assert_array_equal(draws.max(0), bounds[1:])  # both ends inclusive, as the official randint
+
+
+@pytest.mark.parametrize("num_video_frames", [1, 5, 31])
+def test_ssv2_short_videos_repeat_frames(num_video_frames):
+    for test_mode in (True, False):
+        indices = sample_ssv2_indices(num_video_frames, 32, test_mode=test_mode, generator=np.random.default_rng(0))
+        assert indices.shape == (1, 32)
+        assert indices.min() >= 0 and indices.max() < num_video_frames
+        if test_mode:
+            assert np.all(np.diff(indices[0]) >= 0)
+
+
+# --------------------------------------------------------------------------- uniform and dispatcher
+def test_uniform():
+    np.testing.assert_array_equal(sample_uniform_indices(10, 4), [[0, 3, 6, 9]])
+    np.testing.assert_array_equal(sample_uniform_indices(3, 6), [[0, 0, 1, 1, 2, 2]])
+    np.testing.assert_array_equal(sample_uniform_indices(1, 3), [[0, 0, 0]])
+
+
+def test_dispatcher_matches_functions_and_validates():
+    np.testing.assert_array_equal(
+        sample_indices("kinetics", 300, 32, frame_interval=2, num_clips=4),
+        sample_kinetics_indices(300, 32, 2, 4, test_mode=True),
+    )
+    np.testing.assert_array_equal(sample_indices("SSv2", 100, 8), sample_ssv2_indices(100, 8, test_mode=True))
+    np.testing.assert_array_equal(sample_indices("uniform", 10, 4), sample_uniform_indices(10, 4))
+    with pytest.raises(ValueError, match="Unknown sampling protocol"):
+        sample_indices("tsn", 10, 4)
+    with pytest.raises(ValueError, match="single clip"):
+        sample_indices("ssv2", 100, 8, num_clips=2)
+    with pytest.raises(ValueError, match="0 frames"):
+        sample_indices("kinetics", 0, 8)
+    with pytest.raises(ValueError, match="num_frames"):
+        sample_indices("uniform", 10, 0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    protocol=st.sampled_from(SAMPLING_PROTOCOLS),
+    num_video_frames=st.integers(1, 400),
+    num_frames=st.integers(1, 40),
+    frame_interval=st.integers(1, 4),
+    num_clips=st.integers(1, 5),
+    test_mode=st.booleans(),
+)
+def test_every_protocol_stays_in_range(protocol, num_video_frames, num_frames, frame_interval, num_clips, test_mode):
+    if protocol != "kinetics":
+        num_clips = 1
+    indices = sample_indices(
+        protocol,
+        num_video_frames,
+        num_frames,
+        frame_interval=frame_interval,
+        num_clips=num_clips,
+        test_mode=test_mode,
+        generator=np.random.default_rng(0),
+    )
+    assert indices.shape == (num_clips, num_frames)
+    assert indices.dtype == np.int64
+    assert indices.min() >= 0 and indices.max() < num_video_frames
