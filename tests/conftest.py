@@ -53,5 +53,6 @@ def tiny_config():
 
     return VideoSwinConfig(**tiny_config_kwargs())
 
+
 # Stand-ins for files of transformers' own test tree, copied into the suites' cache (see tests/videoswin/).
 collect_ignore_glob = ["videoswin/standins/*"]

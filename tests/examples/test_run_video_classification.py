@@ -247,3 +247,14 @@ def test_inflating_a_2d_imagenet_swin(script, data_dir, tmp_path, official_tiny_
         if not key.startswith("classifier.") and key in saved:
             torch.testing.assert_close(saved[key], value, msg=key)
     assert "videoswin.embeddings.patch_embeddings.projection.weight" in saved
+
+
+def test_config_overrides_typo_is_rejected(script):
+    """A typo in --config_overrides must not silently train the default architecture."""
+    model_args = script.ModelArguments(config_overrides="embedding_dim=48,depths=[1,1,2,1]")
+    with pytest.raises(ValueError, match="`embedding_dim` \\(did you mean `embed_dim`\\?\\)"):
+        script.build_config(model_args, ["a", "b"], script.RECIPES["kinetics"], set())
+    config = script.build_config(
+        script.ModelArguments(config_overrides="embed_dim=48"), ["a", "b"], script.RECIPES["kinetics"], set()
+    )
+    assert config.embed_dim == 48

@@ -15,10 +15,11 @@ from __future__ import annotations
 import sys
 import unittest
 
+import numpy as np
 import pytest
 import torch
-from transformers import AutoConfig
-from transformers.models.auto.image_processing_auto import IMAGE_PROCESSOR_MAPPING
+from PIL import Image
+from transformers.models.auto import image_processing_auto, modeling_auto
 from transformers.testing_utils import torch_device
 from transformers_suites import SuitesUnavailable, ensure_suites
 
@@ -26,6 +27,8 @@ from transformers_videoswin import (
     VideoSwinBackbone,
     VideoSwinConfig,
     VideoSwinForVideoClassification,
+    VideoSwinImageProcessor,
+    VideoSwinImageProcessorPil,
     VideoSwinModel,
     VideoSwinVideoProcessor,
 )
@@ -46,6 +49,32 @@ from tests.test_image_processing_common import prepare_video_inputs as prepare_f
 from tests.test_modeling_common import ModelTesterMixin, floats_tensor, ids_tensor  # noqa: E402
 from tests.test_pipeline_mixin import PipelineTesterMixin  # noqa: E402
 from tests.test_video_processing_common import VideoProcessingTestMixin, prepare_video_inputs  # noqa: E402
+from transformers.video_utils import VideoMetadata  # noqa: E402
+
+# The mixins ask transformers' Auto name tables which task an in-tree class serves (a base model is not trained
+# with labels, a video classifier gets `labels`, a backbone is left out of the loss tests) and find the image
+# processors of the test folder's model type there. `AutoModel.register` and friends fill only the Auto classes'
+# registry, so for the duration of this module VideoSwin is listed in those tables as an in-tree model would be.
+NAME_TABLES = (
+    (modeling_auto.MODEL_MAPPING_NAMES, VideoSwinModel.__name__),
+    (modeling_auto.MODEL_FOR_VIDEO_CLASSIFICATION_MAPPING_NAMES, VideoSwinForVideoClassification.__name__),
+    (modeling_auto.MODEL_FOR_BACKBONE_MAPPING_NAMES, VideoSwinBackbone.__name__),
+    (
+        image_processing_auto.IMAGE_PROCESSOR_MAPPING_NAMES,
+        {"torchvision": VideoSwinImageProcessor.__name__, "pil": VideoSwinImageProcessorPil.__name__},
+    ),
+)
+
+
+def setUpModule():
+    for table, value in NAME_TABLES:
+        table[VideoSwinConfig.model_type] = value
+
+
+def tearDownModule():
+    for table, _ in NAME_TABLES:
+        table.pop(VideoSwinConfig.model_type, None)
+
 
 # ------------------------------------------------------------------------------------------------------------------
 # Model, configuration, backbone
@@ -163,7 +192,10 @@ class VideoSwinModelTester:
 
 class VideoSwinModelTest(ModelTesterMixin, PipelineTesterMixin, unittest.TestCase):
     all_model_classes = (VideoSwinModel, VideoSwinBackbone, VideoSwinForVideoClassification)
-    pipeline_model_mapping = {"feature-extraction": VideoSwinModel, "video-classification": VideoSwinForVideoClassification}
+    pipeline_model_mapping = {
+        "feature-extraction": VideoSwinModel,
+        "video-classification": VideoSwinForVideoClassification,
+    }
 
     test_resize_embeddings = False  # as Swin and VideoMAE: no token embeddings
 
@@ -385,6 +417,64 @@ class VideoSwinVideoProcessingTest(VideoProcessingTestMixin, unittest.TestCase):
     def video_processor_dict(self):
         return self.video_processor_tester.prepare_video_processor_dict()
 
+    # The official protocol: a video shorter than a clip loops (mmaction's SampleFrames wraps indices around), where
+    # transformers' base sampler raises. The common test's last assertion expects the error; this one checks the
+    # loop instead. Every other assertion of the common test is kept as it is.
+    def test_call_sample_frames(self):
+        for video_processing_class in self.video_processor_list:
+            video_processing = video_processing_class(**self.video_processor_dict)
+            prev_num_frames = self.video_processor_tester.num_frames
+            self.video_processor_tester.num_frames = 8
+            video_inputs = self.video_processor_tester.prepare_video_inputs(
+                equal_resolution=False, return_tensors="torch"
+            )
+
+            video_processing.do_sample_frames = False
+            encoded_videos = video_processing(video_inputs[0], return_tensors="pt", num_frames=3)[self.input_name]
+            encoded_videos_batched = video_processing(video_inputs, return_tensors="pt", num_frames=3)[self.input_name]
+            self.assertEqual(encoded_videos.shape[1], 8)
+            self.assertEqual(encoded_videos_batched.shape[1], 8)
+
+            video_processing.do_sample_frames = True
+            encoded_videos = video_processing(video_inputs[0], return_tensors="pt", num_frames=3)[self.input_name]
+            encoded_videos_batched = video_processing(video_inputs, return_tensors="pt", num_frames=3)[self.input_name]
+            self.assertEqual(encoded_videos.shape[1], 3)
+            self.assertEqual(encoded_videos_batched.shape[1], 3)
+
+            with self.assertRaises(ValueError):
+                metadata = VideoMetadata(**{"total_num_frames": 8})
+                video_processing.sample_frames(metadata=metadata, fps=3)
+
+            metadata = [[{"duration": 2.0, "total_num_frames": 8, "fps": 4}]]
+            batched_metadata = metadata * len(video_inputs)
+            encoded_videos = video_processing(video_inputs[0], return_tensors="pt", fps=3, video_metadata=metadata)[
+                self.input_name
+            ]
+            encoded_videos_batched = video_processing(
+                video_inputs, return_tensors="pt", fps=3, video_metadata=batched_metadata
+            )[self.input_name]
+            self.assertEqual(encoded_videos.shape[1], 6)
+            self.assertEqual(encoded_videos_batched.shape[1], 6)
+
+            # More frames than the video has: the clip loops over the video's frames.
+            metadata = VideoMetadata(total_num_frames=8, fps=4)
+            indices = video_processing.sample_frames(metadata=metadata, num_frames=10)
+            self.assertEqual(len(indices), 10)
+            self.assertTrue(((indices >= 0) & (indices < 8)).all())
+            self.assertLess(len(set(indices.tolist())), 10)  # frames repeat
+            encoded_videos = video_processing(video_inputs[0], return_tensors="pt", num_frames=10)[self.input_name]
+            encoded_videos_batched = video_processing(video_inputs, return_tensors="pt", num_frames=10)[
+                self.input_name
+            ]
+            self.assertEqual(encoded_videos.shape[1], 10)
+            self.assertEqual(encoded_videos_batched.shape[1], 10)
+            looped = video_processing(
+                video_inputs[0][torch.as_tensor(indices)], return_tensors="pt", do_sample_frames=False
+            )[self.input_name]
+            torch.testing.assert_close(encoded_videos, looped)
+
+            self.video_processor_tester.num_frames = prev_num_frames
+
     def test_video_processor_properties(self):  # as VideoMAE
         video_processing = self.fast_video_processing_class(**self.video_processor_dict)
         for name in ("do_resize", "size", "do_center_crop", "center_crop", "do_normalize", "image_mean", "image_std"):
@@ -404,15 +494,6 @@ class VideoSwinImageProcessingTester(ImageProcessingTester):
         kwargs.setdefault("crop_size", {"height": 18, "width": 18})
         super().__init__(**kwargs)
 
-    def _get_image_processing_classes(self):
-        # transformers finds an in-tree model's processors in its `IMAGE_PROCESSOR_MAPPING_NAMES` by the test
-        # folder's name; a model registered from outside transformers is in the Auto registry under the same name.
-        found = super()._get_image_processing_classes()
-        if not found:
-            found = dict(IMAGE_PROCESSOR_MAPPING[type(AutoConfig.for_model("videoswin"))])
-        self.parent.assertEqual(set(found), {"torchvision", "pil"}, "both image-processor backends are registered")
-        return found
-
     def expected_output_image_shape(self, images):
         return self.num_frames, self.num_channels, self.crop_size["height"], self.crop_size["width"]
 
@@ -431,3 +512,59 @@ class VideoSwinImageProcessingTester(ImageProcessingTester):
 
 class VideoSwinImageProcessingTest(ImageProcessingTestMixin, unittest.TestCase):
     image_processor_tester_class = VideoSwinImageProcessingTester
+
+    # As VideoMAE: the common `test_call_*` tests feed single images; a video image processor is called with videos
+    # (lists of frames). VideoMAE's overrides, with the same assertions.
+    def _check_call(self, video_inputs, frame_type, **kwargs):
+        for image_processing_class in self.image_processing_classes.values():
+            image_processing = image_processing_class(**self.image_processor_dict)
+            for video in video_inputs:
+                self.assertIsInstance(video, list)
+                self.assertIsInstance(video[0], frame_type)
+            encoded_videos = image_processing(video_inputs[0], return_tensors="pt", **kwargs).pixel_values
+            expected_shape = self.image_processor_tester.expected_output_image_shape([encoded_videos[0]])
+            self.assertEqual(tuple(encoded_videos.shape), (1, *expected_shape))
+            encoded_videos = image_processing(video_inputs, return_tensors="pt", **kwargs).pixel_values
+            expected_shape = self.image_processor_tester.expected_output_image_shape(encoded_videos)
+            self.assertEqual(tuple(encoded_videos.shape), (self.image_processor_tester.batch_size, *expected_shape))
+
+    def test_call_pil(self):
+        self._check_call(self.image_processor_tester.prepare_video_inputs(equal_resolution=False), Image.Image)
+
+    def test_call_numpy(self):
+        video_inputs = self.image_processor_tester.prepare_video_inputs(equal_resolution=False, numpify=True)
+        self._check_call(video_inputs, np.ndarray)
+
+    def test_call_numpy_4_channels(self):
+        self.image_processor_tester.num_channels = 4
+        video_inputs = self.image_processor_tester.prepare_video_inputs(equal_resolution=False, numpify=True)
+        self._check_call(
+            video_inputs,
+            np.ndarray,
+            do_convert_rgb=False,  # as the common test: keep the 4 channels
+            image_mean=(0.0, 0.0, 0.0, 0.0),
+            image_std=(1.0, 1.0, 1.0, 1.0),
+            input_data_format="channels_first",
+        )
+        self.image_processor_tester.num_channels = 3
+
+    def test_call_pytorch(self):
+        video_inputs = self.image_processor_tester.prepare_video_inputs(equal_resolution=False, torchify=True)
+        self._check_call(video_inputs, torch.Tensor)
+
+    def test_backends_equivalence_batched(self):  # as VideoMAE: a batch of videos
+        video_inputs = self.image_processor_tester.prepare_video_inputs(equal_resolution=True, torchify=True)
+        encodings = {
+            name: cls(**self.image_processor_dict)(video_inputs, return_tensors="pt").pixel_values
+            for name, cls in self.image_processing_classes.items()
+        }
+        self.assertEqual(len(encodings), 2)
+        reference, *others = encodings.values()
+        for other in others:
+            self._assert_tensors_equivalence(reference, other)
+
+    def test_both_backends_are_found(self):
+        """The mixin finds the processors by the folder's name: both backends, or its tests would pass vacuously."""
+        self.assertEqual(
+            self.image_processing_classes, {"torchvision": VideoSwinImageProcessor, "pil": VideoSwinImageProcessorPil}
+        )
