@@ -116,14 +116,24 @@ def test_unknown_argument_without_a_close_name_lists_the_valid_ones():
         VideoSwinConfig(zzz=1)
 
 
-def test_typo_in_a_config_file_is_rejected(tmp_path):
-    VideoSwinConfig(embed_dim=48).save_pretrained(tmp_path)
+def test_unknown_key_in_a_config_file_warns_with_the_closest_name(tmp_path):
+    """transformers writes any attribute set on a config into its file, so a file's unknown keys are kept (the
+    round trip must hold) but each is named with the closest valid key: a typo in a hand-edited file is not silent."""
+    from transformers.testing_utils import CaptureLogger
+
+    from transformers_videoswin.model import configuration_videoswin
+
+    config = VideoSwinConfig(embed_dim=48)
+    config.my_note = "kept"
+    config.save_pretrained(tmp_path)
     path = tmp_path / "config.json"
     data = json.loads(path.read_text())
     data["embeding_dim"] = data.pop("embed_dim")
     path.write_text(json.dumps(data))
-    with pytest.raises(ValueError, match="did you mean `embed_dim`"):
-        VideoSwinConfig.from_pretrained(tmp_path)
+    with CaptureLogger(configuration_videoswin.logger) as captured:
+        loaded = VideoSwinConfig.from_pretrained(tmp_path)
+    assert "`embeding_dim` (did you mean `embed_dim`?)" in captured.out and "`my_note`" in captured.out
+    assert loaded.my_note == "kept" and loaded.embed_dim == 96
 
 
 def test_everything_a_saved_config_holds_is_accepted(tmp_path):

@@ -13,12 +13,14 @@ override says why, and keeps every other assertion of the test it replaces.
 from __future__ import annotations
 
 import sys
+import tempfile
 import unittest
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
+from transformers.dynamic_module_utils import get_class_from_dynamic_module
 from transformers.models.auto import image_processing_auto, modeling_auto
 from transformers.testing_utils import torch_device
 from transformers_suites import SuitesUnavailable, ensure_suites
@@ -32,6 +34,7 @@ from transformers_videoswin import (
     VideoSwinModel,
     VideoSwinVideoProcessor,
 )
+from transformers_videoswin.checkpoints.hub import save_hub_directory
 
 try:
     sys.path.insert(0, str(ensure_suites()))
@@ -327,6 +330,54 @@ class VideoSwinModelTest(ModelTesterMixin, PipelineTesterMixin, unittest.TestCas
             del inputs_dict["output_hidden_states"]
             config.output_hidden_states = True
             self.check_hidden_states_output(inputs_dict, config, model_class, grid)
+
+
+# The code files copied beside the weights (`save_hub_directory`, loaded with `trust_remote_code=True`) go through
+# the same suite's save/load tests: they are what users of a Hub checkpoint run, without this package.
+REMOTE_CODE_TESTS = (
+    "test_save_load",
+    "test_from_pretrained_no_checkpoint",
+    "test_save_load_keys_to_ignore_on_save",
+    "test_load_contiguous_weights",
+    "test_torch_save_load",
+    "test_can_use_safetensors",
+    "test_load_save_without_tied_weights",
+    "test_model_weights_reload_no_missing_tied_weights",
+    "test_correct_missing_keys",
+    "test_base_model_prefix_loads_base_weights",
+    "test_load_with_mismatched_shapes",
+    "test_can_load_ignoring_mismatched_shapes",
+    "test_can_load_with_device_context_manager",
+    "test_can_load_with_global_device_set",
+    "test_cannot_load_with_meta_device_context_manager",
+    "test_can_be_initialized_on_meta",
+    "test_init_weights_can_init_buffers",
+)
+
+
+class VideoSwinRemoteCodeTest(VideoSwinModelTest):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._directory = tempfile.TemporaryDirectory()
+        model = VideoSwinForVideoClassification(VideoSwinModelTester(None).get_config())
+        save_hub_directory(model, cls._directory.name)
+        cls.all_model_classes = tuple(
+            get_class_from_dynamic_module(f"modeling_videoswin.{local.__name__}", cls._directory.name)
+            for local in VideoSwinModelTest.all_model_classes
+        )
+        for remote, local in zip(cls.all_model_classes, VideoSwinModelTest.all_model_classes):
+            assert remote is not local and remote.__module__.startswith("transformers_modules."), remote.__module__
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._directory.cleanup()
+        super().tearDownClass()
+
+
+for _name in dir(VideoSwinRemoteCodeTest):
+    if _name.startswith("test") and callable(getattr(VideoSwinRemoteCodeTest, _name)) and _name not in REMOTE_CODE_TESTS:
+        setattr(VideoSwinRemoteCodeTest, _name, None)  # not callable: unittest does not collect it
 
 
 class VideoSwinBackboneTest(BackboneTesterMixin, unittest.TestCase):

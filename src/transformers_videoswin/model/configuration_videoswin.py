@@ -9,6 +9,9 @@ from huggingface_hub.dataclasses import strict
 from transformers import GenerationConfig
 from transformers.backbone_utils import BackboneConfigMixin
 from transformers.configuration_utils import PreTrainedConfig
+from transformers.utils import logging
+
+logger = logging.get_logger(__name__)
 
 # Architectures of the released models (spec: "Variants"). Everything not listed keeps the Swin-T defaults.
 VARIANTS: dict[str, dict] = {
@@ -82,7 +85,8 @@ class VideoSwinConfig(BackboneConfigMixin, PreTrainedConfig):
     patch 2x4x4, window 8x7x7, C=96, depths (2, 2, 6, 2), heads (3, 6, 12, 24), 32 frames of 224x224.
 
     Unknown arguments are rejected with the closest valid name (a typo would otherwise be kept as an unused attribute
-    and the default architecture built).
+    and the default architecture built). A config file may hold keys this class does not know, since transformers
+    writes every attribute set on a config into the file: they are kept, with a warning naming the closest valid key.
 
     Args:
         num_channels (`int`, *optional*, defaults to 3):
@@ -188,23 +192,47 @@ class VideoSwinConfig(BackboneConfigMixin, PreTrainedConfig):
         generation = set(GenerationConfig._get_default_generation_params())
         return fields | generation | {*_BASE_ARGUMENTS, *_LEGACY_ARGUMENTS, *_DERIVED_KEYS}
 
+    @classmethod
+    def _describe_unknown(cls, unknown: list[str]) -> tuple[str, list[str]]:
+        """Each unknown key with the closest valid argument, and the list of valid (public) arguments."""
+        base_fields = {field.name for field in dataclasses.fields(PreTrainedConfig)}
+        own = [f.name for f in dataclasses.fields(cls) if f.name not in base_fields and not f.name.startswith("_")]
+        public = own + ["out_features", "out_indices", "num_labels", "id2label", "label2id", "problem_type"]
+        public += ["output_hidden_states", "output_attentions", "return_dict", "dtype", "attn_implementation"]
+        described = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, public, n=1, cutoff=0.6)
+            described.append(f"`{key}`" + (f" (did you mean `{close[0]}`?)" if close else ""))
+        return ", ".join(described), public
+
     def _reject_unknown_arguments(self, kwargs: dict) -> None:
         """Raise a ValueError naming each unknown argument and the closest valid one (typos would be kept silently)."""
         accepted = self.accepted_arguments()
         unknown = [key for key in kwargs if key not in accepted]
-        if not unknown:
-            return
-        base_fields = {field.name for field in dataclasses.fields(PreTrainedConfig)}
-        own = [f.name for f in dataclasses.fields(self) if f.name not in base_fields and not f.name.startswith("_")]
-        public = own + ["out_features", "out_indices", "num_labels", "id2label", "label2id", "problem_type"]
-        public += ["output_hidden_states", "output_attentions", "return_dict", "dtype", "attn_implementation"]
-        lines = []
-        for key in unknown:
-            close = difflib.get_close_matches(key, public, n=1, cutoff=0.6)
-            lines.append(f"`{key}`" + (f" (did you mean `{close[0]}`?)" if close else ""))
-        raise ValueError(
-            f"{type(self).__name__} got unknown argument(s) {', '.join(lines)}. Valid arguments: {', '.join(public)}."
-        )
+        if unknown:
+            described, public = self._describe_unknown(unknown)
+            raise ValueError(
+                f"{type(self).__name__} got unknown argument(s) {described}. Valid arguments: {', '.join(public)}."
+            )
+
+    @classmethod
+    def from_dict(cls, config_dict: dict, **kwargs):
+        """As `PreTrainedConfig.from_dict`; keys of the file that this class does not know are set as attributes (as
+        transformers saves them) with a warning naming the closest valid key, instead of being rejected."""
+        accepted = cls.accepted_arguments()
+        unknown = {key: value for key, value in config_dict.items() if key not in accepted}
+        if unknown:
+            described, _ = cls._describe_unknown(list(unknown))
+            logger.warning(
+                f"The configuration file holds key(s) that {cls.__name__} does not use: {described}. They are kept "
+                "as attributes and have no effect on the model."
+            )
+            config_dict = {key: value for key, value in config_dict.items() if key in accepted}
+        result = super().from_dict(config_dict, **kwargs)
+        config = result[0] if isinstance(result, tuple) else result
+        for key, value in unknown.items():
+            setattr(config, key, value)
+        return result
 
     def _check_architecture(self) -> None:
         """Raise a ValueError naming the field for any combination the model cannot be built from."""
