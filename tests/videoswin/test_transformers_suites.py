@@ -37,13 +37,16 @@ from transformers_videoswin import (
 from transformers_videoswin.checkpoints.hub import save_hub_directory
 
 try:
-    sys.path.insert(0, str(ensure_suites()))
-except SuitesUnavailable as error:  # no package index: fail loudly, never skip
+    SUITES_ROOT, SUITES_ERROR = ensure_suites(), None
+except SuitesUnavailable as error:
+    SUITES_ERROR = str(error)
+if SUITES_ERROR is not None:  # no package index: fail loudly, never skip
     pytest.fail(
-        f"transformers' common test suites are unavailable: {error}\n"
+        f"transformers' common test suites are unavailable: {SUITES_ERROR}\n"
         "(`--ignore=tests/videoswin` runs the rest of the test suite without them.)",
         pytrace=False,
     )
+sys.path.insert(0, str(SUITES_ROOT))
 
 from tests.test_backbone_common import BackboneTesterMixin  # noqa: E402
 from tests.test_configuration_common import ConfigTester  # noqa: E402
@@ -77,6 +80,19 @@ def setUpModule():
 def tearDownModule():
     for table, _ in NAME_TABLES:
         table.pop(VideoSwinConfig.model_type, None)
+
+
+def test_standin_config_common_kwargs_cover_every_base_field():
+    """The stand-in `config_common_kwargs` must still give a non-default value for every public field of the
+    installed `PreTrainedConfig` (upstream's own `test_config_common_kwargs_is_complete`, against our stand-in)."""
+    from tests.utils.test_configuration_utils import config_common_kwargs
+    from transformers import PreTrainedConfig
+
+    base = PreTrainedConfig()
+    fields = {key.lstrip("_") if key == "_output_attentions" else key for key in base.__dict__}
+    missing = sorted(key for key in fields if not key.startswith("_") and key not in config_common_kwargs)
+    assert missing == ["is_encoder_decoder", "transformers_version"]
+    assert not [key for key, value in config_common_kwargs.items() if getattr(base, key, object()) == value]
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -376,7 +392,11 @@ class VideoSwinRemoteCodeTest(VideoSwinModelTest):
 
 
 for _name in dir(VideoSwinRemoteCodeTest):
-    if _name.startswith("test") and callable(getattr(VideoSwinRemoteCodeTest, _name)) and _name not in REMOTE_CODE_TESTS:
+    if (
+        _name.startswith("test")
+        and callable(getattr(VideoSwinRemoteCodeTest, _name))
+        and _name not in REMOTE_CODE_TESTS
+    ):
         setattr(VideoSwinRemoteCodeTest, _name, None)  # not callable: unittest does not collect it
 
 

@@ -1,7 +1,7 @@
 # Stand-in for transformers' `tests/utils/test_configuration_utils.py` (not in the sdist). `ConfigTester` imports
 # only `config_common_kwargs` from it: a non-default value for every field of transformers 5's `PreTrainedConfig`,
 # which `check_config_arguments_init` passes to the model's config and reads back. The values are those of
-# transformers 5's own file; `test_configuration_videoswin` checks that they still cover every base field.
+# transformers 5's own file; `test_transformers_suites.py` checks that they still cover every base field.
 
 config_common_kwargs = {
     "return_dict": False,
