@@ -227,3 +227,16 @@ def test_merge_rebuilds_the_index(setup, tmp_path, capsys):
     assert (tmp_path / "index.jsonl").read_text() == index
     assert "2 videos (2 ok, 0 failed)" in capsys.readouterr().out
     assert "not an output directory" in _error(capsys, ["merge", str(tmp_path / "v0.safetensors")])
+
+
+def test_independent_shards_then_merge(setup, tmp_path, capsys):
+    argv = ["features", *setup["videos"], "--model", setup["model_dir"], "--window", "8", "--no-progress"]
+    argv += ["--output-dir", str(tmp_path), "--num-workers", "0"]
+    assert main([*argv, "--shard", "1/2"]) == 0
+    assert [p.stem for p in tmp_path.glob("*.safetensors")] == ["v1"]  # position 1 of 2
+    assert main([*argv, "--shard", "0/2"]) == 0
+    assert main(["merge", str(tmp_path)]) == 0
+    lines = (tmp_path / "index.jsonl").read_text().splitlines()
+    assert [json.loads(line)["output"] for line in lines] == ["v0", "v1"]
+    capsys.readouterr()
+    assert "I/N" in _error(capsys, [*argv, "--shard", "2"])

@@ -106,6 +106,10 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--output-dir", default=None, help="one file per video + index.jsonl; re-running resumes")
     run.add_argument("--format", choices=("safetensors", "npy"), default="safetensors", help="per-video files")
     run.add_argument("--index-format", choices=("jsonl", "parquet"), default="jsonl")
+    run.add_argument(
+        "--shard", default=None, metavar="I/N",
+        help="independent job I of N (0-based, no torchrun needed); run `videoswin merge DIR` after the last one",
+    )  # fmt: skip
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -213,6 +217,18 @@ def _plan(args, config):
     return plan
 
 
+def _shard_arg(value: str):
+    from .inference.engine import Shard
+
+    try:
+        rank, world_size = (int(part) for part in value.split("/"))
+    except ValueError:
+        raise UsageError(f"--shard takes I/N (job I of N, from 0), got {value!r}.") from None
+    if not 0 <= rank < world_size:
+        raise UsageError(f"--shard {value}: I must be in 0..N-1.")
+    return Shard(rank, world_size)
+
+
 def _inputs(args):
     from .inference.sources import DatasetTable, expand_inputs, file_entries
 
@@ -276,10 +292,15 @@ def _run(args, task: str):
     if task == "features" and args.format == "npy" and args.level == "stages":
         raise UsageError("--format npy stores one array per video; use safetensors for --level stages.")
     _plan(args, None)  # impossible combinations fail before anything is loaded
+    explicit_shard = _shard_arg(args.shard) if args.shard else None
     entries, table = _inputs(args)
     model, processor, device = _load(args, task)
     plan = _plan(args, model.config)
-    shard = shard_from_environment()
+    shard, synchronize = shard_from_environment(), True
+    if explicit_shard is not None:
+        if shard.world_size > 1:
+            raise UsageError("--shard splits independent jobs; under torchrun / accelerate the ranks already shard.")
+        shard, synchronize = explicit_shard, False
     total = len(entries) if entries is not None else None
     workers = args.num_workers if args.num_workers is not None else default_num_workers()
     workers = 0 if total == 1 else (min(workers, total) if total else workers)
@@ -300,6 +321,7 @@ def _run(args, task: str):
         keep_time=getattr(args, "keep_time", False),
         level=getattr(args, "level", "pooled"),
         shard=shard,
+        synchronize=synchronize,
         model_name=args.model,
         progress=not args.no_progress and total != 1,
     )

@@ -76,11 +76,17 @@ def run_inference(
     keep_time: bool = False,
     level: str = "pooled",
     shard: Shard | None = None,
+    synchronize: bool = True,
     model_name: str = "",
     progress: bool = False,
     sink=None,
 ) -> tuple[Summary, object]:
-    """Run ``task`` over the videos; returns ``(summary, sink)`` (a :class:`MemorySink` unless ``output_dir``)."""
+    """Run ``task`` over the videos; returns ``(summary, sink)`` (a :class:`MemorySink` unless ``output_dir``).
+
+    With ``shard.world_size > 1`` and ``synchronize`` (torchrun / accelerate), the ranks meet at a gloo barrier and
+    rank 0 merges the index; without ``synchronize`` (independent jobs) each job merges the parts present when it
+    ends, and ``merge_index`` (``videoswin merge``) after the last one gives the complete index.
+    """
     shard = shard or Shard()
     engine = InferenceEngine(model, task, batch_size, device, dtype, keep_time=keep_time, level=level)
     outputs, index = None, None
@@ -102,7 +108,7 @@ def run_inference(
         if index is not None:
             index.close()
     if output_dir is not None:
-        if shard.world_size > 1:
+        if shard.world_size > 1 and synchronize:
             created = _barrier(shard)
             if shard.rank == 0:
                 merge_index(output_dir, index_format)
