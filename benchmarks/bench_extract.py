@@ -61,8 +61,12 @@ def make_videos(directory: Path, count: int, seconds: float, fps: int = 30) -> l
     paths = []
     for index in range(count):
         path = directory / f"video{index:03d}.mp4"
-        if not path.is_file():
-            write_test_video(path, int(seconds * fps), 240, 320, fps=fps, pattern="noisy", gop_size=30, crf=23)
+        if not path.is_file():  # written under a temporary name: a killed run leaves no truncated video behind
+            tmp = write_test_video(
+                path.with_name(f".{path.name}.tmp.mp4"), int(seconds * fps), 240, 320, fps=fps, pattern="noisy",
+                gop_size=30, crf=23,
+            )  # fmt: skip
+            os.replace(tmp, path)
         paths.append(str(path))
     return paths
 
@@ -83,7 +87,7 @@ def decode_only(processor, plan, videos, batch_size: int, workers: int) -> tuple
     for item in make_loader(stream, workers):
         if item["kind"] == "error":
             raise RuntimeError(item["error"])
-        clips += item["clips"].shape[0]
+        clips += item["frames"][item["gather"]].shape[0]  # the clips, assembled as the engine does
     return clips / (time.perf_counter() - start), clips
 
 

@@ -103,7 +103,7 @@ def run_inference(
     loader = make_loader(stream, num_workers, pin_memory=engine.device.type == "cuda")
     total = len(stream) if entries is not None or (table is not None and not table.streaming) else None
     try:
-        summary = engine.run(loader, sink, progress=progress and shard.rank == 0, total=total)
+        summary = engine.run(loader, sink, progress and shard.rank == 0, total, num_workers)
     finally:
         if index is not None:
             index.close()
