@@ -252,3 +252,12 @@ def test_features_bf16_close_to_fp32(setup, tmp_path):
     cosine = torch.nn.functional.cosine_similarity(bf16["pooled"], fp32["pooled"], dim=-1)
     assert cosine.min() > 0.99  # bfloat16 keeps 8 bits of mantissa: features agree in direction
     assert torch.equal(bf16["start_time"], fp32["start_time"])
+
+
+def test_resuming_with_other_settings_is_refused(setup, tmp_path, capsys):
+    argv = ["features", setup["videos"][1], "--model", setup["model_dir"], "--output-dir", str(tmp_path)]
+    assert main([*argv, "--window", "8", "--no-progress"]) == 0
+    assert main([*argv, "--window", "8", "--no-progress"]) == 0  # same settings: resumes
+    assert "1 already complete" in capsys.readouterr().err
+    err = _error(capsys, [*argv, "--window", "4", "--no-progress"])
+    assert "other settings" in err and "plan" in err
