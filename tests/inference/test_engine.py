@@ -236,7 +236,15 @@ def test_resume_after_sigkill(setup, tmp_path):
     assert 1 <= len(finished) <= 3
     plan = ClipPlan(window=8, stride=2)
     model, processor = setup["model"].videoswin, setup["processor"]
-    summary, _ = run_inference(model, processor, plan, file_entries(videos), output_dir=out, batch_size=8)
+    summary, _ = run_inference(
+        model,
+        processor,
+        plan,
+        file_entries(videos),
+        output_dir=out,
+        batch_size=8,
+        model_name=argv[argv.index("--model") + 1],
+    )  # the settings of the killed command (settings.json), or the re-run is refused
     assert summary.resumed == len(finished) and summary.ok == 3 - len(finished) and summary.failed == 0
     _, clean = run_inference(model, processor, plan, file_entries(videos), batch_size=8)
     for position in range(len(videos)):
