@@ -12,6 +12,7 @@ from transformers_videoswin import VideoSwinConfig
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 
+import bench_extract  # noqa: E402
 import bench_inference  # noqa: E402
 import bench_training  # noqa: E402
 import profile_forward  # noqa: E402
@@ -74,3 +75,16 @@ def test_bench_training_table(tmp_path, capsys):
         assert {"median_s", "peak_mib", "memory_vs_ours", "time_vs_ours"} <= row.keys()
     assert json.loads(out.read_text())["rows"]
     assert "| variant | step median s |" in capsys.readouterr().out
+
+
+def test_bench_extract_quick(tmp_path, capsys):
+    out = tmp_path / "extract.json"
+    result = bench_extract.main(["--quick", "--memory-videos", "1", "--json", str(out)])
+    (row,) = result["rows"]
+    assert row["model"] == "tiny" and row["clips"] == 4  # 2 videos of 60 frames: 2 windows of 16 frames at interval 2
+    for key in ("decode_only", "model_only", "end_to_end"):
+        assert row[key] > 0
+    assert row["e2e_vs_decode"] == pytest.approx(row["end_to_end"] / row["decode_only"])
+    assert result["memory"][0]["videos"] == 1 and result["memory"][0]["main_mib"] > 0
+    assert json.loads(out.read_text())["rows"][0]["model"] == "tiny"
+    assert "| model | clips | decode-only clips/s |" in capsys.readouterr().out
