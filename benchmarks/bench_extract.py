@@ -14,8 +14,9 @@ decoded once). Three measurements per model, with the engine's default number of
 - end to end: ``run_inference`` writing features and the index to a temporary directory.
 
 Targets: end to end >= 90% of model-only for Swin-T and >= 80% of decode-only for the tiny model. Then the peak
-memory (max RSS of the main process and of the decoding workers, each run in a fresh process) for a growing number
-of videos: it must stay flat, since features are written per video and never accumulated.
+memory (peak RSS of the main process and of the decoding workers, each run in a fresh process) for a growing number
+of videos: it must stay flat, since features are written per video and never accumulated. Throughputs include the
+workers' start-up, so use enough videos for it not to matter (the default: 8 videos of 20 s).
 
     python benchmarks/bench_extract.py            # 8 videos of 20 s; memory at 4, 8, 16 videos
     python benchmarks/bench_extract.py --quick    # a smoke run: 2 short videos, 1 model-only repeat
@@ -61,8 +62,12 @@ def make_videos(directory: Path, count: int, seconds: float, fps: int = 30) -> l
     paths = []
     for index in range(count):
         path = directory / f"video{index:03d}.mp4"
-        if not path.is_file():
-            write_test_video(path, int(seconds * fps), 240, 320, fps=fps, pattern="noisy", gop_size=30, crf=23)
+        if not path.is_file():  # written under a temporary name: a killed run leaves no truncated video behind
+            tmp = write_test_video(
+                path.with_name(f".{path.name}.tmp.mp4"), int(seconds * fps), 240, 320, fps=fps, pattern="noisy",
+                gop_size=30, crf=23,
+            )  # fmt: skip
+            os.replace(tmp, path)
         paths.append(str(path))
     return paths
 
@@ -83,7 +88,7 @@ def decode_only(processor, plan, videos, batch_size: int, workers: int) -> tuple
     for item in make_loader(stream, workers):
         if item["kind"] == "error":
             raise RuntimeError(item["error"])
-        clips += item["clips"].shape[0]
+        clips += item["frames"][item["gather"]].shape[0]  # the clips, assembled as the engine does
     return clips / (time.perf_counter() - start), clips
 
 
@@ -109,7 +114,8 @@ def end_to_end(model, processor, plan, videos, batch_size, workers, dtype, devic
 
 
 def peak_memory(videos: list[str], batch_size: int, workers: int) -> dict:
-    """End to end (tiny model) in a fresh process; max RSS of it and of its workers, MiB."""
+    """End to end (tiny model) in a fresh process: its peak RSS (VmHWM) and its decoding workers' (ru_maxrss of the
+    forked workers, which counts the pages they share with it), MiB."""
     command = [sys.executable, __file__, "--_memory-child", json.dumps([videos, batch_size, workers])]
     result = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -119,8 +125,10 @@ def _memory_child(payload: str) -> None:
     videos, batch_size, workers = json.loads(payload)
     model, processor, plan = build("tiny", torch.float32)
     end_to_end(model, processor, plan, videos, batch_size, workers, torch.float32)
-    main_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    workers_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    # VmHWM: this address space's peak (ru_maxrss would include the parent's memory from before exec)
+    status = Path("/proc/self/status").read_text().splitlines()
+    main_mib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+    workers_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # forked: shares the main's pages
     print(json.dumps({"main_mib": main_mib, "workers_mib": workers_mib}))
 
 

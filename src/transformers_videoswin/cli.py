@@ -249,6 +249,18 @@ def _inputs(args):
         raise UsageError(str(error)) from None
 
 
+def _load_config(args):
+    from transformers import AutoConfig
+
+    _check_model_dir(args.model)
+    _check_device(args.device)
+    try:
+        return AutoConfig.from_pretrained(args.model)
+    except (OSError, ValueError, KeyError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UsageError(f"Cannot load the model {args.model}: {first_line}") from None
+
+
 def _load(args, task: str):
     from transformers import AutoModel, AutoModelForVideoClassification
 
@@ -285,7 +297,8 @@ def _load_processor(model_dir: str, config):
 # ------------------------------------------------------------------------------------------------ commands
 def _run(args, task: str):
     from .inference.engine import default_num_workers
-    from .inference.runner import print_summary, run_inference, shard_from_environment
+    from .inference.outputs import SettingsMismatch, check_settings
+    from .inference.runner import print_summary, run_inference, run_settings, shard_from_environment
 
     if args.output_dir and Path(args.output_dir).exists() and not Path(args.output_dir).is_dir():
         raise UsageError(f"--output-dir {args.output_dir} is a file, not a directory.")
@@ -294,8 +307,18 @@ def _run(args, task: str):
     _plan(args, None)  # impossible combinations fail before anything is loaded
     explicit_shard = _shard_arg(args.shard) if args.shard else None
     entries, table = _inputs(args)
+    config = _load_config(args)
+    plan = _plan(args, config)
+    if args.output_dir:  # a re-run into a directory made with other settings fails now, not after loading
+        settings = run_settings(
+            args.model, task, plan, getattr(args, "level", "pooled"), getattr(args, "keep_time", False), args.format,
+            DTYPES[args.dtype],
+        )  # fmt: skip
+        try:
+            check_settings(args.output_dir, settings)
+        except SettingsMismatch as error:
+            raise UsageError(str(error)) from None
     model, processor, device = _load(args, task)
-    plan = _plan(args, model.config)
     shard, synchronize = shard_from_environment(), True
     if explicit_shard is not None:
         if shard.world_size > 1:
@@ -304,27 +327,30 @@ def _run(args, task: str):
     total = len(entries) if entries is not None else None
     workers = args.num_workers if args.num_workers is not None else default_num_workers()
     workers = 0 if total == 1 else (min(workers, total) if total else workers)
-    summary, sink = run_inference(
-        model,
-        processor,
-        plan,
-        entries=entries,
-        table=table,
-        task=task,
-        output_dir=args.output_dir,
-        output_format=args.format,
-        index_format=args.index_format,
-        batch_size=args.batch_size,
-        num_workers=max(0, workers),
-        device=device,
-        dtype=DTYPES[args.dtype],
-        keep_time=getattr(args, "keep_time", False),
-        level=getattr(args, "level", "pooled"),
-        shard=shard,
-        synchronize=synchronize,
-        model_name=args.model,
-        progress=not args.no_progress and total != 1,
-    )
+    try:
+        summary, sink = run_inference(
+            model,
+            processor,
+            plan,
+            entries=entries,
+            table=table,
+            task=task,
+            output_dir=args.output_dir,
+            output_format=args.format,
+            index_format=args.index_format,
+            batch_size=args.batch_size,
+            num_workers=max(0, workers),
+            device=device,
+            dtype=DTYPES[args.dtype],
+            keep_time=getattr(args, "keep_time", False),
+            level=getattr(args, "level", "pooled"),
+            shard=shard,
+            synchronize=synchronize,
+            model_name=args.model,
+            progress=not args.no_progress and total != 1,
+        )
+    except SettingsMismatch as error:
+        raise UsageError(str(error)) from None
     if args.output_dir or total != 1 or summary.failed:
         print_summary(summary, shard)
     return summary, sink, plan, model

@@ -29,7 +29,7 @@ from .engine import (
     run_metadata,
     window_chunk_size,
 )
-from .outputs import IndexPart, OutputDirectory, merge_index
+from .outputs import IndexPart, OutputDirectory, check_settings, merge_index
 from .sources import DatasetTable, VideoEntry
 
 
@@ -57,6 +57,15 @@ def _barrier(shard: Shard) -> bool:
         created = True
     dist.barrier()
     return created
+
+
+def run_settings(model_name: str, task: str, plan: ClipPlan, level: str, keep_time: bool, output_format: str,
+                 dtype: torch.dtype) -> dict:  # fmt: skip
+    """What must match for a re-run to resume into an output directory (``DIR/settings.json``)."""
+    return {
+        "model": model_name, "task": task, "plan": plan.describe(), "level": level, "keep_time": keep_time,
+        "format": output_format, "dtype": str(dtype).removeprefix("torch."),
+    }  # fmt: skip
 
 
 def run_inference(
@@ -94,8 +103,10 @@ def run_inference(
         main_tensor = "probs" if task == "classify" else ("pooled_time" if keep_time else "pooled")
         outputs = OutputDirectory(output_dir, output_format, main_tensor)
         outputs.root.mkdir(parents=True, exist_ok=True)
+        metadata = run_metadata(model_name, task, plan, engine)
+        check_settings(output_dir, run_settings(model_name, task, plan, level, keep_time, output_format, engine.dtype))
         index = IndexPart(output_dir, shard.rank, shard.world_size)
-        sink = DirectorySink(outputs, index, run_metadata(model_name, task, plan, engine))
+        sink = DirectorySink(outputs, index, metadata)
     sink = sink if sink is not None else MemorySink()
     stream = VideoClipStream(
         processor, plan, entries, table, shard, chunk_size=window_chunk_size(batch_size), outputs=outputs
@@ -103,7 +114,7 @@ def run_inference(
     loader = make_loader(stream, num_workers, pin_memory=engine.device.type == "cuda")
     total = len(stream) if entries is not None or (table is not None and not table.streaming) else None
     try:
-        summary = engine.run(loader, sink, progress=progress and shard.rank == 0, total=total)
+        summary = engine.run(loader, sink, progress and shard.rank == 0, total, num_workers)
     finally:
         if index is not None:
             index.close()
@@ -132,4 +143,4 @@ def print_summary(summary: Summary, shard: Shard, file=None) -> None:
         print(f"{prefix}  ... and {len(summary.errors) - 20} more (see the index)", file=file)
 
 
-__all__ = ["local_device", "print_summary", "run_inference", "shard_from_environment"]
+__all__ = ["local_device", "print_summary", "run_inference", "run_settings", "shard_from_environment"]
