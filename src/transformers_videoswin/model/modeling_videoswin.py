@@ -24,11 +24,19 @@ from transformers.activations import ACT2FN
 from transformers.backbone_utils import BackboneMixin
 from transformers.modeling_outputs import BackboneOutput
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, PreTrainedModel
-from transformers.utils import ModelOutput, can_return_tuple
+from transformers.utils import ModelOutput, auto_docstring, can_return_tuple, logging
+from transformers.utils.output_capturing import (
+    OutputRecorder,
+    capture_outputs,
+    resolve_hidden_states_indices,
+    selected_hidden_states,
+)
 
 from .configuration_videoswin import VideoSwinConfig
 
 Size3D = tuple[int, int, int]
+
+logger = logging.get_logger(__name__)
 
 # Value the official code writes into the shift mask between tokens of different regions (not -inf).
 SHIFT_MASK_VALUE = -100.0
@@ -117,7 +125,9 @@ class WindowLayout:
         return math.prod(self.window)
 
 
-def window_layout(size: Size3D, window: Size3D, shift: Size3D, batch: int, device: torch.device) -> WindowLayout:
+def window_layout(
+    size: Size3D, window: Size3D, shift: Size3D, batch: int, device: torch.device, official_order: bool = False
+) -> WindowLayout:
     """The `WindowLayout` of a `size` volume (batch `batch`) for `window`, rolled by `-shift` as in the official code."""
     padded = tuple(math.ceil(s / w) * w for s, w in zip(size, window))
     tokens = math.prod(size)
@@ -136,6 +146,24 @@ def window_layout(size: Size3D, window: Size3D, shift: Size3D, batch: int, devic
     num_windows = math.prod(grid)
     labels = shift_region_labels(padded, window, shift).to(device)  # [nW, N]
     groups, first = [], 0
+    if official_order:  # clip-major, one mask per window: the attention weights come out in the documented order
+        masks = None
+        if any(shift):
+            window_of_row = torch.arange(num_windows * batch, device=device) % num_windows
+            masks = region_mask(labels[window_of_row]).unsqueeze(1)  # [B * nW, 1, N, N]
+        clips = torch.arange(batch)
+        gather = rows[None] + (clips * rows_per_clip)[:, None, None]  # [B, nW, N]
+        scatter = torch.empty(batch, rows_per_clip, dtype=torch.long)
+        scatter[clips[:, None, None], rows[None]] = torch.arange(gather.numel()).view_as(gather)
+        return WindowLayout(
+            gather=gather.flatten().to(device),
+            scatter=scatter[:, :tokens].flatten().to(device),
+            weights_order=torch.arange(batch * num_windows, device=device),
+            groups=((0, num_windows * batch, masks),),
+            rows_per_clip=rows_per_clip,
+            padding=(rows == tokens)[None].expand(batch, -1, -1).reshape(-1, 1).to(device) if padded != size else None,
+            window=window,
+        )
     if torch.compiler.is_compiling():
         order = torch.arange(num_windows)
         masks = None
@@ -176,18 +204,22 @@ def window_layout(size: Size3D, window: Size3D, shift: Size3D, batch: int, devic
 
 
 @functools.lru_cache(maxsize=64)
-def _cached_window_layout(size: Size3D, window: Size3D, shift: Size3D, batch: int, device: torch.device):
+def _cached_window_layout(
+    size: Size3D, window: Size3D, shift: Size3D, batch: int, device: torch.device, official_order: bool
+):
     # Normal tensors even when first built under `torch.inference_mode` (a pipeline call), so that a later training
     # step in the same process can save the indices for backward.
     with torch.inference_mode(False):
-        return window_layout(size, window, shift, batch, device)
+        return window_layout(size, window, shift, batch, device, official_order)
 
 
-def cached_window_layout(size: Size3D, window: Size3D, shift: Size3D, batch: int, device: torch.device):
+def cached_window_layout(
+    size: Size3D, window: Size3D, shift: Size3D, batch: int, device: torch.device, official_order: bool = False
+):
     """`window_layout`, built once per (size, window, shift, batch, device) in eager mode (traced graphs inline it)."""
     if torch.compiler.is_compiling():
-        return window_layout(size, window, shift, batch, device)
-    return _cached_window_layout(size, window, shift, batch, device)
+        return window_layout(size, window, shift, batch, device, official_order)
+    return _cached_window_layout(size, window, shift, batch, device, official_order)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -438,7 +470,9 @@ class VideoSwinBlock(nn.Module):
         # math kernel for a mask that needs gradients).
         if self.attention.config._attn_implementation == "eager" or torch.is_grad_enabled():
             window_bytes = max(window_bytes, self.attention.num_heads * num_tokens**2 * tokens.element_size())
-        step = max(1, CHUNK_BYTES // window_bytes)
+        # Attention maps, when asked for, come from one call over every window (the layout is then in official order),
+        # so that the maps returned are the weights the values were multiplied with.
+        step = max(1, CHUNK_BYTES // window_bytes) if not output_attentions else layout.gather.numel()
         outputs, weights = [], []
         for first, end, shift_mask in layout.groups:
             mask = bias if shift_mask is None else bias + shift_mask.to(tokens.dtype)
@@ -453,7 +487,10 @@ class VideoSwinBlock(nn.Module):
                     residual.index_add_(0, rows, output)
                 if output_attentions and attn_weights is not None:
                     weights.append(attn_weights)
-        weights = torch.cat(weights).index_select(0, layout.weights_order) if weights else None
+        if len(weights) == 1 and output_attentions:
+            weights = weights[0]
+        else:
+            weights = torch.cat(weights).index_select(0, layout.weights_order) if weights else None
         if residual is not None:
             return None, weights
         return torch.cat(outputs).index_select(0, layout.scatter), weights
@@ -509,43 +546,33 @@ class VideoSwinStage(nn.Module):
         self.downsample = VideoSwinPatchMerging(config, dim) if downsample else None
 
     def forward(
-        self, hidden_states: torch.Tensor, output_attentions: bool = False, downsample: bool = True
-    ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
-        """`[B, D, H, W, C]` -> (`[B, D, H', W', C']` after merging, `[B, D, H, W, C]` stage output, attentions)."""
-        size = tuple(hidden_states.shape[1:4])
+        self,
+        hidden_states: torch.Tensor,
+        input_dimensions: Size3D,
+        output_attentions: bool = False,
+        downsample: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor, Size3D]:
+        """`[B, D * H * W, C]` tokens of a `(D, H, W)` volume -> (`[B, D * H' * W', C']` after merging, the
+        `[B, D * H * W, C]` stage output the merging reads, `(D, H', W')`). The stage output is what
+        `hidden_states` returns, so that gradients reach it."""
+        batch, _, channels = hidden_states.shape
+        size = tuple(input_dimensions)
         window, shift = effective_window_and_shift(size, self.window_size, self.shift_size)
-        batch, device = hidden_states.shape[0], hidden_states.device
+        device = hidden_states.device
+        # Recorded attention maps are the weights the windows are attended with, in the documented order.
         layouts = (
-            cached_window_layout(size, window, (0, 0, 0), batch, device),
-            cached_window_layout(size, window, shift, batch, device),
+            cached_window_layout(size, window, (0, 0, 0), batch, device, output_attentions),
+            cached_window_layout(size, window, shift, batch, device, output_attentions),
         )
-        attentions = ()
+        volume = hidden_states.view(batch, *size, channels)
         for index, block in enumerate(self.blocks):
-            hidden_states, attn_weights = block(hidden_states, layouts[index % 2], output_attentions)
-            if attn_weights is not None:
-                attentions += (attn_weights,)
+            volume = block(volume, layouts[index % 2], output_attentions)[0]
 
-        stage_output = hidden_states
-        if downsample and self.downsample is not None:
-            hidden_states = self.downsample(hidden_states)
-        return hidden_states, stage_output, attentions
-
-
-@dataclass
-class VideoSwinEncoderOutput(ModelOutput):
-    r"""
-    last_hidden_state (`torch.FloatTensor` of shape `(batch_size, depth, height, width, hidden_size)`):
-        Output of the last stage, channels last, before the final LayerNorm.
-    stage_outputs (`tuple(torch.FloatTensor)`):
-        The patch embeddings and the output of each stage before its patch merging, each
-        `(batch_size, depth, height_i, width_i, channels_i)`.
-    attentions (`tuple(torch.FloatTensor)`, *optional*):
-        One `(batch_size * num_windows, num_heads, window_volume, window_volume)` tensor per block (eager attention).
-    """
-
-    last_hidden_state: torch.FloatTensor | None = None
-    stage_outputs: tuple[torch.FloatTensor, ...] | None = None
-    attentions: tuple[torch.FloatTensor, ...] | None = None
+        stage_output = volume.view(batch, -1, channels)
+        if self.downsample is None or not downsample:
+            return stage_output, stage_output, size
+        merged = self.downsample(stage_output.view(batch, *size, channels))
+        return merged.flatten(1, 3), stage_output, tuple(merged.shape[1:4])
 
 
 class VideoSwinEncoder(nn.Module):
@@ -567,23 +594,25 @@ class VideoSwinEncoder(nn.Module):
             )
 
     def forward(
-        self, embeddings: torch.Tensor, output_attentions: bool = False, num_stages: int | None = None
-    ) -> VideoSwinEncoderOutput:
-        """Runs the first `num_stages` stages (all by default) on `[B, D, H, W, C]` embeddings."""
+        self,
+        hidden_states: torch.Tensor,
+        input_dimensions: Size3D,
+        output_attentions: bool = False,
+        num_stages: int | None = None,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...], tuple[Size3D, ...]]:
+        """Runs the first `num_stages` stages (all by default) on `[B, D * H * W, C]` embeddings of a `(D, H, W)`
+        volume. Returns the last stage's output, and every stage's input-side tokens (the embeddings, then each
+        stage's output before its patch merging) with their `(D, H, W)` sizes."""
         stages = self.layers[:num_stages]
-        hidden_states = embeddings
-        stage_outputs = (embeddings,)
-        attentions = ()
+        stage_outputs, sizes = (hidden_states,), (tuple(input_dimensions),)
         for index, stage in enumerate(stages):
-            downsample = index < len(stages) - 1
-            hidden_states, stage_output, stage_attentions = stage(hidden_states, output_attentions, downsample)
+            size = input_dimensions
+            hidden_states, stage_output, input_dimensions = stage(
+                hidden_states, input_dimensions, output_attentions, index < len(stages) - 1
+            )
             stage_outputs += (stage_output,)
-            attentions += stage_attentions
-        return VideoSwinEncoderOutput(
-            last_hidden_state=hidden_states,
-            stage_outputs=stage_outputs,
-            attentions=attentions if output_attentions else None,
-        )
+            sizes += (size,)
+        return stage_outputs[-1], stage_outputs, sizes
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -591,6 +620,7 @@ class VideoSwinEncoder(nn.Module):
 # ---------------------------------------------------------------------------------------------------------------
 
 
+@auto_docstring
 class VideoSwinPreTrainedModel(PreTrainedModel):
     config_class = VideoSwinConfig
     config: VideoSwinConfig
@@ -603,15 +633,35 @@ class VideoSwinPreTrainedModel(PreTrainedModel):
     _supports_flash_attn = False
     _supports_flex_attn = False
     _supports_attention_backend = True
+    _can_compile_fullgraph = True  # tests/model: fullgraph compile for inference, training and recorded outputs
+    # `hidden_states`: the embeddings (the first stage's input), then each stage's output before its patch merging;
+    # `attentions`: one map per block. Forward hooks record the tensors the forward pass computes with.
+    _can_record_outputs = {
+        "hidden_states": OutputRecorder(VideoSwinStage, index=1, capture_initial_hidden_state=True),
+        "attentions": OutputRecorder(VideoSwinBlock, index=1),
+    }
     # Official checkpoints store the index as a buffer; ours is recomputed (non-persistent).
     _keys_to_ignore_on_load_unexpected = [r"relative_position_index"]
 
     def _output_flags(self, output_attentions: bool | None, output_hidden_states: bool | None) -> tuple[bool, bool]:
-        """The per-call output flags, falling back to the config's."""
-        return (
-            self.config.output_attentions if output_attentions is None else output_attentions,
-            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states,
+        """The per-call output flags, falling back to the config's. Attention maps need eager attention: under any
+        other implementation they are not computed, and a warning says so (rather than an empty tuple in silence)."""
+        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
+        output_hidden_states = (
+            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
         )
+        if output_attentions and self.config._attn_implementation != "eager":
+            logger.warning_once(
+                f"`output_attentions=True` returns no attention maps with attn_implementation="
+                f"{self.config._attn_implementation!r}: the fused kernels never form them. Load the model with "
+                '`attn_implementation="eager"` (or call `model.set_attn_implementation("eager")`) to get them.'
+            )
+        return output_attentions, output_hidden_states
+
+    def _selected_hidden_states(self, output_hidden_states: bool | int | list[int], count: int) -> set[int]:
+        """The hidden states `output_hidden_states` asks for: all of them, or the given (possibly negative) indices."""
+        selected = selected_hidden_states(output_hidden_states)
+        return set(range(count)) if selected is None else resolve_hidden_states_indices(self, selected, count)
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
@@ -629,7 +679,8 @@ class VideoSwinPreTrainedModel(PreTrainedModel):
 
 
 def check_pixel_values(pixel_values: torch.Tensor | None, num_channels: int) -> None:
-    """Raise a ValueError that names the expected layout unless `pixel_values` is `[B, T, C, H, W]`."""
+    """Raise a ValueError that says what was expected unless `pixel_values` is a non-empty floating-point
+    `[B, T, C, H, W]` tensor."""
     if pixel_values is None:
         raise ValueError("You have to specify `pixel_values` of shape [batch, frames, channels, height, width].")
     shape = tuple(pixel_values.shape)
@@ -648,6 +699,19 @@ def check_pixel_values(pixel_values: torch.Tensor | None, num_channels: int) -> 
         raise ValueError(
             f"`pixel_values` must be [batch, frames, channels, height, width] with channels={num_channels}; "
             f"got shape {shape}.{hint}"
+        )
+    if not pixel_values.is_floating_point():
+        # uint8 frames cast as they are would be 0-255 where the model expects normalised values: a silent wrong answer
+        raise ValueError(
+            f"`pixel_values` must be a floating-point tensor of normalised frames, got dtype {pixel_values.dtype}. "
+            "Raw frames (uint8, 0-255) go through the processor first: "
+            "`VideoSwinVideoProcessor()(frames, return_tensors='pt').pixel_values`."
+        )
+    if not torch.compiler.is_compiling() and 0 in shape:
+        empty = [name for name, size in zip(("batch", "frames", "channels", "height", "width"), shape) if size == 0]
+        raise ValueError(
+            f"`pixel_values` has an empty {' and '.join(empty)} axis (shape {shape}): every clip needs at least one "
+            "frame of at least one pixel, and a batch at least one clip."
         )
 
 
@@ -685,10 +749,17 @@ class VideoSwinModelOutput(ModelOutput):
     reshaped_hidden_states: tuple[torch.FloatTensor, ...] | None = None
 
 
+@auto_docstring(
+    custom_intro="The bare Video Swin encoder: patch embedding, four stages, final LayerNorm and mean pooling."
+)
 class VideoSwinModel(VideoSwinPreTrainedModel):
-    """The bare Video Swin encoder: patch embedding, four stages, final LayerNorm and mean pooling."""
-
     def __init__(self, config: VideoSwinConfig, add_pooling_layer: bool = True, add_final_layernorm: bool = True):
+        r"""
+        add_pooling_layer (`bool`, *optional*, defaults to `True`):
+            Whether to return the mean of the final tokens as `pooler_output`.
+        add_final_layernorm (`bool`, *optional*, defaults to `True`):
+            Whether to apply the final LayerNorm (the backbone drops it when the last stage is not returned).
+        """
         super().__init__(config)
         self.embeddings = VideoSwinEmbeddings(config)
         self.encoder = VideoSwinEncoder(config)
@@ -704,32 +775,40 @@ class VideoSwinModel(VideoSwinPreTrainedModel):
         check_pixel_values(pixel_values, self.config.num_channels)
         return self.embeddings(pixel_values.to(self.embeddings.patch_embeddings.projection.weight.dtype))
 
-    @can_return_tuple
+    @capture_outputs(tie_last_hidden_states=False)
+    @auto_docstring
     def forward(
         self,
         pixel_values: torch.Tensor | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
+        num_stages: int | None = None,
         **kwargs,
     ) -> VideoSwinModelOutput:
-        """`pixel_values`: `[batch, frames, channels, height, width]`, any size (padded as the official code does)."""
+        r"""
+        pixel_values (`torch.FloatTensor` of shape `(batch_size, num_frames, num_channels, height, width)`):
+            Normalised frames, as [`VideoSwinVideoProcessor`] returns them; any size (padded as the official code
+            does).
+        num_stages (`int`, *optional*):
+            Run only the first `num_stages` stages (the backbone's shortcut); all by default.
+        """
         output_attentions, output_hidden_states = self._output_flags(output_attentions, output_hidden_states)
-        encoder_outputs = self.encoder(self.embed(pixel_values), output_attentions=output_attentions)
-        sequence_output = encoder_outputs.last_hidden_state
-        if self.layernorm is not None:
-            sequence_output = self.layernorm(sequence_output)
-        sequence_output = sequence_output.flatten(1, 3)
-        pooled_output = sequence_output.mean(dim=1) if self.add_pooling_layer else None
-
-        hidden_states = reshaped_hidden_states = None
+        embeddings = self.embed(pixel_values)
+        hidden_states, stage_outputs, sizes = self.encoder(
+            embeddings.flatten(1, 3), tuple(embeddings.shape[1:4]), output_attentions, num_stages
+        )
+        if self.layernorm is not None and len(stage_outputs) == len(self.encoder.layers) + 1:
+            hidden_states = self.layernorm(hidden_states)
+        reshaped_hidden_states = None
         if output_hidden_states:
-            hidden_states = tuple(stage.flatten(1, 3) for stage in encoder_outputs.stage_outputs)
-            reshaped_hidden_states = tuple(to_channels_first(stage) for stage in encoder_outputs.stage_outputs)
+            selected = self._selected_hidden_states(output_hidden_states, len(stage_outputs))
+            reshaped_hidden_states = tuple(
+                to_channels_first(stage.view(stage.shape[0], *size, stage.shape[-1])) if index in selected else None
+                for index, (stage, size) in enumerate(zip(stage_outputs, sizes))
+            )
         return VideoSwinModelOutput(
-            last_hidden_state=sequence_output,
-            pooler_output=pooled_output,
-            hidden_states=hidden_states,
-            attentions=encoder_outputs.attentions,
+            last_hidden_state=hidden_states,
+            pooler_output=hidden_states.mean(dim=1) if self.add_pooling_layer else None,
             reshaped_hidden_states=reshaped_hidden_states,
         )
 
@@ -752,9 +831,8 @@ class VideoSwinVideoClassifierOutput(ModelOutput):
     reshaped_hidden_states: tuple[torch.FloatTensor, ...] | None = None
 
 
+@auto_docstring(custom_intro="Video Swin with the official I3D-style head: mean over all tokens -> dropout -> Linear.")
 class VideoSwinForVideoClassification(VideoSwinPreTrainedModel):
-    """Video Swin with the official I3D-style head: mean over all tokens -> dropout -> Linear."""
-
     def __init__(self, config: VideoSwinConfig):
         super().__init__(config)
         self.num_labels = config.num_labels
@@ -764,6 +842,7 @@ class VideoSwinForVideoClassification(VideoSwinPreTrainedModel):
         self.post_init()
 
     @can_return_tuple
+    @auto_docstring
     def forward(
         self,
         pixel_values: torch.Tensor | None = None,
@@ -772,7 +851,14 @@ class VideoSwinForVideoClassification(VideoSwinPreTrainedModel):
         output_hidden_states: bool | None = None,
         **kwargs,
     ) -> VideoSwinVideoClassifierOutput:
-        """`pixel_values`: `[batch, frames, channels, height, width]`; `labels`: `[batch]` (or `[batch, num_labels]`)."""
+        r"""
+        pixel_values (`torch.FloatTensor` of shape `(batch_size, num_frames, num_channels, height, width)`):
+            Normalised frames, as [`VideoSwinVideoProcessor`] returns them.
+        labels (`torch.LongTensor` of shape `(batch_size,)` or `(batch_size, num_labels)`, *optional*):
+            Class indices (or targets of multi-label classification and regression); the loss follows
+            `config.problem_type`.
+        """
+        output_attentions, output_hidden_states = self._output_flags(output_attentions, output_hidden_states)
         outputs = self.videoswin(
             pixel_values,
             output_attentions=output_attentions,
@@ -792,13 +878,14 @@ class VideoSwinForVideoClassification(VideoSwinPreTrainedModel):
         )
 
 
-class VideoSwinBackbone(BackboneMixin, VideoSwinPreTrainedModel):
-    """Multi-scale feature maps `[B, C_i, T', H_i, W_i]` for dense video tasks (detection, segmentation, localisation).
-
+@auto_docstring(
+    custom_intro="""
+    Multi-scale feature maps `[B, C_i, T', H_i, W_i]` for dense video tasks (detection, segmentation, localisation).
     Each returned stage gets a LayerNorm; the last stage's is the model's final LayerNorm, so a classification
     checkpoint loads with the official backbone output intact.
     """
-
+)
+class VideoSwinBackbone(BackboneMixin, VideoSwinPreTrainedModel):
     _keys_to_ignore_on_load_unexpected = [r"relative_position_index", r"^classifier\."]
 
     def __init__(self, config: VideoSwinConfig):
@@ -821,6 +908,7 @@ class VideoSwinBackbone(BackboneMixin, VideoSwinPreTrainedModel):
         return self.videoswin.layernorm if stage == self.stage_names[-1] else self.hidden_states_norms[stage]
 
     @can_return_tuple
+    @auto_docstring
     def forward(
         self,
         pixel_values: torch.Tensor | None = None,
@@ -828,25 +916,31 @@ class VideoSwinBackbone(BackboneMixin, VideoSwinPreTrainedModel):
         output_hidden_states: bool | None = None,
         **kwargs,
     ) -> BackboneOutput:
-        """`pixel_values`: `[batch, frames, channels, height, width]`; returns one feature map per `out_features`."""
+        r"""
+        pixel_values (`torch.FloatTensor` of shape `(batch_size, num_frames, num_channels, height, width)`):
+            Normalised frames, as [`VideoSwinVideoProcessor`] returns them.
+        """
         output_attentions, output_hidden_states = self._output_flags(output_attentions, output_hidden_states)
-        embeddings = self.videoswin.embed(pixel_values)
-        # Stages past the deepest requested one are not run (their parameters would be unused, e.g. under DDP).
-        encoder_outputs = self.videoswin.encoder(
-            embeddings, output_attentions=output_attentions, num_stages=max(self.out_indices)
+        # Stages past the deepest requested one are not run (their parameters would be unused, e.g. under DDP),
+        # unless the hidden states or attention maps of every stage are asked for.
+        deepest = max(index % len(self.stage_names) for index in self.out_indices)
+        outputs = self.videoswin(
+            pixel_values,
+            output_attentions=output_attentions,
+            output_hidden_states=True,
+            num_stages=None if output_attentions or output_hidden_states else deepest,
+            return_dict=True,
         )
-
         feature_maps = tuple(
-            to_channels_first(self._stage_norm(stage)(hidden_state))
-            for stage, hidden_state in zip(self.stage_names, encoder_outputs.stage_outputs)
+            self._stage_norm(stage)(hidden_state.movedim(1, -1)).movedim(-1, 1).contiguous()
+            for stage, hidden_state in zip(self.stage_names, outputs.reshaped_hidden_states)
             if stage in self.out_features
         )
         hidden_states = None
         if output_hidden_states:
-            hidden_states = tuple(to_channels_first(stage) for stage in encoder_outputs.stage_outputs)
-        return BackboneOutput(
-            feature_maps=feature_maps, hidden_states=hidden_states, attentions=encoder_outputs.attentions
-        )
+            selected = self._selected_hidden_states(output_hidden_states, len(outputs.reshaped_hidden_states))
+            hidden_states = tuple(h if i in selected else None for i, h in enumerate(outputs.reshaped_hidden_states))
+        return BackboneOutput(feature_maps=feature_maps, hidden_states=hidden_states, attentions=outputs.attentions)
 
 
 __all__ = [
