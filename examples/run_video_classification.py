@@ -23,7 +23,6 @@ import json
 import logging
 import math
 import os
-import re
 import signal
 import sys
 import tempfile
@@ -46,6 +45,7 @@ from transformers import (
 import transformers_videoswin  # noqa: F401  (registers the Auto classes)
 from transformers_videoswin import VideoSwinConfig, VideoSwinForVideoClassification
 from transformers_videoswin.model.configuration_videoswin import VARIANTS
+from transformers_videoswin.processing.multiview import parse_views
 from transformers_videoswin.training import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -249,13 +249,6 @@ def parse_config_overrides(text: str | None) -> dict:
     return overrides
 
 
-def parse_views(spec: str) -> tuple[int, int]:
-    match = re.fullmatch(r"\s*(\d+)\s*[xX*]\s*(\d+)\s*", spec)
-    if not match:
-        raise ValueError(f"--eval_views must look like CLIPSxCROPS (e.g. 4x3), got {spec!r}.")
-    return int(match.group(1)), int(match.group(2))
-
-
 def load_raw_datasets(data_args: DataTrainingArguments, model_args: ModelArguments):
     if data_args.train_file or data_args.validation_file:
         files = {}
@@ -372,8 +365,6 @@ def multiview_evaluate(model, raw_eval, data_args, recipe, mean, std, clips: int
     resize = build_eval_transform(test_recipe, mean, std).transforms[0]
     normalise = build_eval_transform(test_recipe, mean, std).transforms[2:]
     sample = make_index_sampler(test_recipe, train=False, num_clips=clips)
-    if recipe.sampling == "ssv2" and clips > 1:
-        raise ValueError("The ssv2 protocol takes one clip per video; use --eval_views 1x3.")
     device = next(model.parameters()).device
     model.eval()
     all_probs, all_labels, skipped = [], [], 0
@@ -477,6 +468,9 @@ def main(argv: list[str] | None = None) -> dict:
         if key not in explicit:
             setattr(training_args, key, recipe_training[key])
     logger.info("Recipe: %s", recipe)
+    clips, crops = parse_views(data_args.eval_views)  # checked now, used after training
+    if recipe.sampling == "ssv2" and clips > 1:
+        raise ValueError("The ssv2 protocol takes one clip per video; use --eval_views 1x3.")
 
     # Resuming: "--resume_from_checkpoint last" picks the newest complete checkpoint-* of the output dir (a save cut
     # short by a kill leaves an incomplete one, which is skipped and named); a path works too.
@@ -636,7 +630,6 @@ def main(argv: list[str] | None = None) -> dict:
             trainer.save_metrics("eval", metrics)
             results.update(metrics)
 
-            clips, crops = parse_views(data_args.eval_views)
             # The multi-view pass runs once, in the main process (it is a final report, not part of training).
             if (clips, crops) != (1, 1) and not data_args.streaming and trainer.is_world_process_zero():
                 views = multiview_evaluate(

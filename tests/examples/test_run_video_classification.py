@@ -97,6 +97,14 @@ def test_each_input_form_trains_evaluates_and_saves(script, data_dir, tmp_path, 
     assert (out / "video_preprocessor_config.json").is_file() and (out / "preprocessor_config.json").is_file()
     card = (out / "README.md").read_text()
     assert "eval_top1_accuracy" in card and "AdamW parameter groups" in card
+    # one Hub-directory writer and one card renderer for converted and fine-tuned models
+    from huggingface_hub import ModelCard
+
+    metadata = ModelCard(card).data
+    assert metadata.pipeline_tag == "video-classification" and metadata.library_name == "transformers"
+    assert metadata.eval_results[0].metric_value == round(results["eval_top1_accuracy"], 4)
+    video_config = json.loads((out / "video_preprocessor_config.json").read_text())
+    assert video_config["auto_map"] == {"AutoVideoProcessor": "video_processing_videoswin.VideoSwinVideoProcessor"}
     assert not list(out.glob(".final-*")), "no staging directory may be left behind"
     if form != "streaming":
         csv_lines = (out / "confusion_matrix.csv").read_text().splitlines()
