@@ -9,6 +9,7 @@ and needs no GPU: the models run on the meta device (shapes only, no data), insi
 every dispatched operator whose overload is not a view (`OpOverload.is_view`). Our model picks the same execution
 strategy on meta as on any accelerator ("fused"), so the count is the one a GPU would see.
 
+Each model runs once before the counted step, so that per-size caches (our shift masks) are not counted.
 - inference: one forward pass under `torch.inference_mode()`, eval mode.
 - training: forward + cross-entropy + backward, train mode (dropout and stochastic depth on).
 """
@@ -59,6 +60,9 @@ def count_step(module: torch.nn.Module, impl: str, mode: str, clip: torch.Tensor
         return module(inputs) if impl == "torchvision" else module(pixel_values=inputs).logits
 
     labels = torch.zeros(clip.shape[0], dtype=torch.long, device=clip.device)
+    with torch.inference_mode():  # warm-up: per-size caches (our shift masks) are built once, not per step
+        module.eval()
+        forward()
     if mode == "inference":
         module.eval()
         with torch.inference_mode(), KernelCounter() as counter:

@@ -23,7 +23,6 @@ import json
 import logging
 import math
 import os
-import re
 import signal
 import sys
 import tempfile
@@ -42,11 +41,11 @@ from transformers import (
     TrainingArguments,
     set_seed,
 )
-from transformers.trainer_utils import get_last_checkpoint
 
 import transformers_videoswin  # noqa: F401  (registers the Auto classes)
 from transformers_videoswin import VideoSwinConfig, VideoSwinForVideoClassification
 from transformers_videoswin.model.configuration_videoswin import VARIANTS
+from transformers_videoswin.processing.multiview import parse_views
 from transformers_videoswin.training import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -67,6 +66,14 @@ from transformers_videoswin.training import (
     make_index_sampler,
     prepare_video_column,
     read_label_names,
+)
+from transformers_videoswin.training.checks import (
+    check_annotation_videos,
+    check_columns,
+    check_labels,
+    check_local_dataset_path,
+    check_video_folder,
+    find_resumable_checkpoint,
 )
 from transformers_videoswin.training.metrics import (
     TopKAccuracy,
@@ -242,13 +249,6 @@ def parse_config_overrides(text: str | None) -> dict:
     return overrides
 
 
-def parse_views(spec: str) -> tuple[int, int]:
-    match = re.fullmatch(r"\s*(\d+)\s*[xX*]\s*(\d+)\s*", spec)
-    if not match:
-        raise ValueError(f"--eval_views must look like CLIPSxCROPS (e.g. 4x3), got {spec!r}.")
-    return int(match.group(1)), int(match.group(2))
-
-
 def load_raw_datasets(data_args: DataTrainingArguments, model_args: ModelArguments):
     if data_args.train_file or data_args.validation_file:
         files = {}
@@ -258,6 +258,9 @@ def load_raw_datasets(data_args: DataTrainingArguments, model_args: ModelArgumen
             files["validation"] = data_args.validation_file
         names = read_label_names(data_args.label_names_file) if data_args.label_names_file else None
         return load_annotation_lists(files, data_args.data_root, names, streaming=data_args.streaming)
+    check_local_dataset_path(data_args.dataset_name)
+    if data_args.dataset_name == "videofolder" and data_args.data_dir:
+        check_video_folder(data_args.data_dir)
     kwargs = {"cache_dir": model_args.cache_dir, "streaming": data_args.streaming}
     if data_args.data_dir:
         kwargs["data_dir"] = data_args.data_dir
@@ -362,8 +365,6 @@ def multiview_evaluate(model, raw_eval, data_args, recipe, mean, std, clips: int
     resize = build_eval_transform(test_recipe, mean, std).transforms[0]
     normalise = build_eval_transform(test_recipe, mean, std).transforms[2:]
     sample = make_index_sampler(test_recipe, train=False, num_clips=clips)
-    if recipe.sampling == "ssv2" and clips > 1:
-        raise ValueError("The ssv2 protocol takes one clip per video; use --eval_views 1x3.")
     device = next(model.parameters()).device
     model.eval()
     all_probs, all_labels, skipped = [], [], 0
@@ -467,13 +468,17 @@ def main(argv: list[str] | None = None) -> dict:
         if key not in explicit:
             setattr(training_args, key, recipe_training[key])
     logger.info("Recipe: %s", recipe)
+    clips, crops = parse_views(data_args.eval_views)  # checked now, used after training
+    if recipe.sampling == "ssv2" and clips > 1:
+        raise ValueError("The ssv2 protocol takes one clip per video; use --eval_views 1x3.")
 
-    # Resuming: "--resume_from_checkpoint last" picks the newest checkpoint-* of the output dir; a path works too.
+    # Resuming: "--resume_from_checkpoint last" picks the newest complete checkpoint-* of the output dir (a save cut
+    # short by a kill leaves an incomplete one, which is skipped and named); a path works too.
     checkpoint = training_args.resume_from_checkpoint
     if checkpoint in ("last", "latest", "auto", "True", "true"):
-        checkpoint = get_last_checkpoint(training_args.output_dir) if os.path.isdir(training_args.output_dir) else None
+        checkpoint, skipped = find_resumable_checkpoint(training_args.output_dir)
         if checkpoint is None:
-            logger.info("No checkpoint in %s: starting from scratch.", training_args.output_dir)
+            logger.info("No complete checkpoint in %s: starting from scratch.", training_args.output_dir)
     if checkpoint:
         logger.info("Resuming from %s", checkpoint)
 
@@ -488,6 +493,9 @@ def main(argv: list[str] | None = None) -> dict:
     if training_args.do_eval and eval_split is None:
         raise ValueError(f"--do_eval needs an evaluation split; the dataset has {list(raw)}.")
 
+    for split in (train_split, eval_split):
+        if split is not None:
+            check_columns(raw[split], split, data_args.video_column_name, data_args.label_column_name)
     reference_split = raw[train_split or eval_split]
     labels = label_names_from_features(reference_split, data_args.label_column_name)
     if labels is None:
@@ -498,6 +506,10 @@ def main(argv: list[str] | None = None) -> dict:
         )
     for split in list(raw):
         raw[split] = prepare_video_column(raw[split], data_args.video_column_name)
+        if not data_args.streaming:
+            check_labels(raw[split], split, data_args.label_column_name, len(labels))
+            if data_args.train_file or data_args.validation_file:
+                check_annotation_videos(raw[split], split, data_args.video_column_name)
     if not data_args.streaming:
         if train_split and data_args.max_train_samples is not None:
             raw[train_split] = (
@@ -568,61 +580,8 @@ def main(argv: list[str] | None = None) -> dict:
     if kill_step:  # tests: die like a killed job right after this checkpoint is on disk
         trainer.add_callback(_KillAfterSave(int(kill_step)))
 
-    results: dict = {}
-    start = time.time()
-    if training_args.do_train:
-        step_counter = _StepCounter()
-        trainer.add_callback(step_counter)
-        train_result = trainer.train(resume_from_checkpoint=checkpoint or None)
-        train_tracker.check(final=True)
-        metrics = dict(train_result.metrics)
-        metrics.update(train_tracker.summary())
-        metrics["train_steps_this_run"] = step_counter.steps
-        if checkpoint:
-            metrics["train_resumed_from"] = os.path.basename(os.path.normpath(checkpoint))
-        trainer.log_metrics("train", metrics)
-        trainer.save_metrics("train", metrics)
-        trainer.save_state()
-        results.update({f"train_{k}" if not k.startswith("train") else k: v for k, v in metrics.items()})
-
-    eval_matrix = None
-    if training_args.do_eval and eval_dataset is not None:
-        if data_args.streaming:
-            metrics = trainer.evaluate()
-        else:
-            output = trainer.predict(eval_dataset, metric_key_prefix="eval")
-            metrics = dict(output.metrics)
-            logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
-            eval_matrix = confusion_matrix(np.asarray(logits).argmax(-1), output.label_ids, config.num_labels)
-            for name, value in zip(labels, per_class_accuracy(eval_matrix)):
-                metrics[f"eval_accuracy_{name}"] = None if math.isnan(value) else float(value)
-        eval_tracker.check(final=True)
-        metrics.update(eval_tracker.summary())
-        trainer.log_metrics("eval", metrics)
-        trainer.save_metrics("eval", metrics)
-        results.update(metrics)
-
-        clips, crops = parse_views(data_args.eval_views)
-        # The multi-view pass runs once, in the main process (it is a final report, not part of training).
-        if (clips, crops) != (1, 1) and not data_args.streaming and trainer.is_world_process_zero():
-            views = multiview_evaluate(
-                trainer.model,
-                raw[eval_split],
-                data_args,
-                recipe,
-                mean,
-                std,
-                clips,
-                crops,
-                training_args.per_device_eval_batch_size,
-            )
-            views = {f"eval_{clips}x{crops}_{k}": v for k, v in views.items()}
-            trainer.log_metrics("eval", views)
-            results.update(views)
-    results["wall_time_seconds"] = time.time() - start
-
-    if trainer.is_world_process_zero():
-        if training_args.do_train:
+    def save_outputs(results: dict) -> None:
+        if training_args.do_train and trainer.is_world_process_zero():
             save_final_outputs(
                 trainer.model,
                 training_args.output_dir,
@@ -635,9 +594,76 @@ def main(argv: list[str] | None = None) -> dict:
                 training_args=training_args,
                 parameter_groups=trainer.parameter_group_description,
             )
-        if eval_matrix is not None and data_args.write_confusion_matrix:
-            write_confusion_matrix(eval_matrix, labels, training_args.output_dir)
-        _write_json_atomic(Path(training_args.output_dir) / "all_results.json", results)
+
+    results: dict = {}
+    start = time.time()
+    if training_args.do_train:
+        step_counter = _StepCounter()
+        trainer.add_callback(step_counter)
+        train_result = trainer.train(resume_from_checkpoint=checkpoint or None)
+        metrics = dict(train_result.metrics)
+        metrics.update(train_tracker.summary())
+        metrics["train_steps_this_run"] = step_counter.steps
+        if checkpoint:
+            metrics["train_resumed_from"] = os.path.basename(os.path.normpath(checkpoint))
+        trainer.log_metrics("train", metrics)
+        trainer.save_metrics("train", metrics)
+        trainer.save_state()
+        results.update({f"train_{k}" if not k.startswith("train") else k: v for k, v in metrics.items()})
+        # The trained model, processors and card are on disk before anything else can fail.
+        save_outputs(results)
+
+    eval_matrix = None
+    try:
+        if training_args.do_eval and eval_dataset is not None:
+            if data_args.streaming:
+                metrics = trainer.evaluate()
+            else:
+                output = trainer.predict(eval_dataset, metric_key_prefix="eval")
+                metrics = dict(output.metrics)
+                logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
+                eval_matrix = confusion_matrix(np.asarray(logits).argmax(-1), output.label_ids, config.num_labels)
+                for name, value in zip(labels, per_class_accuracy(eval_matrix)):
+                    metrics[f"eval_accuracy_{name}"] = None if math.isnan(value) else float(value)
+            metrics.update(eval_tracker.summary())
+            trainer.log_metrics("eval", metrics)
+            trainer.save_metrics("eval", metrics)
+            results.update(metrics)
+
+            # The multi-view pass runs once, in the main process (it is a final report, not part of training).
+            if (clips, crops) != (1, 1) and not data_args.streaming and trainer.is_world_process_zero():
+                views = multiview_evaluate(
+                    trainer.model,
+                    raw[eval_split],
+                    data_args,
+                    recipe,
+                    mean,
+                    std,
+                    clips,
+                    crops,
+                    training_args.per_device_eval_batch_size,
+                )
+                views = {f"eval_{clips}x{crops}_{k}": v for k, v in views.items()}
+                trainer.log_metrics("eval", views)
+                results.update(views)
+        results["wall_time_seconds"] = time.time() - start
+
+        if trainer.is_world_process_zero():
+            if "eval_loss" in results or any(k.startswith("eval_") for k in results):
+                save_outputs(results)  # the model card with the evaluation results
+            if eval_matrix is not None and data_args.write_confusion_matrix:
+                write_confusion_matrix(eval_matrix, labels, training_args.output_dir)
+            _write_json_atomic(Path(training_args.output_dir) / "all_results.json", results)
+        # Checks that only the end of the run can make come after everything is saved.
+        train_tracker.check(final=True)
+        eval_tracker.check(final=True)
+    except Exception as error:
+        if training_args.do_train:
+            error.add_note(
+                f"The trained model, its processors and the metrics so far are saved in {training_args.output_dir}."
+            )
+            logger.error("Failed after training; the trained model is saved in %s.", training_args.output_dir)
+        raise
     logger.warning("Rank %d finished.", training_args.process_index)
     return results
 

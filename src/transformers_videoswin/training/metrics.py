@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import os
 import tempfile
 from collections.abc import Sequence
@@ -18,6 +19,8 @@ from pathlib import Path
 import datasets
 import evaluate
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 _DESCRIPTION = """Top-k accuracy: the fraction of examples whose reference label is among the k highest-scoring classes.
 Predictions are per-class scores (logits or probabilities), references are integer labels."""
@@ -120,7 +123,15 @@ def write_confusion_matrix(
     csv_path = output_dir / f"{prefix}.csv"
     _atomic_write_bytes(csv_path, text.getvalue().encode())
 
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        logger.warning(
+            "matplotlib is not installed: wrote %s but not the PNG (pip install matplotlib, or "
+            "pip install 'transformers-videoswin[train]', then rerun the evaluation).",
+            csv_path,
+        )
+        return {"csv": csv_path}
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt

@@ -11,9 +11,8 @@ from dataclasses import dataclass, fields, replace
 import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)  # 123.675 / 255, 116.28 / 255, 103.53 / 255
-IMAGENET_STD = (0.229, 0.224, 0.225)  # 58.395 / 255, 57.12 / 255, 57.375 / 255
+from transformers.image_utils import IMAGENET_DEFAULT_MEAN as IMAGENET_MEAN
+from transformers.image_utils import IMAGENET_DEFAULT_STD as IMAGENET_STD
 
 
 @dataclass(frozen=True)

@@ -241,6 +241,8 @@ def read_annotation_list(path: str | os.PathLike) -> tuple[list[str], list[int]]
         parts = line.rsplit(maxsplit=1)
         if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
             raise ValueError(f"{path}:{number}: expected '<path> <integer label>', got {line!r}.")
+        if int(parts[1]) < 0:
+            raise ValueError(f"{path}:{number}: the label {parts[1]} is negative; labels count from 0.")
         paths.append(parts[0])
         labels.append(int(parts[1]))
     if not paths:
@@ -269,11 +271,14 @@ def load_annotation_lists(
     if label_names is None:
         label_names = [str(i) for i in range(num_labels)]
     elif len(label_names) < num_labels:
+        split, row = next((s, i) for s, (_, ls) in columns.items() for i, x in enumerate(ls) if x >= len(label_names))
         raise ValueError(
-            f"The label names list has {len(label_names)} names but the lists use label {num_labels - 1}."
+            f"{files[split]}: entry {row + 1} has label {columns[split][1][row]}, but the label names list has only "
+            f"{len(label_names)} names (labels 0..{len(label_names) - 1})."
         )
     features = datasets.Features({"video": datasets.Value("string"), "label": datasets.ClassLabel(names=label_names)})
-    root = os.fspath(data_root) if data_root is not None else None
+    # absolute, so that the loader (which also joins relative paths to data_root) does not join it twice
+    root = os.path.abspath(os.fspath(data_root)) if data_root is not None else None
     splits = {}
     for split, (paths, labels) in columns.items():
         if root is not None:
