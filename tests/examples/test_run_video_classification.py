@@ -154,13 +154,6 @@ def test_the_saved_processor_gives_exactly_the_validation_tensors(script, data_d
         assert torch.equal(saved, validated), index
 
 
-def test_config_overrides_parser(script):
-    parsed = script.parse_config_overrides("embed_dim=32,depths=[1,1,2,1],num_heads=(1, 2,4,8),hidden_act=gelu")
-    assert parsed == {"embed_dim": 32, "depths": [1, 1, 2, 1], "num_heads": (1, 2, 4, 8), "hidden_act": "gelu"}
-    with pytest.raises(ValueError, match="key=value"):
-        script.parse_config_overrides("embed_dim")
-
-
 def test_corrupt_videos_fail_the_run_past_the_threshold(script, data_dir, tmp_path):
     from transformers_videoswin.training import TooManyCorruptVideos
 
