@@ -126,11 +126,32 @@ def test_each_input_form_trains_evaluates_and_saves(script, data_dir, tmp_path, 
     torch.testing.assert_close(model.state_dict()["classifier.weight"], saved["classifier.weight"])
 
 
-def test_config_overrides_parser(script):
-    parsed = script.parse_config_overrides("embed_dim=32,depths=[1,1,2,1],num_heads=(1, 2,4,8),hidden_act=gelu")
-    assert parsed == {"embed_dim": 32, "depths": [1, 1, 2, 1], "num_heads": (1, 2, 4, 8), "hidden_act": "gelu"}
-    with pytest.raises(ValueError, match="key=value"):
-        script.parse_config_overrides("embed_dim")
+@pytest.mark.parametrize("recipe", ["kinetics", "ssv2"])
+def test_the_saved_processor_gives_exactly_the_validation_tensors(script, data_dir, tmp_path, monkeypatch, recipe):
+    from transformers import AutoVideoProcessor
+
+    from transformers_videoswin.training import resolve_video_source
+
+    runs = []
+
+    class RecordingTrainer(script.VideoClassificationTrainer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            runs.append(self)
+
+    monkeypatch.setattr(script, "VideoClassificationTrainer", RecordingTrainer)
+    out = tmp_path / "out"
+    args = [*data_args("parquet", data_dir, tmp_path), *MODEL_ARGS, *RECIPE_ARGS, *RUN_ARGS, "--recipe", recipe]
+    args += ["--resize_ratio", "1.25", "--output_dir", str(out), "--max_steps", "1", "--save_strategy", "no"]
+    script.main(args)
+    processor = AutoVideoProcessor.from_pretrained(out)
+    eval_dataset = runs[0].eval_dataset
+    for index in range(len(eval_dataset)):
+        validated = eval_dataset[index]["pixel_values"]
+        source, _ = resolve_video_source(eval_dataset.dataset[index]["video"])
+        saved = processor(source, return_tensors="pt")["pixel_values"][0]
+        assert validated.shape == (8, 3, 32, 32)
+        assert torch.equal(saved, validated), index
 
 
 def test_corrupt_videos_fail_the_run_past_the_threshold(script, data_dir, tmp_path):
@@ -186,7 +207,8 @@ def test_killed_run_resumes_to_the_same_result(script, data_dir, tmp_path):
     reference = script.main([*common, "--output_dir", str(tmp_path / "uninterrupted")])
 
     out = tmp_path / "interrupted"
-    killed = run_script([*common, "--output_dir", str(out)], {"VIDEOSWIN_TEST_KILL_AFTER_SAVE_STEP": "3"})
+    killer = [sys.executable, str(Path(__file__).parent / "kill_after_save.py"), "3"]
+    killed = run_script([*common, "--output_dir", str(out)], launcher=killer)
     assert killed.returncode == -9, killed.stderr[-3000:]
     assert (out / "checkpoint-3").is_dir() and not (out / "checkpoint-6").exists()
     assert not (out / "model.safetensors").exists()

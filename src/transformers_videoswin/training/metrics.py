@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import os
 import tempfile
@@ -107,6 +108,13 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def write_json_atomic(path: str | os.PathLike, data: dict) -> Path:
+    """`data` as indented JSON at `path`, replacing any previous file in one step."""
+    path = Path(path)
+    _atomic_write_bytes(path, json.dumps(data, indent=2, default=str).encode())
+    return path
+
+
 def write_confusion_matrix(
     matrix: np.ndarray, class_names: Sequence[str], output_dir: str | os.PathLike, prefix: str = "confusion_matrix"
 ) -> dict[str, Path]:
@@ -168,4 +176,5 @@ __all__ = [
     "per_class_accuracy",
     "top_k_accuracy",
     "write_confusion_matrix",
+    "write_json_atomic",
 ]

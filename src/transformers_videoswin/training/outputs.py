@@ -16,26 +16,7 @@ from pathlib import Path
 
 from ..checkpoints.hub import save_hub_directory
 from ..checkpoints.model_cards import render_fine_tuned_card
-
-
-def build_processors(recipe):
-    """Image and video processors that reproduce the recipe's single-view evaluation transform."""
-    from ..processing.image_processing_videoswin import VideoSwinImageProcessor
-    from ..processing.video_processing_videoswin import VideoSwinVideoProcessor
-    from .transforms import _short_side
-
-    common = {
-        "size": {"shortest_edge": _short_side(recipe)},
-        "crop_size": {"height": recipe.image_size, "width": recipe.image_size},
-    }
-    image_processor = VideoSwinImageProcessor(**common)
-    video_processor = VideoSwinVideoProcessor(
-        **common,
-        num_frames=recipe.num_frames,
-        sampling=recipe.sampling,
-        frame_interval=recipe.frame_interval,
-    )
-    return image_processor, video_processor
+from .transforms import build_processors
 
 
 def save_final_outputs(
@@ -49,6 +30,7 @@ def save_final_outputs(
     data_args=None,
     training_args=None,
     parameter_groups: str | None = None,
+    processors=None,
 ) -> Path:
     """Write model, code, processors, model card and run arguments into `output_dir` atomically (see module)."""
     output_dir = Path(output_dir)
@@ -61,7 +43,8 @@ def save_final_outputs(
         if dataset == "videofolder" and getattr(data_args, "data_dir", None):
             dataset = Path(data_args.data_dir).name
         card = render_fine_tuned_card(model, recipe, results, labels, command, dataset, parameter_groups)
-        save_hub_directory(model, staging, processors=build_processors(recipe), model_card=card)
+        processors = processors if processors is not None else build_processors(recipe)
+        save_hub_directory(model, staging, processors=processors, model_card=card)
         run = {
             "command": command,
             "recipe": dataclasses.asdict(recipe),
@@ -81,4 +64,4 @@ def save_final_outputs(
     return output_dir
 
 
-__all__ = ["build_processors", "save_final_outputs"]
+__all__ = ["save_final_outputs"]

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from ..checkpoints.labels import LABEL_SETS, load_labels
-from ..processing.sampling import sample_kinetics_indices, sample_ssv2_indices
+from ..processing.sampling import sample_indices
 from ..processing.video_io import VideoDecodeError, read_video_clips
 from .transforms import Recipe, apply_video_transform
 
@@ -105,13 +105,15 @@ def make_index_sampler(recipe: Recipe, train: bool, num_clips: int = 1) -> Calla
     """`fn(num_video_frames, generator) -> int64 [num_clips, num_frames]` frame indices following the recipe."""
 
     def sample(num_video_frames: int, generator: np.random.Generator | None) -> np.ndarray:
-        if recipe.sampling == "kinetics":
-            return sample_kinetics_indices(
-                num_video_frames, recipe.num_frames, recipe.frame_interval, num_clips, not train, generator
-            )
-        if recipe.sampling == "ssv2":
-            return sample_ssv2_indices(num_video_frames, recipe.num_frames, not train, generator)
-        raise ValueError(f"Unknown sampling protocol {recipe.sampling!r}.")
+        return sample_indices(
+            recipe.sampling,
+            num_video_frames,
+            recipe.num_frames,
+            frame_interval=recipe.frame_interval,
+            num_clips=num_clips,
+            test_mode=not train,
+            generator=generator,
+        )
 
     return sample
 
