@@ -82,9 +82,10 @@ def test_bad_views_is_a_usage_error(setup, capsys):
 
 def test_features_pooled(setup, tmp_path):
     out = tmp_path / "feat.safetensors"
-    assert main(["features", setup["videos"][0], "--model", setup["model_dir"], "--out", str(out)]) == 0
+    argv = ["features", setup["videos"][0], "--model", setup["model_dir"], "--out", str(out), "--keep-time"]
+    assert main(argv) == 0
     tensors = load_file(out)
-    assert set(tensors) == {"pooled", "pooled_time"}
+    assert set(tensors) == {"pooled", "pooled_time", "start_time", "end_time", "frame_indices"}
     # 8 frames -> T' = 4 tokens in time; tiny width 16 * 2**3 = 128 channels
     assert tensors["pooled"].shape == (1, 128) and tensors["pooled_time"].shape == (1, 4, 128)
     # against the model directly, on the same (official single-view) frames
@@ -95,7 +96,11 @@ def test_features_pooled(setup, tmp_path):
     torch.testing.assert_close(tensors["pooled_time"].mean(1), expected.pooler_output, rtol=1e-5, atol=1e-5)
     with safe_open(str(out), "pt") as handle:
         metadata = handle.metadata()
-    assert json.loads(metadata["frame_indices"]) == sample_kinetics_indices(60, 8, 2, test_mode=True)[0].tolist()
+    expected_indices = sample_kinetics_indices(60, 8, 2, test_mode=True)
+    assert tensors["frame_indices"].tolist() == expected_indices.tolist()
+    assert tensors["start_time"].tolist() == [expected_indices.min() / 25] and tensors["end_time"].tolist() == [
+        (expected_indices.max() + 1) / 25
+    ]
     assert metadata["views"] == "1x1"
 
 
@@ -123,3 +128,102 @@ def test_console_script_entry_point(capsys):
     assert excinfo.value.code == 0
     out = capsys.readouterr().out
     assert "classify" in out and "features" in out
+
+
+def test_classify_json_is_a_list_for_one_video(setup, capsys):
+    assert main(["classify", setup["videos"][0], "--model", setup["model_dir"], "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert isinstance(results, list) and len(results) == 1 and results[0]["video"] == setup["videos"][0]
+
+
+def test_classify_sliding_windows_json(setup, capsys):
+    argv = ["classify", setup["videos"][0], "--model", setup["model_dir"], "--window", "8", "--stride", "12"]
+    assert main([*argv, "--frame-interval", "2", "--top-k", "1", "--json"]) == 0
+    (result,) = json.loads(capsys.readouterr().out)
+    # 60 frames at interval 2 = 30 sampled; windows of 8 every 12 sampled frames: 0, 12, and 24 padded to the end
+    expected = [(0.0, 16 / 25), (24 / 25, 40 / 25), (48 / 25, 60 / 25)]
+    spans = [value for w in result["windows"] for value in (w["start"], w["end"])]
+    assert spans == pytest.approx([value for span in expected for value in span])
+    assert all(
+        len(w["predictions"]) == 1 and w["predictions"][0]["label"] in LABELS.values() for w in result["windows"]
+    )
+
+
+def test_classify_output_dir_saves_per_window_probabilities(setup, tmp_path, capsys):
+    argv = ["classify", *setup["videos"], "--model", setup["model_dir"], "--window", "8", "--stride", "8"]
+    assert main([*argv, "--output-dir", str(tmp_path), "--num-workers", "1", "--no-progress"]) == 0
+    probs = load_file(tmp_path / "v0.safetensors")["probs"]
+    assert probs.shape == (8, 3)  # 60 frames: 7 full windows of 8 and a padded one
+    torch.testing.assert_close(probs.sum(-1), torch.ones(8))
+    with safe_open(str(tmp_path / "v0.safetensors"), "pt") as handle:
+        assert json.loads(handle.metadata()["labels"]) == list(LABELS.values())
+    assert "2 videos: 2 done" in capsys.readouterr().err
+
+
+def _error(capsys, argv) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_model_errors_are_one_line(setup, tmp_path, capsys):
+    video = setup["videos"][0]
+    assert "no such directory" in _error(capsys, ["classify", video, "--model", str(tmp_path / "nope")])
+    (tmp_path / "empty").mkdir()
+    assert "not a saved model" in _error(capsys, ["classify", video, "--model", str(tmp_path / "empty")])
+    with pytest.raises(SystemExit) as excinfo:
+        main(["classify", video])
+    assert excinfo.value.code == 2 and "--model" in capsys.readouterr().err
+
+
+def test_cuda_without_a_gpu_is_one_line(setup, capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    err = _error(
+        capsys, ["features", setup["videos"][0], "--model", setup["model_dir"], "--out", "x", "--device", "cuda"]
+    )
+    assert "no CUDA GPU" in err and "--device cpu" in err
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--window", "8", "--views", "4x3"], "cannot be combined with --window"),
+        (["--sampling", "ssv2", "--views", "4x1"], "one clip spread over the whole video"),
+        (["--window", "8", "--fps", "5", "--frame-interval", "2"], "not both"),
+        (["--window", "8", "--num-frames", "16"], "disagree"),
+        (["--stride", "4"], "give --window"),
+        (["--window", "8", "--sampling", "uniform"], "cover all of it"),
+    ],
+)
+def test_impossible_clip_combinations_are_one_line(setup, capsys, extra, message):
+    assert message in _error(capsys, ["classify", setup["videos"][0], "--model", setup["model_dir"], *extra])
+
+
+def test_features_output_errors(setup, tmp_path, capsys):
+    base = ["features", *setup["videos"], "--model", setup["model_dir"]]
+    assert "--output-dir" in _error(capsys, base)
+    assert "one video" in _error(capsys, [*base, "--out", str(tmp_path / "x.safetensors")])
+    assert (
+        "no videos"
+        in _error(capsys, ["features", str(tmp_path), "--model", setup["model_dir"], "--output-dir", "o"]).lower()
+    )
+
+
+def test_timeline_png(setup, tmp_path, capsys):
+    out = tmp_path / "timeline.png"
+    argv = ["timeline", setup["videos"][0], "--model", setup["model_dir"], "--out", str(out), "--window", "8"]
+    assert main(argv) == 0
+    assert "(14 windows)" in capsys.readouterr().out  # 60 frames, 8-frame windows every 4 frames (half a window)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
+
+
+def test_merge_rebuilds_the_index(setup, tmp_path, capsys):
+    argv = ["features", *setup["videos"], "--model", setup["model_dir"], "--window", "8", "--no-progress"]
+    assert main([*argv, "--output-dir", str(tmp_path), "--num-workers", "0"]) == 0
+    index = (tmp_path / "index.jsonl").read_text()
+    (tmp_path / "index.jsonl").unlink()
+    assert main(["merge", str(tmp_path)]) == 0
+    assert (tmp_path / "index.jsonl").read_text() == index
+    assert "2 videos (2 ok, 0 failed)" in capsys.readouterr().out
+    assert "not an output directory" in _error(capsys, ["merge", str(tmp_path / "v0.safetensors")])

@@ -1,18 +1,27 @@
-"""Command line: ``videoswin classify`` and ``videoswin features``.
+"""Command line: ``videoswin classify``, ``features``, ``timeline`` and ``merge``.
 
-    videoswin classify clip.mp4 other.mp4 --model DIR [--views 4x3] [--top-k 5] [--json]
+    videoswin classify clips/*.mp4 --model DIR [--views 4x3] [--top-k 5] [--json]
     videoswin features clip.mp4 --model DIR --out clip.safetensors [--level stages] [--views 1x1]
+    videoswin features videos/ --model DIR --output-dir feats --window 32 --stride 16 [--keep-time]
+    videoswin timeline long.mp4 --model DIR --out timeline.png [--window 32 --stride 8]
+    videoswin merge feats
 
-``classify`` prints a table per video (or one JSON document with ``--json``), averaging softmax probabilities over
-``--views CLIPSxCROPS`` as the official test does (``4x3`` for the reported Kinetics numbers, ``1x3`` with
-``--sampling ssv2`` for SSv2). Videos that cannot be read are reported (the error names the file) and the exit status
-is 1, but the other videos are still classified.
+``classify`` and ``features`` share one engine (:mod:`transformers_videoswin.inference`): inputs are files, globs,
+text lists, directory trees or ``--dataset`` (a Hub id or local parquet, ``--streaming``); decoding runs in
+``--num-workers`` DataLoader processes; ``--batch-size`` clips from several videos go through the model together.
 
-``features`` writes a safetensors file. Every tensor has a leading view axis ``V`` (1 with the default ``--views
-1x1``): ``pooled`` ``[V, C]`` (the classifier input), ``pooled_time`` ``[V, T', C]`` (spatial mean, time kept) and,
-with ``--level stages``, ``final`` ``[V, C, T', H', W']`` (after the final LayerNorm) plus one map per stage
-``stem``, ``stage1`` ... ``[V, C_i, T', H_i, W_i]`` (the model's ``reshaped_hidden_states``). The header metadata
-records the video, the model, the views and the sampled frame indices.
+Clips per video: without ``--window``, the official views (``--views CLIPSxCROPS``, ``--sampling``); ``classify``
+averages their softmax probabilities. With ``--window FRAMES --stride FRAMES`` (frames taken every
+``--frame-interval`` frames or at ``--fps``), sliding windows cover the whole video; ``--last-window`` says what
+happens to the tail (``pad``: one more window, its missing frames repeating the last frame; ``shift``: one more full
+window ending at the last frame; ``drop``), and a video shorter than one window gets one padded window.
+
+Tensors written per video, one row per window (or view): ``pooled`` ``[N, C]`` (``pooled_time`` ``[N, T', C]`` with
+``--keep-time``; ``final`` and per-stage maps ``[N, C_i, T', H_i, W_i]`` with ``--level stages``), ``probs``
+``[N, num_labels]`` for ``classify``, and ``start_time`` / ``end_time`` ``[N]`` (seconds), ``frame_indices``
+``[N, T]``. With ``--output-dir`` every video gets its own file, written atomically, and ``index.jsonl`` lists
+every video with its status; re-running skips finished videos. Unreadable videos are reported (the index, stderr, or
+the JSON list) and the others go on; the exit status is then 1.
 """
 
 from __future__ import annotations
@@ -24,8 +33,14 @@ from pathlib import Path
 
 import torch
 
-from .processing.sampling import SAMPLING_PROTOCOLS
-from .processing.video_io import BACKENDS, VideoDecodeError
+from .processing.sampling import LAST_WINDOW_POLICIES, SAMPLING_PROTOCOLS
+from .processing.video_io import BACKENDS
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class UsageError(Exception):
+    """A bad command line, reported as one line (exit status 2)."""
 
 
 def _views_arg(value: str) -> tuple[int, int]:
@@ -37,38 +52,199 @@ def _views_arg(value: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _add_common(parser: argparse.ArgumentParser, default_views: str) -> None:
-    parser.add_argument("--model", required=True, help="model directory (save_pretrained output) or Hub id")
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
+    return number
+
+
+def _add_inputs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
+        "videos", nargs="*", metavar="VIDEO", help="video files, URLs, globs, directories, or .txt lists of videos"
+    )
+    data = parser.add_argument_group("a datasets dataset instead of files")
+    data.add_argument("--dataset", default=None, help="Hub id, local dataset folder or .parquet file(s)")
+    data.add_argument("--split", default="train")
+    data.add_argument("--video-column", default="video")
+    data.add_argument("--streaming", action="store_true", help="stream the dataset instead of downloading it")
+
+
+def _add_model(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="model directory (save_pretrained output) or Hub id")
+    parser.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda, cuda:1 ...")
+    parser.add_argument("--dtype", choices=tuple(DTYPES), default="fp32")
+    parser.add_argument("--backend", choices=BACKENDS, default="auto", help="video decoder")
+
+
+def _add_clips(parser: argparse.ArgumentParser, default_views: str = "1x1") -> None:
+    clips = parser.add_argument_group("clips per video")
+    clips.add_argument(
         "--views", type=_views_arg, default=default_views, help="CLIPSxCROPS, e.g. 1x1, 4x3 (Kinetics), 1x3 (SSv2)"
     )
-    parser.add_argument("--sampling", choices=SAMPLING_PROTOCOLS, default=None, help="frame sampling protocol")
-    parser.add_argument("--num-frames", type=int, default=None, help="frames per clip (default: the model's)")
-    parser.add_argument("--frame-interval", type=int, default=None, help="stride between frames (kinetics)")
-    parser.add_argument("--backend", choices=BACKENDS, default="auto", help="video decoder")
-    parser.add_argument("--max-testing-views", type=int, default=None, help="views per forward pass (memory)")
-    parser.add_argument("--device", default="cpu")
+    clips.add_argument("--sampling", choices=SAMPLING_PROTOCOLS, default=None, help="frame sampling protocol (views)")
+    clips.add_argument("--num-frames", type=_positive_int, default=None, help="frames per clip (default: the model's)")
+    clips.add_argument("--frame-interval", type=_positive_int, default=None, help="stride between sampled frames")
+    clips.add_argument("--window", type=_positive_int, default=None, help="sliding windows of FRAMES frames")
+    clips.add_argument(
+        "--stride", type=_positive_int, default=None, help="frames between window starts (default: window)"
+    )
+    clips.add_argument("--fps", type=float, default=None, help="sample the windows' frames at this rate")
+    clips.add_argument("--last-window", choices=LAST_WINDOW_POLICIES, default="pad", help="the tail of a video")
+
+
+def _add_run(parser: argparse.ArgumentParser) -> None:
+    run = parser.add_argument_group("running")
+    run.add_argument(
+        "--batch-size", "--max-testing-views", dest="batch_size", type=_positive_int, default=8,
+        help="clips per forward pass (from several videos)",
+    )  # fmt: skip
+    run.add_argument("--num-workers", type=int, default=None, help="decoding processes (default: half the cores)")
+    run.add_argument("--output-dir", default=None, help="one file per video + index.jsonl; re-running resumes")
+    run.add_argument("--format", choices=("safetensors", "npy"), default="safetensors", help="per-video files")
+    run.add_argument("--index-format", choices=("jsonl", "parquet"), default="jsonl")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="videoswin", description="Video Swin Transformer inference.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    classify = sub.add_parser("classify", help="classify videos")
-    classify.add_argument("videos", nargs="+", metavar="VIDEO")
-    _add_common(classify, default_views="1x1")
-    classify.add_argument("--top-k", type=int, default=5)
-    classify.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
-    classify.add_argument("--no-progress", action="store_true", help="no progress bar (shown for 2+ videos)")
+    classify = sub.add_parser("classify", help="classify videos (whole, or per sliding window)")
+    _add_inputs(classify)
+    _add_model(classify)
+    _add_clips(classify)
+    _add_run(classify)
+    classify.add_argument("--top-k", type=_positive_int, default=5)
+    classify.add_argument("--json", action="store_true", help="print a JSON list instead of tables")
 
     features = sub.add_parser("features", help="extract features that keep the time axis")
-    features.add_argument("video", metavar="VIDEO")
-    _add_common(features, default_views="1x1")
-    features.add_argument("--out", required=True, help="output .safetensors file")
+    _add_inputs(features)
+    _add_model(features)
+    _add_clips(features)
+    _add_run(features)
+    features.add_argument("--out", default=None, help="output .safetensors file (one video)")
     features.add_argument(
         "--level", choices=("pooled", "stages"), default="pooled", help="pooled vectors only, or every stage map"
     )
+    features.add_argument("--keep-time", action="store_true", help="also pooled_time [N, T', C] (spatial mean)")
+
+    timeline = sub.add_parser("timeline", help="plot the top classes' probabilities over a long video")
+    timeline.add_argument("video", metavar="VIDEO")
+    _add_model(timeline)
+    timeline.add_argument("--out", required=True, help="output PNG")
+    timeline.add_argument("--window", type=_positive_int, default=None, help="frames per window (default: model's)")
+    timeline.add_argument("--stride", type=_positive_int, default=None, help="default: half a window")
+    timeline.add_argument("--frame-interval", type=_positive_int, default=None)
+    timeline.add_argument("--fps", type=float, default=None)
+    timeline.add_argument("--last-window", choices=LAST_WINDOW_POLICIES, default="pad")
+    timeline.add_argument("--top-k", type=_positive_int, default=4, help="classes to plot")
+    timeline.add_argument("--batch-size", type=_positive_int, default=8)
+
+    merge = sub.add_parser("merge", help="merge the index parts of a sharded run into index.jsonl")
+    merge.add_argument("output_dir", metavar="DIR")
+    merge.add_argument("--index-format", choices=("jsonl", "parquet"), default="jsonl")
     return parser
+
+
+# ------------------------------------------------------------------------------------------------ checks
+def _check_model_dir(model: str) -> None:
+    """A local-looking --model must be a saved model directory (clear message instead of a Hub lookup)."""
+    path = Path(model)
+    looks_local = path.exists() or model.startswith((".", "/", "~")) or model.count("/") > 1
+    if not looks_local:
+        return
+    if not path.exists():
+        raise UsageError(f"--model {model}: no such directory.")
+    if not path.is_dir():
+        raise UsageError(f"--model {model} is a file; give the directory written by save_pretrained or the converter.")
+    if not (path / "config.json").is_file():
+        raise UsageError(
+            f"--model {model} is a directory but not a saved model (no config.json); give the directory written by "
+            "save_pretrained or conversion/convert_official_checkpoint.py."
+        )
+
+
+def _check_device(device: str):
+    from .inference.runner import local_device
+
+    try:
+        resolved = local_device(device)
+    except RuntimeError as error:
+        raise UsageError(f"--device {device}: {error}") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--device {device}, but PyTorch sees no CUDA GPU on this machine; use --device cpu.")
+    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
+        raise UsageError(f"--device {resolved}: this machine has {torch.cuda.device_count()} GPU(s).")
+    return resolved
+
+
+def _plan(args, config):
+    from .inference.engine import ClipPlan
+
+    num_clips, num_crops = getattr(args, "views", (1, 1))
+    num_frames = getattr(args, "num_frames", None)
+    window = args.window
+    if window is not None and num_frames is not None and num_frames != window:
+        raise UsageError(f"--num-frames {num_frames} and --window {window} disagree: a window is one clip.")
+    try:
+        plan = ClipPlan(
+            window=window,
+            stride=args.stride,
+            frame_interval=args.frame_interval,
+            fps=args.fps,
+            last_window=args.last_window,
+            num_frames=num_frames or (None if window else getattr(config, "num_frames", None)),
+            sampling=getattr(args, "sampling", None),
+            num_clips=num_clips,
+            num_crops=num_crops,
+            decode_backend=args.backend,
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if not plan.windows and num_clips > 1 and (plan.sampling or "kinetics") != "kinetics":
+        raise UsageError(
+            f"--sampling {plan.sampling} takes one clip spread over the whole video; --views {num_clips}x{num_crops} "
+            f"asks for {num_clips} clips (use --views 1x{num_crops}, or --sampling kinetics)."
+        )
+    return plan
+
+
+def _inputs(args):
+    from .inference.sources import DatasetTable, expand_inputs, file_entries
+
+    if args.dataset and args.videos:
+        raise UsageError("Give video files or --dataset, not both.")
+    if args.dataset:
+        table = DatasetTable(args.dataset, args.split, args.video_column, args.streaming)
+        try:
+            table.load()
+        except Exception as error:  # noqa: BLE001 -- datasets raises many kinds; one line says which
+            raise UsageError(f"--dataset {args.dataset}: {error}") from None
+        return None, table
+    if not args.videos:
+        raise UsageError("No videos given: pass video files, globs, directories or lists, or --dataset.")
+    try:
+        return file_entries(expand_inputs(args.videos)), None
+    except (OSError, ValueError) as error:
+        raise UsageError(str(error)) from None
+
+
+def _load(args, task: str):
+    from transformers import AutoModel, AutoModelForVideoClassification
+
+    _check_model_dir(args.model)
+    device = _check_device(args.device)
+    loader = AutoModelForVideoClassification if task == "classify" else AutoModel
+    try:
+        model = loader.from_pretrained(args.model)
+    except (OSError, ValueError, KeyError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UsageError(f"Cannot load the model {args.model}: {first_line}") from None
+    return model, _load_processor(args.model, model.config), device
 
 
 def _load_processor(model_dir: str, config):
@@ -90,69 +266,94 @@ def _load_processor(model_dir: str, config):
     return processor
 
 
-def _processor_kwargs(args, config, num_clips: int, num_crops: int) -> dict:
-    kwargs = {
-        "num_clips": num_clips,
-        "num_crops": num_crops,
-        "decode_backend": args.backend,
-        "num_frames": args.num_frames or getattr(config, "num_frames", None),
-        "return_metadata": True,
-    }
-    if args.sampling:
-        kwargs["sampling"] = args.sampling
-    if args.frame_interval:
-        kwargs["frame_interval"] = args.frame_interval
-    return {k: v for k, v in kwargs.items() if v is not None}
+# ------------------------------------------------------------------------------------------------ commands
+def _run(args, task: str):
+    from .inference.engine import default_num_workers
+    from .inference.runner import print_summary, run_inference, shard_from_environment
 
-
-def _views_tensor(pixel_values: torch.Tensor) -> torch.Tensor:
-    return pixel_values if pixel_values.ndim == 6 else pixel_values.unsqueeze(1)
-
-
-def _progress(items, enabled: bool):
-    if not enabled:
-        return items
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc="videos", unit="video", file=sys.stderr)
+    if args.output_dir and Path(args.output_dir).exists() and not Path(args.output_dir).is_dir():
+        raise UsageError(f"--output-dir {args.output_dir} is a file, not a directory.")
+    if task == "features" and args.format == "npy" and args.level == "stages":
+        raise UsageError("--format npy stores one array per video; use safetensors for --level stages.")
+    _plan(args, None)  # impossible combinations fail before anything is loaded
+    entries, table = _inputs(args)
+    model, processor, device = _load(args, task)
+    plan = _plan(args, model.config)
+    shard = shard_from_environment()
+    total = len(entries) if entries is not None else None
+    workers = args.num_workers if args.num_workers is not None else default_num_workers()
+    workers = 0 if total == 1 else (min(workers, total) if total else workers)
+    summary, sink = run_inference(
+        model,
+        processor,
+        plan,
+        entries=entries,
+        table=table,
+        task=task,
+        output_dir=args.output_dir,
+        output_format=args.format,
+        index_format=args.index_format,
+        batch_size=args.batch_size,
+        num_workers=max(0, workers),
+        device=device,
+        dtype=DTYPES[args.dtype],
+        keep_time=getattr(args, "keep_time", False),
+        level=getattr(args, "level", "pooled"),
+        shard=shard,
+        model_name=args.model,
+        progress=not args.no_progress and total != 1,
+    )
+    if args.output_dir or total != 1 or summary.failed:
+        print_summary(summary, shard)
+    return summary, sink, plan, model
 
 
 def run_classify(args) -> int:
-    from transformers import AutoModelForVideoClassification
-
-    from .processing.multiview import predict_multiview
-
-    num_clips, num_crops = args.views
-    model = AutoModelForVideoClassification.from_pretrained(args.model).to(args.device).eval()
-    processor = _load_processor(args.model, model.config)
-    kwargs = _processor_kwargs(args, model.config, num_clips, num_crops)
+    summary, sink, plan, model = _run(args, "classify")
+    if args.output_dir:
+        print(f"wrote {summary.ok} files and the index to {args.output_dir}")
+        return 1 if summary.failed else 0
     top_k = max(1, min(args.top_k, model.config.num_labels))
-
-    results, failed = [], 0
-    for video in _progress(args.videos, enabled=len(args.videos) > 1 and not args.no_progress):
-        try:
-            batch = processor(video, return_tensors="pt", **kwargs)
-        except (VideoDecodeError, OSError) as error:
-            failed += 1
-            results.append({"video": video, "error": str(error)})
-            if not args.json:
-                print(f"error: {error}", file=sys.stderr)
-            continue
-        probs = predict_multiview(model, _views_tensor(batch["pixel_values"]), args.max_testing_views)[0]
-        scores, ids = probs.topk(top_k)
-        predictions = [
-            {"label": model.config.id2label[int(i)], "score": float(s)} for s, i in zip(scores.tolist(), ids.tolist())
-        ]
-        result = {"video": video, "views": f"{num_clips}x{num_crops}", "predictions": predictions}
-        results.append(result)
-        if not args.json:
-            _print_table(result)
+    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    results = [_classify_result(r, labels, top_k, plan) for _, r in sorted(sink.results.items())]
     if args.json:
-        print(json.dumps(results if len(results) != 1 else results[0], indent=2))
-    return 1 if failed else 0
+        print(json.dumps(results, indent=2))  # always a list, errors included
+    else:
+        for result in results:
+            if "error" in result:
+                continue  # already reported on stderr
+            _print_table(result)
+    return 1 if summary.failed else 0
+
+
+def _top(probs: torch.Tensor, labels: list[str], top_k: int) -> list[dict]:
+    scores, ids = probs.topk(top_k)
+    return [{"label": labels[int(i)], "score": float(s)} for s, i in zip(scores.tolist(), ids.tolist())]
+
+
+def _classify_result(result: dict, labels, top_k: int, plan) -> dict:
+    header = result["header"]
+    if "error" in result:
+        return {"video": header["name"], "error": result["error"]}
+    probs, tensors = result["tensors"]["probs"], result["tensors"]
+    if not plan.windows:
+        views = f"{plan.num_clips}x{plan.num_crops}"
+        return {"video": header["name"], "views": views, "predictions": _top(probs.mean(0), labels, top_k)}
+    windows = [
+        {"start": float(s), "end": float(e), "predictions": _top(p, labels, top_k)}
+        for s, e, p in zip(tensors["start_time"].tolist(), tensors["end_time"].tolist(), probs)
+    ]
+    return {"video": header["name"], "window": plan.window, "stride": plan.stride, "windows": windows}
 
 
 def _print_table(result: dict) -> None:
+    if "windows" in result:
+        print(f"{result['video']}  ({len(result['windows'])} windows of {result['window']} frames)")
+        for window in result["windows"]:
+            top = ", ".join(f"{p['label']} {p['score']:.3f}" for p in window["predictions"])
+            span = f"{window['start']:.2f}-{window['end']:.2f}s"
+            print(f"  {span:>16}  {top}")
+        return
     predictions = result["predictions"]
     width = max([len("label")] + [len(p["label"]) for p in predictions])
     print(f"{result['video']}  ({result['views']} views)")
@@ -161,76 +362,90 @@ def _print_table(result: dict) -> None:
         print(f"  {rank:>4}  {prediction['label']:<{width}}  {prediction['score']:>7.4f}")
 
 
-@torch.no_grad()
 def run_features(args) -> int:
-    from safetensors.torch import save_file
-    from transformers import AutoModel
+    from .inference.outputs import save_safetensors
 
-    num_clips, num_crops = args.views
-    model = AutoModel.from_pretrained(args.model).to(args.device).eval()
-    processor = _load_processor(args.model, model.config)
-    kwargs = _processor_kwargs(args, model.config, num_clips, num_crops)
-    try:
-        batch = processor(args.video, return_tensors="pt", **kwargs)
-    except (VideoDecodeError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
+    if args.out and args.output_dir:
+        raise UsageError("Give --out FILE (one video) or --output-dir DIR (any number), not both.")
+    if not args.out and not args.output_dir:
+        raise UsageError("Where should the features go? Give --out FILE (one video) or --output-dir DIR.")
+    if args.out and (args.dataset or len(args.videos) != 1 or any(c in args.videos[0] for c in "*?[")):
+        raise UsageError("--out takes the features of one video; use --output-dir DIR for several.")
+    summary, sink, plan, _ = _run(args, "features")
+    if args.output_dir:
+        print(f"wrote {summary.ok} files and the index to {args.output_dir}")
+        return 1 if summary.failed else 0
+    result = next(iter(sink.results.values()), None)
+    if result is None or "error" in result:
+        print(f"error: {result['error'] if result else 'no video was processed'}", file=sys.stderr)
         return 1
-    views = _views_tensor(batch["pixel_values"])[0]  # [V, T, C, H, W]
-    chunk = args.max_testing_views or views.shape[0]
-    dtype = next(model.parameters()).dtype
-    collected: dict[str, list[torch.Tensor]] = {}
-    stage_names = list(getattr(model.config, "stage_names", []))
-    for start in range(0, views.shape[0], chunk):
-        pixel_values = views[start : start + chunk].to(device=args.device, dtype=dtype)
-        outputs = model(pixel_values=pixel_values, output_hidden_states=args.level == "stages")
-        final_shape = None
-        if outputs.reshaped_hidden_states is not None:
-            final_shape = outputs.reshaped_hidden_states[-1].shape[2:]
-        else:
-            final_shape = _final_token_grid(model.config, pixel_values.shape)
-        tokens = outputs.last_hidden_state  # [N, T'*H'*W', C], (t, h, w) order
-        grid = tokens.reshape(tokens.shape[0], *final_shape, tokens.shape[-1])  # [N, T', H', W', C]
-        parts = {"pooled": outputs.pooler_output, "pooled_time": grid.mean(dim=(2, 3))}
-        if args.level == "stages":
-            parts["final"] = grid.permute(0, 4, 1, 2, 3)
-            for index, stage in enumerate(outputs.reshaped_hidden_states):
-                name = stage_names[index] if index < len(stage_names) else f"stage{index}"
-                parts[name] = stage
-        for name, value in parts.items():
-            collected.setdefault(name, []).append(value.float().cpu())
-    tensors = {name: torch.cat(values).contiguous() for name, values in collected.items()}
-    indices = batch["video_metadata"][0].frames_indices
+    header, tensors = result["header"], result["tensors"]
     metadata = {
-        "video": str(args.video),
-        "model": str(args.model),
-        "views": f"{num_clips}x{num_crops}",
-        "view_order": "crop * num_clips + clip",
-        "frame_indices": json.dumps([int(i) for i in indices]),
-        "layout": json.dumps({name: list(t.shape) for name, t in tensors.items()}),
+        "video": header["name"],
+        "model": args.model,
+        "plan": json.dumps(plan.describe()),
+        "layout": {name: list(t.shape) for name, t in tensors.items()},
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(out), metadata=metadata)
+    if not plan.windows:
+        metadata.update(views=f"{plan.num_clips}x{plan.num_crops}", view_order="crop * num_clips + clip")
+    out = save_safetensors(args.out, tensors, metadata)
     shapes = ", ".join(f"{name} {list(t.shape)}" for name, t in tensors.items())
     print(f"wrote {out}: {shapes}")
     return 0
 
 
-def _final_token_grid(config, shape) -> tuple[int, int, int]:
-    """(T', H', W') of the last stage for an input of ``shape`` [N, T, C, H, W] (ceil at every step)."""
-    t, h, w = shape[1], shape[3], shape[4]
-    pt, ph, pw = config.patch_size
-    t, h, w = -(-t // pt), -(-h // ph), -(-w // pw)
-    for _ in range(len(config.depths) - 1):
-        h, w = -(-h // 2), -(-w // 2)
-    return t, h, w
+def run_timeline(args) -> int:
+    from .inference.runner import run_inference
+    from .inference.sources import file_entries
+    from .inference.timeline import plot_timeline
+
+    args.views = (1, 1)
+    _plan(args, None)
+    model, processor, device = _load(args, "classify")
+    args.window = args.window or getattr(model.config, "num_frames", 32)
+    args.stride = args.stride or max(1, args.window // 2)
+    plan = _plan(args, model.config)
+    summary, sink = run_inference(
+        model, processor, plan, entries=file_entries([args.video]), task="classify",
+        batch_size=args.batch_size, device=device, dtype=DTYPES[args.dtype],
+    )  # fmt: skip
+    result = sink.results.get(0)
+    if result is None or "error" in result:
+        print(f"error: {result['error'] if result else 'nothing decoded'}", file=sys.stderr)
+        return 1
+    tensors = result["tensors"]
+    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    out = plot_timeline(
+        tensors["probs"].numpy(), tensors["start_time"].numpy(), tensors["end_time"].numpy(), labels, args.out,
+        top_k=args.top_k, title=f"{Path(args.video).name}: {plan.window}-frame windows every {plan.stride} frames",
+    )  # fmt: skip
+    print(f"wrote {out} ({tensors['probs'].shape[0]} windows)")
+    return 0
+
+
+def run_merge(args) -> int:
+    from .inference.outputs import merge_index, read_index_parts
+
+    try:
+        path = merge_index(args.output_dir, args.index_format)
+    except FileNotFoundError as error:
+        raise UsageError(str(error)) from None
+    records = read_index_parts(args.output_dir)
+    failed = sum(r["status"] != "ok" for r in records)
+    print(f"merged {len(records)} videos ({len(records) - failed} ok, {failed} failed) into {path}")
+    return 0
+
+
+COMMANDS = {"classify": run_classify, "features": run_features, "timeline": run_timeline, "merge": run_merge}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "classify":
-        return run_classify(args)
-    return run_features(args)
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as error:
+        print(f"videoswin {args.command}: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

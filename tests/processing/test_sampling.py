@@ -14,6 +14,7 @@ from transformers_videoswin.processing.sampling import (
     sample_kinetics_indices,
     sample_ssv2_indices,
     sample_uniform_indices,
+    sliding_window_indices,
 )
 
 
@@ -126,6 +127,8 @@ def test_dispatcher_matches_functions_and_validates():
         sample_indices("tsn", 10, 4)
     with pytest.raises(ValueError, match="single clip"):
         sample_indices("ssv2", 100, 8, num_clips=2)
+    with pytest.raises(ValueError, match="at least one frame"):
+        sliding_window_indices(10, 4, 2, step=0.5)
     with pytest.raises(ValueError, match="0 frames"):
         sample_indices("kinetics", 0, 8)
     with pytest.raises(ValueError, match="num_frames"):
@@ -156,3 +159,80 @@ def test_every_protocol_stays_in_range(protocol, num_video_frames, num_frames, f
     assert indices.shape == (num_clips, num_frames)
     assert indices.dtype == np.int64
     assert indices.min() >= 0 and indices.max() < num_video_frames
+
+
+# --------------------------------------------------------------------------- sliding windows
+def test_sliding_windows_exact_fit():
+    windows = sliding_window_indices(16, window=8, stride=4)
+    np.testing.assert_array_equal(windows.indices, [np.arange(8), np.arange(4, 12), np.arange(8, 16)])
+    np.testing.assert_array_equal(windows.start_frame, [0, 4, 8])
+    np.testing.assert_array_equal(windows.end_frame, [8, 12, 16])
+
+
+def test_sliding_windows_tail_policies():
+    # 18 frames, windows of 8 every 4: full windows at 0, 4, 8 cover 0..15; frames 16, 17 are the tail
+    pad = sliding_window_indices(18, 8, 4, last_window="pad")
+    np.testing.assert_array_equal(pad.start_frame, [0, 4, 8, 12])
+    np.testing.assert_array_equal(pad.indices[-1], [12, 13, 14, 15, 16, 17, 17, 17])  # repeats the last frame
+    assert pad.end_frame[-1] == 18  # ends with the video
+    shift = sliding_window_indices(18, 8, 4, last_window="shift")
+    np.testing.assert_array_equal(shift.start_frame, [0, 4, 8, 10])
+    np.testing.assert_array_equal(shift.indices[-1], np.arange(10, 18))
+    drop = sliding_window_indices(18, 8, 4, last_window="drop")
+    np.testing.assert_array_equal(drop.start_frame, [0, 4, 8])
+
+
+@pytest.mark.parametrize("policy", ["pad", "shift", "drop"])
+def test_video_shorter_than_one_window_gets_one_padded_window(policy):
+    windows = sliding_window_indices(5, 8, 4, last_window=policy)
+    np.testing.assert_array_equal(windows.indices, [[0, 1, 2, 3, 4, 4, 4, 4]])
+    assert windows.start_frame.tolist() == [0] and windows.end_frame.tolist() == [5]
+    one = sliding_window_indices(1, 4, 4, step=2.0, last_window=policy)
+    np.testing.assert_array_equal(one.indices, [[0, 0, 0, 0]])
+
+
+def test_sliding_windows_at_an_interval_and_a_fractional_step():
+    # frame_interval 2: sampled frames 0, 2, ..., 18 (10 of them); windows of 4 every 4 sampled frames
+    windows = sliding_window_indices(20, 4, 4, step=2)
+    np.testing.assert_array_equal(windows.indices, [[0, 2, 4, 6], [8, 10, 12, 14], [16, 18, 18, 18]])
+    np.testing.assert_array_equal(windows.end_frame, [8, 16, 20])
+    # 30 fps video sampled at 12 fps: step 2.5, frames floor(k * 2.5)
+    windows = sliding_window_indices(20, 4, 4, step=2.5)
+    np.testing.assert_array_equal(windows.indices, [[0, 2, 5, 7], [10, 12, 15, 17]])
+    np.testing.assert_array_equal(windows.start_frame, [0, 10])
+    np.testing.assert_array_equal(windows.end_frame, [10, 20])
+
+
+def test_sliding_windows_reject_bad_arguments():
+    with pytest.raises(ValueError, match="stride"):
+        sliding_window_indices(10, 4, 0)
+    with pytest.raises(ValueError, match="last_window"):
+        sliding_window_indices(10, 4, 2, last_window="loop")
+    with pytest.raises(ValueError, match="at least one frame"):
+        sliding_window_indices(10, 4, 2, step=0.5)
+    with pytest.raises(ValueError, match="0 frames"):
+        sliding_window_indices(0, 4, 2)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.integers(1, 400),
+    window=st.integers(1, 40),
+    stride=st.integers(1, 40),
+    step=st.sampled_from([1.0, 2.0, 2.5, 1.2, 3.0]),
+    policy=st.sampled_from(["pad", "shift", "drop"]),
+)
+def test_sliding_windows_cover_the_video(n, window, stride, step, policy):
+    windows = sliding_window_indices(n, window, stride, step=step, last_window=policy)
+    assert windows.indices.shape[1] == window and windows.indices.dtype == np.int64
+    assert windows.indices.min() >= 0 and windows.indices.max() < n
+    assert (np.diff(windows.indices, axis=1) >= 0).all()
+    assert (windows.start_frame < windows.end_frame).all() and windows.end_frame.max() <= n
+    sampled = np.unique(np.minimum(np.floor(np.arange(int(np.ceil(n / step))) * step + 1e-6), n - 1))
+    covered = np.isin(sampled, windows.indices)
+    if policy != "drop" and stride <= window:  # every sampled frame is in some window
+        assert covered.all()
+    if policy == "drop" and len(sampled) >= window:  # uncovered: only fewer than `stride` frames at the end
+        assert (~covered).sum() < stride or stride > window
+    if policy == "pad" or policy == "drop":  # regular grid of starts
+        np.testing.assert_array_equal(np.diff(windows.start_frame) > 0, True)

@@ -18,9 +18,15 @@ Protocols
 ``"uniform"``
     ``num_frames`` indices evenly spaced from the first to the last frame, rounded to the nearest frame
     (``np.linspace(0, n - 1, num_frames)``); deterministic, no official counterpart.
+
+Sliding windows (:func:`sliding_window_indices`) cover a whole video with clips for dataset-scale feature extraction
+and per-window classification (``transformers_videoswin.inference``).
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -142,11 +148,85 @@ def sample_indices(
     return sample_uniform_indices(num_video_frames, num_frames)
 
 
+LAST_WINDOW_POLICIES = ("pad", "shift", "drop")
+
+
+@dataclass
+class SlidingWindows:
+    """Windows over one video. ``indices`` ``[num_windows, window]`` are source-frame indices; ``start_frame`` and
+    ``end_frame`` ``[num_windows]`` bound the stretch of the video each window covers (end exclusive, at most the
+    number of frames), so ``start_frame / fps`` and ``end_frame / fps`` are its timestamps in seconds."""
+
+    indices: np.ndarray
+    start_frame: np.ndarray
+    end_frame: np.ndarray
+
+    @property
+    def num_windows(self) -> int:
+        return int(self.indices.shape[0])
+
+
+def sliding_window_indices(
+    num_video_frames: int,
+    window: int,
+    stride: int,
+    step: float = 1.0,
+    last_window: str = "pad",
+) -> SlidingWindows:
+    """Cover a whole video with windows of ``window`` frames, one every ``stride`` frames.
+
+    The video is first sampled every ``step >= 1`` source frames (``frame_interval``, or ``video_fps / target_fps``,
+    which may be fractional: frame ``floor(k * step)``), giving ``L = ceil(num_video_frames / step)`` sampled frames;
+    ``window`` and ``stride`` count sampled frames. Window ``i`` takes sampled frames ``i * stride ...
+    i * stride + window - 1``. Full windows are taken while they fit; what remains at the end is decided by
+    ``last_window``:
+
+    - ``"pad"`` (default): one more window at the next regular start, its missing frames repeating the last frame;
+      its end timestamp is the end of the video. Starts stay on the regular ``stride`` grid.
+    - ``"shift"``: one more full window ending on the last sampled frame (it overlaps its neighbour more).
+    - ``"drop"``: no window for the tail; the last ``< stride`` sampled frames are not covered.
+
+    A video shorter than one window (``L < window``) always gets exactly one window, padded the same way, whatever the
+    policy. With ``stride > window`` the frames between windows are skipped by design.
+    """
+    if int(num_video_frames) <= 0:
+        raise ValueError(f"Cannot place windows on a video with {num_video_frames} frames.")
+    for name, value in (("window", window), ("stride", stride)):
+        if int(value) != value or value <= 0:
+            raise ValueError(f"`{name}` must be a positive number of frames, got {value!r}.")
+    if last_window not in LAST_WINDOW_POLICIES:
+        raise ValueError(f"`last_window` must be one of {LAST_WINDOW_POLICIES}, got {last_window!r}.")
+    if not step >= 1:
+        raise ValueError(f"The sampling step must be at least one frame (no faster than the video), got {step!r}.")
+    n = int(num_video_frames)
+    num_sampled = max(1, math.ceil(n / step - 1e-9))
+    starts = list(range(0, max(num_sampled - window, -1) + 1, stride))  # full windows
+    if not starts:
+        starts = [0]  # shorter than one window: one padded window
+    else:
+        next_start = starts[-1] + stride
+        if next_start < num_sampled and starts[-1] + window < num_sampled:  # sampled frames left uncovered
+            if last_window == "pad":
+                starts.append(next_start)
+            elif last_window == "shift":
+                starts.append(num_sampled - window)
+    starts_array = np.asarray(starts, dtype=np.int64)
+    positions = starts_array[:, None] + np.arange(window)[None, :]  # sampled-frame positions
+    positions = np.minimum(positions, num_sampled - 1)  # padding repeats the last sampled frame
+    indices = np.minimum(np.floor(positions * float(step) + 1e-6).astype(np.int64), n - 1)
+    start_frame = np.floor(starts_array * float(step) + 1e-6).astype(np.int64)
+    end_frame = np.minimum(np.floor((starts_array + window) * float(step) + 1e-6).astype(np.int64), n)
+    return SlidingWindows(indices=indices, start_frame=start_frame, end_frame=end_frame)
+
+
 __all__ = [
+    "LAST_WINDOW_POLICIES",
     "SAMPLING_PROTOCOLS",
+    "SlidingWindows",
     "kinetics_clip_offsets",
     "sample_indices",
     "sample_kinetics_indices",
     "sample_ssv2_indices",
     "sample_uniform_indices",
+    "sliding_window_indices",
 ]

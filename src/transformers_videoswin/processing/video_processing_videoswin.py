@@ -188,6 +188,16 @@ class VideoSwinVideoProcessor(BaseVideoProcessor):
 
         return resize_chunk
 
+    def preprocess_frames(self, frames: torch.Tensor, num_crops: int = 1) -> torch.Tensor:
+        """Resize, crop and normalise already-decoded frames as one run, with no sampling.
+
+        ``frames``: uint8 ``[N, H, W, 3]`` (e.g. from :func:`~transformers_videoswin.processing.video_io.open_video`).
+        Returns float ``[num_crops, N, 3, h, w]``. Used when the caller picks the frames itself (sliding windows share
+        frames between overlapping windows, so each frame is preprocessed once and windows are gathered after).
+        """
+        pixel_values = self(frames, do_sample_frames=False, num_crops=num_crops, return_tensors="pt")["pixel_values"]
+        return pixel_values[0] if num_crops > 1 else pixel_values  # [1, N, ...] is one crop of one video
+
     # ------------------------------------------------------------------ sampling and decoding
     def sample_frames(
         self,

@@ -1,0 +1,215 @@
+"""The batch-inference engine: windows against the model run by hand, resume after a crash, corrupt files, dataset
+input, and 2 processes under torchrun (gloo) against 1."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import REPO_ROOT, tiny_config_kwargs
+from transformers_videoswin import VideoSwinConfig, VideoSwinForVideoClassification, VideoSwinVideoProcessor
+from transformers_videoswin.inference import ClipPlan, file_entries, read_index_parts, run_inference
+from transformers_videoswin.inference.engine import VideoClipStream
+from transformers_videoswin.inference.sources import DatasetTable, expand_inputs
+from transformers_videoswin.processing.sampling import sliding_window_indices
+from transformers_videoswin.processing.video_io import decode_frames
+from transformers_videoswin.testing.utils import write_test_video
+
+FRAMES = (40, 5, 23, 17)  # one video shorter than a window (8 frames)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("engine")
+    torch.manual_seed(0)
+    model = VideoSwinForVideoClassification(VideoSwinConfig(**tiny_config_kwargs())).eval()
+    model.save_pretrained(root / "model")
+    processor = VideoSwinVideoProcessor(size={"shortest_edge": 64}, crop_size={"height": 64, "width": 64})
+    processor.save_pretrained(root / "model")
+    videos = [
+        write_test_video(root / "videos" / f"part{i % 2}" / f"v{i}.mp4", n, 64, 80) for i, n in enumerate(FRAMES)
+    ]
+    broken = root / "videos" / "part0" / "broken.mp4"
+    broken.write_bytes(b"not a video" * 20)
+    return {"root": root, "model": model, "processor": processor, "videos": [str(v) for v in videos]}
+
+
+def _features(setup, output_dir, **kwargs):
+    plan = ClipPlan(window=8, stride=4)
+    entries = file_entries(expand_inputs([str(setup["root"] / "videos")]))
+    kwargs = {"batch_size": 3, **kwargs}
+    return run_inference(setup["model"].videoswin, setup["processor"], plan, entries, output_dir=output_dir, **kwargs)
+
+
+def _outputs(directory) -> dict[str, dict[str, torch.Tensor]]:
+    return {
+        str(path.relative_to(directory)): load_file(path)
+        for path in sorted(directory.rglob("*.safetensors"))
+        if not path.name.startswith(".")
+    }
+
+
+def test_windows_match_the_model_run_by_hand(setup):
+    """Every window (chunked, frames shared between chunks) equals the model on its own decoded, preprocessed frames."""
+    plan = ClipPlan(window=4, stride=3, frame_interval=2)
+    entries = file_entries(setup["videos"][:1])
+    summary, sink = run_inference(
+        setup["model"].videoswin, setup["processor"], plan, entries, batch_size=3, keep_time=True
+    )
+    assert (summary.ok, summary.failed) == (1, 0)
+    tensors = sink.results[0]["tensors"]
+    # 20 sampled frames: full windows start at 0, 3, ..., 15, then a padded one at 18; chunks of 4 windows share frames
+    expected = sliding_window_indices(40, 4, 3, step=2)
+    assert expected.start_frame.tolist() == [0, 6, 12, 18, 24, 30, 36]
+    np.testing.assert_array_equal(tensors["frame_indices"].numpy(), expected.indices)
+    np.testing.assert_allclose(tensors["start_time"].numpy(), expected.start_frame / 25)
+    np.testing.assert_allclose(tensors["end_time"].numpy(), expected.end_frame / 25)
+    assert tensors["pooled"].shape == (7, 128) and tensors["pooled_time"].shape == (7, 2, 128)
+    for i, indices in enumerate(expected.indices):
+        frames = decode_frames(setup["videos"][0], indices)
+        pixel_values = setup["processor"].preprocess_frames(frames)  # [1, 4, 3, 64, 64]
+        with torch.no_grad():
+            reference = setup["model"].videoswin(pixel_values=pixel_values).pooler_output[0]
+        torch.testing.assert_close(tensors["pooled"][i], reference, rtol=1e-5, atol=1e-5)
+
+
+def test_corrupt_and_short_videos_in_the_index(setup, tmp_path):
+    summary, _ = _features(setup, tmp_path / "out")
+    assert (summary.ok, summary.failed, summary.resumed) == (4, 1, 0)
+    lines = (tmp_path / "out" / "index.jsonl").read_text().splitlines()
+    records = {record["output"]: record for record in map(json.loads, lines)}
+    assert records["part0/broken"]["status"] == "error" and "broken.mp4" in records["part0/broken"]["error"]
+    assert records["part1/v1"]["num_windows"] == 1  # 5 frames: one padded window
+    assert records["part0/v0"]["num_windows"] == 9 and records["part0/v0"]["fps"] == 25.0
+    assert records["part0/v0"]["duration"] == pytest.approx(40 / 25)
+    assert not (tmp_path / "out" / "part0" / "broken.safetensors").exists()
+    outputs = _outputs(tmp_path / "out")
+    assert outputs["part1/v1.safetensors"]["frame_indices"].tolist() == [[0, 1, 2, 3, 4, 4, 4, 4]]
+
+
+def test_resume_after_a_crash(setup, tmp_path, monkeypatch):
+    """A run killed while writing its third video leaves two complete files and nothing half-written; the re-run
+    skips those two and ends with exactly the outputs of an uninterrupted run."""
+    from transformers_videoswin.inference import outputs as outputs_module
+
+    clean, _ = _features(setup, tmp_path / "clean")
+    real_save = outputs_module.save_safetensors
+    calls = {"n": 0}
+
+    def crashing_save(path, tensors, metadata):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            (path.parent / f".{path.name}.tmp-1").write_bytes(b"partial")  # what a kill mid-write leaves
+            raise KeyboardInterrupt  # the process dies here
+        return real_save(path, tensors, metadata)
+
+    monkeypatch.setattr(outputs_module, "save_safetensors", crashing_save)
+    with pytest.raises(KeyboardInterrupt):
+        _features(setup, tmp_path / "out")
+    assert len(_outputs(tmp_path / "out")) == 2
+    monkeypatch.setattr(outputs_module, "save_safetensors", real_save)
+
+    resumed, _ = _features(setup, tmp_path / "out")
+    assert (resumed.resumed, resumed.ok, resumed.failed) == (2, 2, 1)
+    first, second = _outputs(tmp_path / "clean"), _outputs(tmp_path / "out")
+    assert first.keys() == second.keys() and len(first) == 4
+    for name in first:
+        for tensor in first[name]:
+            torch.testing.assert_close(second[name][tensor], first[name][tensor], rtol=1e-5, atol=1e-5)
+    records = read_index_parts(tmp_path / "out")
+    assert len(records) == 5 and sum(r["resumed"] for r in records) == 2
+    assert {r["output"]: r["num_windows"] for r in records} == {
+        r["output"]: r["num_windows"] for r in read_index_parts(tmp_path / "clean")
+    }
+
+
+def test_npy_outputs_and_parquet_index(setup, tmp_path):
+    summary, _ = _features(setup, tmp_path / "out", output_format="npy", index_format="parquet", keep_time=True)
+    assert summary.ok == 4
+    array = np.load(tmp_path / "out" / "part0" / "v0.npy")
+    side = json.loads((tmp_path / "out" / "part0" / "v0.json").read_text())
+    assert array.shape == (9, 4, 128) and side["array"] == "pooled_time" and len(side["start_time"]) == 9
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(tmp_path / "out" / "index.parquet").to_pylist()
+    assert [r["status"] for r in table].count("error") == 1 and len(table) == 5
+    again, _ = _features(setup, tmp_path / "out", output_format="npy", index_format="parquet", keep_time=True)
+    assert again.resumed == 4 and again.ok == 0
+
+
+def test_dataset_input_gives_the_file_outputs(setup, tmp_path):
+    import datasets
+
+    videos = setup["videos"][:2]
+    records = {"video": [{"bytes": open(v, "rb").read(), "path": os.path.basename(v)} for v in videos]}
+    features = datasets.Features({"video": datasets.Video()})
+    datasets.Dataset.from_dict(records, features=features).to_parquet(str(tmp_path / "data.parquet"))
+    plan = ClipPlan(window=8, stride=4)
+    model, processor = setup["model"].videoswin, setup["processor"]
+    for streaming in (False, True):
+        table = DatasetTable(str(tmp_path / "data.parquet"), split="train", streaming=streaming)
+        summary, sink = run_inference(model, processor, plan, table=table, batch_size=4, num_workers=1)
+        _, expected = run_inference(model, processor, plan, file_entries(videos), batch_size=4)
+        assert summary.ok == 2
+        for position in (0, 1):
+            assert sink.results[position]["header"]["name"] == os.path.basename(videos[position])
+            torch.testing.assert_close(
+                sink.results[position]["tensors"]["pooled"], expected.results[position]["tensors"]["pooled"]
+            )
+    with pytest.raises(ValueError, match="no column 'clip'"):
+        DatasetTable(str(tmp_path / "data.parquet"), video_column="clip").load()
+
+
+def test_workers_and_shards_split_without_overlap_or_gap(setup):
+    from transformers_videoswin.inference.engine import Shard
+
+    entries = file_entries([f"v{i}.mp4" for i in range(23)])
+    seen = []
+    for rank in range(3):
+        for worker in range(4):
+            owned = Shard(rank, 3).owner(4, worker)
+            seen += [e.position for e in entries if owned(e.position)]
+    assert sorted(seen) == list(range(23))
+    stream = VideoClipStream(setup["processor"], ClipPlan(), entries, shard=Shard(1, 3))
+    assert len(stream) == 8  # positions 1, 4, ..., 22
+
+
+def test_two_processes_under_torchrun_equal_one(setup, tmp_path):
+    """`torchrun --nproc_per_node 2` (gloo, CPU) writes exactly the files of one process and merges the index."""
+    model_dir, videos = setup["root"] / "model", str(setup["root"] / "videos")
+    argv = ["features", videos, "--model", str(model_dir), "--window", "8", "--stride", "4", "--batch-size", "1"]
+    argv += ["--num-workers", "1", "--device", "cpu", "--no-progress", "--keep-time"]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([str(REPO_ROOT / "src"), *sys.path]))
+    single = subprocess.run(
+        [sys.executable, "-m", "transformers_videoswin.cli", *argv, "--output-dir", str(tmp_path / "one")],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert single.returncode == 1, single.stderr[-3000:]  # 1: the broken video
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    sharded = subprocess.run(
+        [*torchrun, "-m", "transformers_videoswin.cli", *argv, "--output-dir", str(tmp_path / "two")],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert "[rank 0/2]" in sharded.stderr and "[rank 1/2]" in sharded.stderr, sharded.stderr[-3000:]
+    parts = sorted(p.name for p in (tmp_path / "two" / "index-parts").iterdir())
+    assert parts == ["rank-00000-of-00002.jsonl", "rank-00001-of-00002.jsonl"]
+    one, two = _outputs(tmp_path / "one"), _outputs(tmp_path / "two")
+    assert one.keys() == two.keys() and len(one) == 4
+    for name in one:
+        assert one[name].keys() == two[name].keys()
+        for tensor in one[name]:
+            assert torch.equal(one[name][tensor], two[name][tensor]), (name, tensor)
+
+    def index(directory):
+        lines = (directory / "index.jsonl").read_text().splitlines()
+        return [{k: v for k, v in json.loads(line).items() if k not in ("rank", "finished_at")} for line in lines]
+
+    assert index(tmp_path / "one") == index(tmp_path / "two") and len(index(tmp_path / "two")) == 5
