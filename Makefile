@@ -7,11 +7,11 @@ PYTEST_ARGS ?=
 
 .PHONY: demo test lint format system-deps install clean
 
-# FFmpeg's shared libraries for torchcodec (PyAV wheels bundle their own).
+# FFmpeg's shared libraries for torchcodec (PyAV wheels bundle their own); jemalloc for the allocator benchmarks.
 system-deps:
-	@if ! ldconfig -p | grep -q libavcodec; then \
-		echo "Installing FFmpeg shared libraries (Debian package ffmpeg)"; \
-		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq ffmpeg; \
+	@if ! ldconfig -p | grep -q libavcodec || ! ldconfig -p | grep -q libjemalloc.so.2; then \
+		echo "Installing FFmpeg shared libraries and jemalloc (Debian packages ffmpeg, libjemalloc2)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq ffmpeg libjemalloc2; \
 	fi
 
 $(VENV)/.installed: setup.cfg pyproject.toml

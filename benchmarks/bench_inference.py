@@ -3,12 +3,22 @@
     python benchmarks/bench_inference.py                       # full matrix: fp32+bf16, batch 1+4, 16+32 frames
     python benchmarks/bench_inference.py --quick               # batch 1, 32 frames, fp32 + bf16, 3 repeats
     python benchmarks/bench_inference.py --dtypes fp32 --batch-sizes 1 --frames 32 --json out.json
+    python benchmarks/bench_inference.py --quick --allocator jemalloc   # the same, re-run under jemalloc
+    python benchmarks/bench_inference.py --device cuda --batch-sizes 1 8 --impls ours ours-autocast torchvision \
+        ours-compiled torchvision-compiled                              # the GPU rows
 
 Implementations, timed in turn (ours, eager, torchvision, ours, ...) in one process after a warm-up call each:
 - `ours`: `VideoSwinForVideoClassification`, SDPA attention (the default); in bf16 the model itself is bfloat16.
 - `eager`: the same model with `attn_implementation="eager"` (plain matmul + softmax attention).
 - `torchvision`: `torchvision.models.video.SwinTransformer3d` with our weights converted (outputs are checked to
-  match in float32); in bf16 it runs under `torch.autocast("cpu", torch.bfloat16)`, as torchvision supports it.
+  match in float32); in bf16 it runs under `torch.autocast(device, torch.bfloat16)`, as torchvision supports it.
+- `ours-autocast`: our float32 model under bf16 autocast (bf16 rows only), the peer of torchvision's bf16 row.
+- `ours-compiled`, `torchvision-compiled`: `torch.compile` (inductor) of the same models, compiled during warm-up.
+
+`--allocator jemalloc` re-runs the script under jemalloc (`LD_PRELOAD=libjemalloc.so.2`, Debian package
+`libjemalloc2`, with freed pages kept: `MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1`): under it torchvision
+loses most of its page-fault cost, so report both allocators. `--device cuda` times with CUDA events after
+synchronising, and adds the peak GPU memory of each implementation (`torch.cuda.max_memory_allocated`).
 
 FLOPs are analytic (see `common.videoswin_flops`: 2 x multiply-adds of every matmul/conv, attention over the padded
 windows; 175.5 GFLOP for Swin-T at 32x224x224). The ceiling is a 4096^3 matmul in the same dtype, timed in turn with
@@ -23,6 +33,8 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -46,7 +58,9 @@ from transformers_videoswin import VideoSwinConfig, VideoSwinForVideoClassificat
 from transformers_videoswin.checkpoints.torchvision_swin3d import build_torchvision_model  # noqa: E402
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
-IMPLEMENTATIONS = ("ours", "eager", "torchvision")
+IMPLEMENTATIONS = ("ours", "eager", "torchvision", "ours-autocast", "ours-compiled", "torchvision-compiled")
+DEFAULT_IMPLEMENTATIONS = ("ours", "eager", "torchvision")
+JEMALLOC = "libjemalloc.so.2"
 CEILING = "matmul (ceiling)"
 COLUMNS = [
     ("dtype", "dtype", ""),
@@ -58,8 +72,10 @@ COLUMNS = [
     ("max_s", "max s", ".3f"),
     ("gflops_per_s", "GFLOP/s", ".1f"),
     ("percent_of_ceiling", "% of matmul ceiling", ".1f"),
+    ("clips_per_s", "clips/s", ".2f"),
     ("ours_speedup", "ours is x faster", ".2f"),
     ("page_faults", "page faults / call", "d"),
+    ("peak_mib", "peak GPU MiB", ".0f"),
 ]
 
 
@@ -70,34 +86,77 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 4])
     parser.add_argument("--frames", nargs="+", type=int, default=[16, 32])
     parser.add_argument("--image-size", type=int, default=224)
-    parser.add_argument("--impls", nargs="+", default=list(IMPLEMENTATIONS), choices=IMPLEMENTATIONS)
+    parser.add_argument("--impls", nargs="+", default=list(DEFAULT_IMPLEMENTATIONS), choices=IMPLEMENTATIONS)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument(
+        "--allocator", default="default", choices=["default", "jemalloc"], help="re-run under jemalloc (CPU)"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per implementation and configuration")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--ceiling-size", type=int, default=4096, help="matmul size for the ceiling")
     parser.add_argument("--quick", action="store_true", help="batch 1, 32 frames only")
+    parser.add_argument("--config-json", help="a VideoSwinConfig as JSON (overrides --variant; used by the tests)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     if args.quick:
         args.batch_sizes, args.frames = [1], [32]
+    if "ours" not in args.impls:
+        parser.error("--impls must include ours: every ratio is against it.")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA device is visible to torch on this machine.")
     return args
 
 
+def rerun_under_jemalloc() -> None:
+    """Replace this process by the same command with jemalloc preloaded (and `--allocator` dropped)."""
+    import ctypes.util
+    import subprocess
+
+    library = ctypes.util.find_library("jemalloc")
+    if library is None:
+        try:
+            found = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout
+        except OSError:
+            found = ""
+        library = JEMALLOC if JEMALLOC in found else None
+    if library is None:
+        raise SystemExit("jemalloc is not installed: `apt-get install libjemalloc2` (Debian), then run this again.")
+    argv, skip = [], False
+    for arg in sys.argv:
+        if skip:
+            skip = False
+        elif arg == "--allocator":
+            skip = True
+        elif not arg.startswith("--allocator="):
+            argv.append(arg)
+    env = dict(os.environ, LD_PRELOAD=JEMALLOC, MALLOC_CONF="dirty_decay_ms:-1,muzzy_decay_ms:-1")
+    os.execve(sys.executable, [sys.executable, *argv], env)
+
+
 def build_models(model: VideoSwinForVideoClassification, impls: list[str]) -> dict[str, torch.nn.Module]:
+    """One module per implementation; the autocast and compiled rows share the weights of their peer."""
     models: dict[str, torch.nn.Module] = {"ours": model}
     if "eager" in impls:
         eager = copy.deepcopy(model)
         eager.config._attn_implementation = "eager"
         models["eager"] = eager
-    if "torchvision" in impls:
+    if any(name.startswith("torchvision") for name in impls):
         models["torchvision"] = build_torchvision_model(model)
     return models
+
+
+def peer_of(name: str) -> str:
+    """The module an implementation runs: `ours-compiled` runs `ours`, and so on."""
+    return name.split("-")[0]
 
 
 def check_outputs(models: dict[str, torch.nn.Module], frames: int, size: int) -> dict[str, float]:
     """Max |logit difference| of every implementation vs ours, in float32 (asserted below 1e-4)."""
     clip = torch.randn(1, frames, 3, size, size)
     diffs = {}
+    device = next(models["ours"].parameters()).device
+    clip = clip.to(device)
     with torch.inference_mode():
         reference = models["ours"](pixel_values=clip).logits
         for name, module in models.items():
@@ -112,46 +171,83 @@ def check_outputs(models: dict[str, torch.nn.Module], frames: int, size: int) ->
     return diffs
 
 
-def matmul_runner(dtype: torch.dtype, size: int):
-    """The ceiling, timed in turn with the models: one `size`^3 matmul in `dtype`."""
-    a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
-    return lambda: torch.mm(a, b)
+def synchronized(fn, device: torch.device):
+    """`fn` followed by a device synchronisation, so that wall-clock time covers the kernels it queued."""
+    if device.type != "cuda":
+        return fn
 
-
-def runner(name: str, module: torch.nn.Module, clip: torch.Tensor, dtype: torch.dtype):
-    """A no-argument callable running one forward pass of `module` on `clip` (`[B, T, C, H, W]`)."""
-    if name == "torchvision":
-        tv_clip = clip.permute(0, 2, 1, 3, 4).contiguous()
-
-        def run():
-            with torch.inference_mode(), torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
-                return module(tv_clip)
-
-    else:
-        ours_clip = clip.to(dtype)
-
-        def run():
-            with torch.inference_mode():
-                return module(pixel_values=ours_clip).logits
+    def run():
+        result = fn()
+        torch.cuda.synchronize(device)
+        return result
 
     return run
 
 
+def matmul_runner(dtype: torch.dtype, size: int, device: torch.device):
+    """The ceiling, timed in turn with the models: one `size`^3 matmul in `dtype`."""
+    a = torch.randn(size, size, device=device).to(dtype)
+    b = torch.randn(size, size, device=device).to(dtype)
+    return synchronized(lambda: torch.mm(a, b), device)
+
+
+def runner(name: str, module: torch.nn.Module, clip: torch.Tensor, dtype: torch.dtype):
+    """A no-argument callable running one forward pass of `module` on `clip` (`[B, T, C, H, W]`, on its device).
+    torchvision and `ours-autocast` run a float32 model under autocast to `dtype`; `ours` is already in `dtype`."""
+    device = clip.device
+    autocast = peer_of(name) == "torchvision" or name == "ours-autocast"
+    if name.endswith("-compiled"):
+        module = torch.compile(module)
+    if peer_of(name) == "torchvision":
+        inputs = clip.permute(0, 2, 1, 3, 4).contiguous()
+
+        def forward():
+            return module(inputs)
+
+    else:
+        pixel_values = clip if autocast else clip.to(dtype)
+
+        def forward():
+            return module(pixel_values=pixel_values).logits
+
+    def run():
+        enabled = autocast and dtype != torch.float32
+        with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=enabled):
+            return forward()
+
+    return synchronized(run, device)
+
+
+def peak_memory_mib(fn, device: torch.device) -> float | None:
+    """Peak GPU memory of one call of `fn` (None on the CPU: see `page faults / call` there)."""
+    if device.type != "cuda":
+        return None
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats(device)
+    fn()
+    return torch.cuda.max_memory_allocated(device) / 2**20
+
+
 def main(argv: list[str] | None = None, config: VideoSwinConfig | None = None) -> dict:
     args = parse_args(argv)
+    if args.allocator == "jemalloc" and JEMALLOC not in os.environ.get("LD_PRELOAD", ""):
+        rerun_under_jemalloc()
+    device = torch.device(args.device)
     threads = set_threads(args.threads)
     torch.manual_seed(0)
+    if config is None and args.config_json:
+        config = VideoSwinConfig(**json.loads(args.config_json))
     title = f"Video Swin inference benchmark ({args.variant if config is None else 'custom'} config)"
     config = config or VideoSwinConfig.from_variant(args.variant, num_labels=400)
     print(machine_header(title))
-    best = {name: matmul_ceiling(DTYPES[name], args.ceiling_size) for name in args.dtypes}
+    best = {name: matmul_ceiling(DTYPES[name], args.ceiling_size, device=device) for name in args.dtypes}
     print(
         f"best {args.ceiling_size}^3 matmul at start ({threads} threads): "
         + ", ".join(f"{name} {value:.1f} GFLOP/s" for name, value in best.items())
     )
 
     model32 = VideoSwinForVideoClassification(config).eval()
-    models32 = build_models(model32, args.impls)
+    models32 = {name: m.to(device) for name, m in build_models(model32, args.impls).items()}
     diffs = check_outputs(models32, frames=min(args.frames), size=args.image_size)
     print("max |logits diff| vs ours (fp32): " + ", ".join(f"{k} {v:.2e}" for k, v in diffs.items()))
 
@@ -160,13 +256,19 @@ def main(argv: list[str] | None = None, config: VideoSwinConfig | None = None) -
         dtype = DTYPES[dtype_name]
         if dtype == torch.float32:
             models = models32
-        else:  # our models in the dtype; torchvision stays float32 under autocast
+        else:  # our models in the dtype; torchvision and ours-autocast stay float32 under autocast
             models = {name: m if name == "torchvision" else copy.deepcopy(m).to(dtype) for name, m in models32.items()}
+            models["ours-autocast"] = models32["ours"]
+        impls = [name for name in args.impls if name != "ours-autocast" or dtype != torch.float32]
         for batch in args.batch_sizes:
             for frames in args.frames:
-                clip = torch.randn(batch, frames, 3, args.image_size, args.image_size)
-                fns = {name: runner(name, models[name], clip, dtype) for name in args.impls}
-                fns[CEILING] = matmul_runner(dtype, args.ceiling_size)
+                clip = torch.randn(batch, frames, 3, args.image_size, args.image_size, device=device)
+                fns = {
+                    name: runner(name, models[name if name == "ours-autocast" else peer_of(name)], clip, dtype)
+                    for name in impls
+                }
+                peaks = {name: peak_memory_mib(fn, device) for name, fn in fns.items()}
+                fns[CEILING] = matmul_runner(dtype, args.ceiling_size, device)
                 label = f"{dtype_name} batch {batch} frames {frames}"
                 print(f"timing {label} ...", file=sys.stderr, flush=True)
                 times, faults = alternate(fns, args.repeats, args.warmup, progress=label)
@@ -174,7 +276,7 @@ def main(argv: list[str] | None = None, config: VideoSwinConfig | None = None) -
                 ceiling = 2 * args.ceiling_size**3 / summarize(times[CEILING])["median_s"] / 1e9
                 ceilings.setdefault(dtype_name, ceiling)
                 ours_median = summarize(times["ours"])["median_s"]
-                for name in [*args.impls, CEILING]:
+                for name in [*impls, CEILING]:
                     stats = summarize(times[name])
                     gflops = (2 * args.ceiling_size**3 if name == CEILING else flops) / stats["median_s"] / 1e9
                     rows.append(
@@ -188,8 +290,10 @@ def main(argv: list[str] | None = None, config: VideoSwinConfig | None = None) -
                             "gflop": flops / 1e9,
                             "gflops_per_s": gflops,
                             "percent_of_ceiling": 100 * gflops / ceiling,
+                            "clips_per_s": batch / stats["median_s"] if name != CEILING else None,
                             "ours_speedup": stats["median_s"] / ours_median if name != CEILING else None,
                             "page_faults": int(statistics.median(faults[name])),
+                            "peak_mib": peaks.get(name),
                         }
                     )
     print()
@@ -201,6 +305,8 @@ def main(argv: list[str] | None = None, config: VideoSwinConfig | None = None) -
     result = {
         "header": machine_header(title),
         "threads": threads,
+        "device": str(device),
+        "allocator": "jemalloc" if JEMALLOC in os.environ.get("LD_PRELOAD", "") else "default",
         "ceilings_gflops_per_s": ceilings,
         "best_matmul_at_start_gflops_per_s": best,
         "max_abs_logit_diff_fp32": diffs,

@@ -8,6 +8,11 @@ variant runs in its own subprocess so that peak memory is that variant's alone: 
 process's maximum resident set size (`resource.getrusage(RUSAGE_SELF).ru_maxrss`) over its resident size just before
 the first step, so it counts activations, gradients and temporaries but not the weights and the Python runtime.
 The step time is the median of `--steps` steps after one warm-up step.
+
+    python benchmarks/bench_training.py --device cuda --batch-size 8 --dtype bf16   # the GPU rows
+
+On CUDA the step is timed after synchronising, the peak is `torch.cuda.max_memory_allocated` over the steps, and
+`--dtype bf16` trains under bf16 autocast (the usual mixed-precision recipe); `clips/s` is batch / step time.
 """
 
 from __future__ import annotations
@@ -30,12 +35,14 @@ from common import format_table, machine_header, set_threads, write_json  # noqa
 from transformers_videoswin import VideoSwinConfig, VideoSwinForVideoClassification  # noqa: E402
 from transformers_videoswin.checkpoints.torchvision_swin3d import build_torchvision_model  # noqa: E402
 
-VARIANTS = ("ours", "ours+checkpointing", "torchvision")
+VARIANTS = ("ours", "ours+checkpointing", "torchvision", "ours-compiled", "torchvision-compiled")
+DEFAULT_VARIANTS = ("ours", "ours+checkpointing", "torchvision")
 COLUMNS = [
     ("variant", "variant", ""),
     ("median_s", "step median s", ".3f"),
     ("min_s", "min s", ".3f"),
     ("max_s", "max s", ".3f"),
+    ("clips_per_s", "clips/s", ".2f"),
     ("peak_mib", "peak memory MiB", ".0f"),
     ("memory_vs_ours", "memory vs ours", ".2f"),
     ("time_vs_ours", "time vs ours", ".2f"),
@@ -50,7 +57,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS), choices=VARIANTS)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"], help="bf16: autocast")
     parser.add_argument("--config-json", help="a VideoSwinConfig as JSON (overrides --variant; used by the tests)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--worker", choices=VARIANTS, help=argparse.SUPPRESS)
@@ -72,54 +81,75 @@ def worker(args: argparse.Namespace) -> dict:
     """Runs in the subprocess: time `args.steps` training steps of one variant and measure its peak memory."""
     set_threads(args.threads)
     torch.manual_seed(0)
+    device = torch.device(args.device)
+    cuda = device.type == "cuda"
     config = build_config(args)
     model = VideoSwinForVideoClassification(config)
     clip = torch.randn(args.batch_size, args.frames, config.num_channels, args.image_size, args.image_size)
-    labels = torch.randint(0, config.num_labels, (args.batch_size,))
-    if args.worker == "torchvision":
-        model = build_torchvision_model(model)
-        clip = clip.permute(0, 2, 1, 3, 4).contiguous()
+    labels = torch.randint(0, config.num_labels, (args.batch_size,), device=device)
+    if args.worker.startswith("torchvision"):
+        model = build_torchvision_model(model).to(device)
+        clip = clip.permute(0, 2, 1, 3, 4).contiguous().to(device)
+        module = torch.compile(model) if args.worker.endswith("-compiled") else model
 
         def loss_fn():
-            return torch.nn.functional.cross_entropy(model(clip), labels)
+            return torch.nn.functional.cross_entropy(module(clip), labels)
 
     else:
+        model, clip = model.to(device), clip.to(device)
         if args.worker == "ours+checkpointing":
             model.activation_checkpointing_enable()
+        module = torch.compile(model) if args.worker.endswith("-compiled") else model
 
         def loss_fn():
-            return model(pixel_values=clip, labels=labels).loss
+            return module(pixel_values=clip, labels=labels).loss
 
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.dtype == "bf16")
     baseline = current_rss_kib()
     times = []
-    for _ in range(args.steps + 1):
+    for step in range(args.steps + 1):
+        if cuda and step == 1:  # the peak of the timed steps, not of compilation
+            torch.cuda.reset_peak_memory_stats(device)
         start = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        loss_fn().backward()
+        with autocast:
+            loss = loss_fn()
+        loss.backward()
         optimizer.step()
+        if cuda:
+            torch.cuda.synchronize(device)
         times.append(time.perf_counter() - start)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    if cuda:
+        peak_mib = torch.cuda.max_memory_allocated(device) / 2**20
+    else:
+        peak_mib = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - baseline, 0) / 1024  # KiB on Linux
     times = times[1:]
     return {
         "variant": args.worker,
         "median_s": statistics.median(times),
         "min_s": min(times),
         "max_s": max(times),
+        "clips_per_s": args.batch_size / statistics.median(times),
         "times_s": times,
-        "peak_mib": max(peak - baseline, 0) / 1024,
+        "peak_mib": peak_mib,
     }
 
 
 def main(argv: list[str] | None = None) -> dict:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: no CUDA device is visible to torch on this machine.")
     if args.worker:
         print("RESULT " + json.dumps(worker(args)), flush=True)
         return {}
     threads = set_threads(args.threads)
-    title = f"Video Swin training step ({args.variant}, batch {args.batch_size}, {args.frames}x{args.image_size}^2)"
+    title = (
+        f"Video Swin training step ({args.variant}, batch {args.batch_size}, {args.frames}x{args.image_size}^2, "
+        f"{args.device}, {args.dtype})"
+    )
     header = machine_header(title)
     print(header)
     rows = []
@@ -134,7 +164,10 @@ def main(argv: list[str] | None = None) -> dict:
             row["memory_vs_ours"] = row["peak_mib"] / reference["peak_mib"] if reference["peak_mib"] else None
             row["time_vs_ours"] = row["median_s"] / reference["median_s"]
     print()
-    print("peak memory = rise of max RSS over RSS before the first step (separate process per variant)")
+    if args.device == "cpu":
+        print("peak memory = rise of max RSS over RSS before the first step (separate process per variant)")
+    else:
+        print("peak memory = torch.cuda.max_memory_allocated over the timed steps (separate process per variant)")
     print(format_table(rows, COLUMNS))
     result = {"header": header, "threads": threads, "rows": rows}
     if args.json:

@@ -45,7 +45,8 @@ def machine_header(title: str) -> str:
     import transformers
 
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    allocator = "jemalloc/tcmalloc preloaded" if "malloc" in os.environ.get("LD_PRELOAD", "") else "default (glibc)"
+    preloaded = os.environ.get("LD_PRELOAD", "")
+    allocator = "jemalloc" if "jemalloc" in preloaded else "tcmalloc" if "tcmalloc" in preloaded else "default (glibc)"
     lines = [
         f"# {title}",
         f"command: {' '.join([os.path.basename(sys.executable)] + sys.argv)}",
@@ -57,15 +58,20 @@ def machine_header(title: str) -> str:
     return "\n".join(lines)
 
 
-def matmul_ceiling(dtype: torch.dtype, size: int = 4096, repeats: int = 3) -> float:
-    """Best GFLOP/s of a `size`^3 matmul in `dtype` (2 * size^3 FLOPs): the practical compute ceiling."""
-    a = torch.randn(size, size).to(dtype)
-    b = torch.randn(size, size).to(dtype)
+def matmul_ceiling(
+    dtype: torch.dtype, size: int = 4096, repeats: int = 3, device: torch.device | str = "cpu"
+) -> float:
+    """Best GFLOP/s of a `size`^3 matmul in `dtype` (2 * size^3 FLOPs) on `device`: the practical compute ceiling."""
+    a = torch.randn(size, size, device=device).to(dtype)
+    b = torch.randn(size, size, device=device).to(dtype)
+    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
     torch.mm(a, b)
     best = math.inf
     for _ in range(repeats):
+        sync()
         start = time.perf_counter()
         torch.mm(a, b)
+        sync()
         best = min(best, time.perf_counter() - start)
     return 2 * size**3 / best / 1e9
 

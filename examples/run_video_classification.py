@@ -18,38 +18,20 @@ Several GPUs / machines: the same command under `torchrun --nproc_per_node N` or
 
 from __future__ import annotations
 
-import ast
-import json
 import logging
-import math
 import os
-import re
-import signal
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
-import numpy as np
-import torch
 import transformers
-from transformers import (
-    AutoConfig,
-    AutoModelForVideoClassification,
-    HfArgumentParser,
-    TrainingArguments,
-    set_seed,
-)
-from transformers.trainer_utils import get_last_checkpoint
+from transformers import HfArgumentParser, TrainingArguments, set_seed
 
-import transformers_videoswin  # noqa: F401  (registers the Auto classes)
-from transformers_videoswin import VideoSwinConfig, VideoSwinForVideoClassification
 from transformers_videoswin.model.configuration_videoswin import VARIANTS
+from transformers_videoswin.processing.multiview import parse_views
 from transformers_videoswin.training import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     RECIPES,
     ClipLoader,
     CorruptVideoCheckCallback,
@@ -58,7 +40,7 @@ from transformers_videoswin.training import (
     StreamingVideoClipDataset,
     VideoClassificationTrainer,
     VideoClipDataset,
-    build_eval_transform,
+    build_processors,
     build_train_transform,
     collate_clips,
     get_recipe,
@@ -68,14 +50,30 @@ from transformers_videoswin.training import (
     prepare_video_column,
     read_label_names,
 )
-from transformers_videoswin.training.metrics import (
-    TopKAccuracy,
-    confusion_matrix,
-    per_class_accuracy,
-    write_confusion_matrix,
+from transformers_videoswin.training.checks import (
+    check_annotation_videos,
+    check_columns,
+    check_labels,
+    check_local_dataset_path,
+    check_video_folder,
+    find_resumable_checkpoint,
 )
+from transformers_videoswin.training.configuration import (
+    apply_recipe_defaults,
+    build_config,
+    build_model,
+    explicitly_given,
+    parse_config_overrides,
+)
+from transformers_videoswin.training.evaluation import (
+    build_compute_metrics,
+    evaluate_multiview,
+    predict_with_confusion_matrix,
+)
+from transformers_videoswin.training.metrics import write_confusion_matrix, write_json_atomic
 from transformers_videoswin.training.optimization import PARAMETER_GROUP_MODES
 from transformers_videoswin.training.outputs import save_final_outputs
+from transformers_videoswin.training.trainer import StepCounterCallback
 
 logger = logging.getLogger(__name__)
 
@@ -193,62 +191,6 @@ class DataTrainingArguments:
             raise ValueError(f"--recipe must be one of {sorted(RECIPES)}, got {self.recipe!r}.")
 
 
-# Optimiser settings that a recipe supplies unless the command line (or JSON file) sets them.
-_RECIPE_TRAINING_KEYS = (
-    "learning_rate",
-    "weight_decay",
-    "lr_scheduler_type",
-    "warmup_steps",
-    "label_smoothing_factor",
-)
-
-
-def explicitly_given(argv: list[str]) -> set[str]:
-    if len(argv) == 1 and argv[0].endswith((".json", ".yaml", ".yml")):
-        path = Path(argv[0])
-        if path.suffix == ".json":
-            return set(json.loads(path.read_text()))
-        import yaml
-
-        return set(yaml.safe_load(path.read_text()))
-    return {arg[2:].split("=", 1)[0].replace("-", "_") for arg in argv if arg.startswith("--")}
-
-
-def parse_config_overrides(text: str | None) -> dict:
-    """'a=1,b=[1,2],c=gelu' -> {'a': 1, 'b': [1, 2], 'c': 'gelu'} (commas inside brackets do not split)."""
-    if not text:
-        return {}
-    items, depth, current = [], 0, ""
-    for char in text:
-        if char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth -= 1
-        if char == "," and depth == 0:
-            items.append(current)
-            current = ""
-        else:
-            current += char
-    items.append(current)
-    overrides = {}
-    for item in filter(None, (i.strip() for i in items)):
-        if "=" not in item:
-            raise ValueError(f"--config_overrides items must look like key=value, got {item!r}.")
-        key, value = (s.strip() for s in item.split("=", 1))
-        try:
-            overrides[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            overrides[key] = value
-    return overrides
-
-
-def parse_views(spec: str) -> tuple[int, int]:
-    match = re.fullmatch(r"\s*(\d+)\s*[xX*]\s*(\d+)\s*", spec)
-    if not match:
-        raise ValueError(f"--eval_views must look like CLIPSxCROPS (e.g. 4x3), got {spec!r}.")
-    return int(match.group(1)), int(match.group(2))
-
-
 def load_raw_datasets(data_args: DataTrainingArguments, model_args: ModelArguments):
     if data_args.train_file or data_args.validation_file:
         files = {}
@@ -258,6 +200,9 @@ def load_raw_datasets(data_args: DataTrainingArguments, model_args: ModelArgumen
             files["validation"] = data_args.validation_file
         names = read_label_names(data_args.label_names_file) if data_args.label_names_file else None
         return load_annotation_lists(files, data_args.data_root, names, streaming=data_args.streaming)
+    check_local_dataset_path(data_args.dataset_name)
+    if data_args.dataset_name == "videofolder" and data_args.data_dir:
+        check_video_folder(data_args.data_dir)
     kwargs = {"cache_dir": model_args.cache_dir, "streaming": data_args.streaming}
     if data_args.data_dir:
         kwargs["data_dir"] = data_args.data_dir
@@ -279,136 +224,6 @@ def pick_eval_split(raw, data_args: DataTrainingArguments, training_args: Traini
     return raw, "validation"
 
 
-def build_config(model_args: ModelArguments, labels: list[str], recipe, explicit: set[str]):
-    id2label = {i: name for i, name in enumerate(labels)}
-    label2id = {name: i for i, name in id2label.items()}
-    overrides = parse_config_overrides(model_args.config_overrides)
-    if model_args.drop_path_rate is not None:
-        overrides["drop_path_rate"] = model_args.drop_path_rate
-    shape = {"num_frames": recipe.num_frames, "image_size": recipe.image_size}
-    if model_args.model_name_or_path and not model_args.config_name:
-        config = AutoConfig.from_pretrained(
-            model_args.model_name_or_path,
-            cache_dir=model_args.cache_dir,
-            revision=model_args.model_revision,
-            trust_remote_code=model_args.trust_remote_code,
-        )
-        values = config.to_dict()
-    elif model_args.config_name in VARIANTS:
-        values = dict(VARIANTS[model_args.config_name])
-    elif model_args.config_name:
-        values = AutoConfig.from_pretrained(model_args.config_name, cache_dir=model_args.cache_dir).to_dict()
-    else:
-        values = dict(VARIANTS["tiny"])
-    drop = ("id2label", "label2id", "num_labels", "architectures", "auto_map", "transformers_version", "model_type")
-    drop += ("out_features", "out_indices", "_out_features", "_out_indices", "stage_names")
-    for key in drop:
-        values.pop(key, None)
-    values.update(overrides)
-    values.update(shape)
-    return VideoSwinConfig(**values, id2label=id2label, label2id=label2id)
-
-
-def build_model(model_args: ModelArguments, config: VideoSwinConfig):
-    if model_args.model_name_or_path:
-        return AutoModelForVideoClassification.from_pretrained(
-            model_args.model_name_or_path,
-            config=config,
-            cache_dir=model_args.cache_dir,
-            revision=model_args.model_revision,
-            trust_remote_code=model_args.trust_remote_code,
-            ignore_mismatched_sizes=True,
-        )
-    if model_args.image_model_name_or_path:
-        from transformers_videoswin.checkpoints.inflate import inflate_image_swin
-
-        keep = {k: v for k, v in config.to_dict().items() if k in {f for f in VideoSwinConfig.__dataclass_fields__}}
-        for key in ("window_size", "patch_size", "embed_dim", "depths", "num_heads", "model_type"):
-            keep.pop(key, None)
-        model = inflate_image_swin(
-            model_args.image_model_name_or_path,
-            window_size=config.window_size,
-            patch_size=config.patch_size,
-            target="classification",
-            id2label=config.id2label,
-            label2id=config.label2id,
-            **{k: v for k, v in keep.items() if k not in ("id2label", "label2id", "_out_features", "_out_indices")},
-        )
-        return model
-    return VideoSwinForVideoClassification(config)
-
-
-def compute_metrics_fn(num_labels: int):
-    metric = TopKAccuracy(keep_in_memory=True)
-
-    def compute_metrics(eval_pred) -> dict:
-        logits = eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions
-        result = metric.compute(
-            predictions=np.asarray(logits, dtype=np.float32), references=eval_pred.label_ids, top_k=(1, 5)
-        )
-        result["accuracy"] = result["top1_accuracy"]
-        return result
-
-    return compute_metrics
-
-
-def multiview_evaluate(model, raw_eval, data_args, recipe, mean, std, clips: int, crops: int, batch_size: int):
-    """Average the softmax over CLIPS x CROPS views per video (official test protocol), short side = image_size."""
-    from transformers_videoswin.processing.multiview import predict_multiview
-    from transformers_videoswin.processing.video_io import VideoDecodeError, read_video_clips
-    from transformers_videoswin.training.video_datasets import resolve_video_source
-
-    test_recipe = recipe.override(resize_ratio=1.0)
-    resize = build_eval_transform(test_recipe, mean, std).transforms[0]
-    normalise = build_eval_transform(test_recipe, mean, std).transforms[2:]
-    sample = make_index_sampler(test_recipe, train=False, num_clips=clips)
-    if recipe.sampling == "ssv2" and clips > 1:
-        raise ValueError("The ssv2 protocol takes one clip per video; use --eval_views 1x3.")
-    device = next(model.parameters()).device
-    model.eval()
-    all_probs, all_labels, skipped = [], [], 0
-    size = recipe.image_size
-    for row in raw_eval:
-        source, name = resolve_video_source(row[data_args.video_column_name], data_args.data_root)
-        try:
-            frames, indices, _ = read_video_clips(
-                source, lambda info: sample(info.num_frames, None), backend=data_args.decode_backend
-            )
-        except VideoDecodeError as error:
-            logger.warning("Multi-view evaluation skips %s: %s", name, error)
-            skipped += 1
-            continue
-        from torchvision import tv_tensors
-
-        video = resize(tv_tensors.Video(frames.permute(0, 3, 1, 2)))
-        height, width = video.shape[-2:]
-        if crops == 1:
-            offsets = [((height - size) // 2, (width - size) // 2)]
-        elif width >= height:
-            offsets = [((height - size) // 2, x) for x in (0, (width - size) // 2, width - size)]
-        else:
-            offsets = [(y, (width - size) // 2) for y in (0, (height - size) // 2, height - size)]
-        clip_frames = video.reshape(indices.shape[0], indices.shape[1], *video.shape[1:])
-        views = []
-        for y, x in offsets:
-            for clip in clip_frames:
-                view = clip[..., y : y + size, x : x + size]
-                for step in normalise:
-                    view = step(view)
-                views.append(view.as_subclass(torch.Tensor))
-        pixel_values = torch.stack(views)[None]
-        all_probs.append(predict_multiview(model, pixel_values.to(device), max_testing_views=batch_size).cpu())
-        all_labels.append(int(row[data_args.label_column_name]))
-    if not all_probs:
-        return {"skipped": skipped}
-    probs = torch.cat(all_probs).numpy()
-    from transformers_videoswin.training.metrics import top_k_accuracy
-
-    result = top_k_accuracy(probs, np.asarray(all_labels), (1, 5))
-    result["skipped"] = skipped
-    return result
-
-
 def main(argv: list[str] | None = None) -> dict:
     argv = sys.argv[1:] if argv is None else argv
     parser = HfArgumentParser((ModelArguments, DataTrainingArguments, TrainingArguments))
@@ -418,7 +233,6 @@ def main(argv: list[str] | None = None) -> dict:
         model_args, data_args, training_args = parser.parse_yaml_file(os.path.abspath(argv[0]))
     else:
         model_args, data_args, training_args = parser.parse_args_into_dataclasses(args=argv)
-    explicit = explicitly_given(argv)
     training_args.remove_unused_columns = False  # the collator builds pixel_values itself
 
     logging.basicConfig(
@@ -456,29 +270,28 @@ def main(argv: list[str] | None = None) -> dict:
         rand_augment_magnitude=data_args.rand_augment_magnitude,
         random_erasing_prob=data_args.random_erasing_prob,
     )
-    recipe_training = {
-        "learning_rate": recipe.learning_rate,
-        "weight_decay": recipe.weight_decay,
-        "lr_scheduler_type": "cosine",
-        "warmup_steps": recipe.warmup_epochs / recipe.num_train_epochs,
-        "label_smoothing_factor": recipe.label_smoothing,
-    }
-    for key in _RECIPE_TRAINING_KEYS:
-        if key not in explicit:
-            setattr(training_args, key, recipe_training[key])
+    apply_recipe_defaults(training_args, recipe, explicitly_given(argv))
     logger.info("Recipe: %s", recipe)
+    clips, crops = parse_views(data_args.eval_views)  # checked now, used after training
+    if recipe.sampling == "ssv2" and clips > 1:
+        raise ValueError("The ssv2 protocol takes one clip per video; use --eval_views 1x3.")
+    overrides = parse_config_overrides(model_args.config_overrides)
+    if model_args.drop_path_rate is not None:
+        overrides["drop_path_rate"] = model_args.drop_path_rate
 
-    # Resuming: "--resume_from_checkpoint last" picks the newest checkpoint-* of the output dir; a path works too.
+    # Resuming: "--resume_from_checkpoint last" picks the newest complete checkpoint-* of the output dir (a save cut
+    # short by a kill leaves an incomplete one, which is skipped and named); a path works too.
     checkpoint = training_args.resume_from_checkpoint
     if checkpoint in ("last", "latest", "auto", "True", "true"):
-        checkpoint = get_last_checkpoint(training_args.output_dir) if os.path.isdir(training_args.output_dir) else None
+        checkpoint, _ = find_resumable_checkpoint(training_args.output_dir)
         if checkpoint is None:
-            logger.info("No checkpoint in %s: starting from scratch.", training_args.output_dir)
+            logger.info("No complete checkpoint in %s: starting from scratch.", training_args.output_dir)
     if checkpoint:
         logger.info("Resuming from %s", checkpoint)
 
     set_seed(training_args.seed)
 
+    # Data, checked before the model is built: columns, labels, files.
     with training_args.main_process_first(desc="loading the dataset"):
         raw = load_raw_datasets(data_args, model_args)
         raw, eval_split = pick_eval_split(raw, data_args, training_args, training_args.seed)
@@ -487,7 +300,9 @@ def main(argv: list[str] | None = None) -> dict:
         raise ValueError(f"--do_train needs a '{data_args.train_split_name}' split; the dataset has {list(raw)}.")
     if training_args.do_eval and eval_split is None:
         raise ValueError(f"--do_eval needs an evaluation split; the dataset has {list(raw)}.")
-
+    for split in (train_split, eval_split):
+        if split is not None:
+            check_columns(raw[split], split, data_args.video_column_name, data_args.label_column_name)
     reference_split = raw[train_split or eval_split]
     labels = label_names_from_features(reference_split, data_args.label_column_name)
     if labels is None:
@@ -498,16 +313,11 @@ def main(argv: list[str] | None = None) -> dict:
         )
     for split in list(raw):
         raw[split] = prepare_video_column(raw[split], data_args.video_column_name)
-    if not data_args.streaming:
-        if train_split and data_args.max_train_samples is not None:
-            raw[train_split] = (
-                raw[train_split]
-                .shuffle(seed=training_args.seed)
-                .select(range(min(data_args.max_train_samples, len(raw[train_split]))))
-            )
-        if eval_split and data_args.max_eval_samples is not None:
-            raw[eval_split] = raw[eval_split].select(range(min(data_args.max_eval_samples, len(raw[eval_split]))))
-    else:
+        if not data_args.streaming:
+            check_labels(raw[split], split, data_args.label_column_name, len(labels))
+            if data_args.train_file or data_args.validation_file:
+                check_annotation_videos(raw[split], split, data_args.video_column_name)
+    if data_args.streaming:
         if train_split:
             raw[train_split] = raw[train_split].shuffle(
                 seed=training_args.seed, buffer_size=data_args.shuffle_buffer_size
@@ -516,23 +326,38 @@ def main(argv: list[str] | None = None) -> dict:
                 raw[train_split] = raw[train_split].take(data_args.max_train_samples)
         if eval_split and data_args.max_eval_samples is not None:
             raw[eval_split] = raw[eval_split].take(data_args.max_eval_samples)
+    else:
+        if train_split and data_args.max_train_samples is not None:
+            n = min(data_args.max_train_samples, len(raw[train_split]))
+            raw[train_split] = raw[train_split].shuffle(seed=training_args.seed).select(range(n))
+        if eval_split and data_args.max_eval_samples is not None:
+            raw[eval_split] = raw[eval_split].select(range(min(data_args.max_eval_samples, len(raw[eval_split]))))
+    if data_args.streaming and training_args.do_train and training_args.max_steps <= 0:
+        raise ValueError("A streamed training set has no length: give --max_steps.")
 
+    # Model.
+    hub_kwargs = {"cache_dir": model_args.cache_dir}
+    if model_args.model_name_or_path:
+        hub_kwargs.update(revision=model_args.model_revision, trust_remote_code=model_args.trust_remote_code)
+    config = build_config(
+        labels, recipe, model_args.model_name_or_path, model_args.config_name, overrides, **hub_kwargs
+    )
+    model = build_model(config, model_args.model_name_or_path, model_args.image_model_name_or_path, **hub_kwargs)
     if model_args.backbone_lr_multiplier is None:
         pretrained = model_args.model_name_or_path or model_args.image_model_name_or_path
         model_args.backbone_lr_multiplier = 0.1 if pretrained else 1.0
-    config = build_config(model_args, labels, recipe, explicit)
-    model = build_model(model_args, config)
 
-    mean, std = IMAGENET_MEAN, IMAGENET_STD  # what the released models and the saved processors use
+    # Clips: training augments on top of the recipe's sampling; evaluation is the processor saved with the model.
+    processors = build_processors(recipe)
     train_tracker = CorruptVideoTracker(data_args.max_corrupt_fraction, name="train")
     eval_tracker = CorruptVideoTracker(data_args.max_corrupt_fraction, name="eval")
 
-    def wrap(split: str, train: bool, tracker):
+    def clip_dataset(split: str, train: bool, tracker: CorruptVideoTracker):
         loader = ClipLoader(
             data_args.video_column_name,
             data_args.label_column_name,
             make_index_sampler(recipe, train=train),
-            (build_train_transform if train else build_eval_transform)(recipe, mean, std),
+            build_train_transform(recipe) if train else processors[1],
             seed=training_args.seed if train else training_args.seed + 1,
             data_root=data_args.data_root,
             decode_backend=data_args.decode_backend,
@@ -542,21 +367,21 @@ def main(argv: list[str] | None = None) -> dict:
             return StreamingVideoClipDataset(raw[split], loader, tracker)
         return VideoClipDataset(raw[split], loader, tracker)
 
-    train_dataset = wrap(train_split, True, train_tracker) if training_args.do_train else None
-    eval_dataset = wrap(eval_split, False, eval_tracker) if eval_split and training_args.do_eval else None
-    if data_args.streaming and training_args.do_train and training_args.max_steps <= 0:
-        raise ValueError("A streamed training set has no length: give --max_steps.")
+    train_dataset = clip_dataset(train_split, True, train_tracker) if training_args.do_train else None
+    eval_dataset = clip_dataset(eval_split, False, eval_tracker) if eval_split and training_args.do_eval else None
 
+    step_counter = StepCounterCallback()
     trainer = VideoClassificationTrainer(
         model=model,
         args=training_args,
         train_dataset=train_dataset,
         eval_dataset=eval_dataset,
         data_collator=collate_clips,
-        compute_metrics=compute_metrics_fn(config.num_labels),
+        compute_metrics=build_compute_metrics(),
         callbacks=[
             SetEpochCallback(train_dataset, eval_dataset),
             CorruptVideoCheckCallback(train_tracker, eval_tracker),
+            step_counter,
         ],
         param_group_mode=model_args.param_group_mode,
         backbone_lr_multiplier=model_args.backbone_lr_multiplier,
@@ -564,65 +389,8 @@ def main(argv: list[str] | None = None) -> dict:
         warmup_start_factor=model_args.warmup_start_factor,
     )
 
-    kill_step = os.environ.get("VIDEOSWIN_TEST_KILL_AFTER_SAVE_STEP")
-    if kill_step:  # tests: die like a killed job right after this checkpoint is on disk
-        trainer.add_callback(_KillAfterSave(int(kill_step)))
-
-    results: dict = {}
-    start = time.time()
-    if training_args.do_train:
-        step_counter = _StepCounter()
-        trainer.add_callback(step_counter)
-        train_result = trainer.train(resume_from_checkpoint=checkpoint or None)
-        train_tracker.check(final=True)
-        metrics = dict(train_result.metrics)
-        metrics.update(train_tracker.summary())
-        metrics["train_steps_this_run"] = step_counter.steps
-        if checkpoint:
-            metrics["train_resumed_from"] = os.path.basename(os.path.normpath(checkpoint))
-        trainer.log_metrics("train", metrics)
-        trainer.save_metrics("train", metrics)
-        trainer.save_state()
-        results.update({f"train_{k}" if not k.startswith("train") else k: v for k, v in metrics.items()})
-
-    eval_matrix = None
-    if training_args.do_eval and eval_dataset is not None:
-        if data_args.streaming:
-            metrics = trainer.evaluate()
-        else:
-            output = trainer.predict(eval_dataset, metric_key_prefix="eval")
-            metrics = dict(output.metrics)
-            logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
-            eval_matrix = confusion_matrix(np.asarray(logits).argmax(-1), output.label_ids, config.num_labels)
-            for name, value in zip(labels, per_class_accuracy(eval_matrix)):
-                metrics[f"eval_accuracy_{name}"] = None if math.isnan(value) else float(value)
-        eval_tracker.check(final=True)
-        metrics.update(eval_tracker.summary())
-        trainer.log_metrics("eval", metrics)
-        trainer.save_metrics("eval", metrics)
-        results.update(metrics)
-
-        clips, crops = parse_views(data_args.eval_views)
-        # The multi-view pass runs once, in the main process (it is a final report, not part of training).
-        if (clips, crops) != (1, 1) and not data_args.streaming and trainer.is_world_process_zero():
-            views = multiview_evaluate(
-                trainer.model,
-                raw[eval_split],
-                data_args,
-                recipe,
-                mean,
-                std,
-                clips,
-                crops,
-                training_args.per_device_eval_batch_size,
-            )
-            views = {f"eval_{clips}x{crops}_{k}": v for k, v in views.items()}
-            trainer.log_metrics("eval", views)
-            results.update(views)
-    results["wall_time_seconds"] = time.time() - start
-
-    if trainer.is_world_process_zero():
-        if training_args.do_train:
+    def save_outputs(results: dict) -> None:
+        if training_args.do_train and trainer.is_world_process_zero():
             save_final_outputs(
                 trainer.model,
                 training_args.output_dir,
@@ -634,39 +402,71 @@ def main(argv: list[str] | None = None) -> dict:
                 data_args=data_args,
                 training_args=training_args,
                 parameter_groups=trainer.parameter_group_description,
+                processors=processors,
             )
-        if eval_matrix is not None and data_args.write_confusion_matrix:
-            write_confusion_matrix(eval_matrix, labels, training_args.output_dir)
-        _write_json_atomic(Path(training_args.output_dir) / "all_results.json", results)
+
+    # Training; the trained model, processors and card are on disk before anything else can fail.
+    results: dict = {}
+    start = time.time()
+    if training_args.do_train:
+        train_result = trainer.train(resume_from_checkpoint=checkpoint or None)
+        metrics = {**train_result.metrics, **train_tracker.summary(), "train_steps_this_run": step_counter.steps}
+        if checkpoint:
+            metrics["train_resumed_from"] = os.path.basename(os.path.normpath(checkpoint))
+        trainer.log_metrics("train", metrics)
+        trainer.save_metrics("train", metrics)
+        trainer.save_state()
+        results.update({k if k.startswith("train") else f"train_{k}": v for k, v in metrics.items()})
+        save_outputs(results)
+
+    # Evaluation, and the checks that only the end of the run can make.
+    try:
+        eval_matrix = None
+        if training_args.do_eval and eval_dataset is not None:
+            if data_args.streaming:
+                metrics = trainer.evaluate()
+            else:
+                metrics, eval_matrix = predict_with_confusion_matrix(trainer, eval_dataset, labels)
+            metrics.update(eval_tracker.summary())
+            trainer.log_metrics("eval", metrics)
+            trainer.save_metrics("eval", metrics)
+            results.update(metrics)
+            # The multi-view pass runs once, in the main process (it is a final report, not part of training).
+            if (clips, crops) != (1, 1) and not data_args.streaming and trainer.is_world_process_zero():
+                views = evaluate_multiview(
+                    trainer.model,
+                    raw[eval_split],
+                    processors[1],
+                    clips,
+                    crops,
+                    video_column=data_args.video_column_name,
+                    label_column=data_args.label_column_name,
+                    data_root=data_args.data_root,
+                    decode_backend=data_args.decode_backend,
+                    max_testing_views=training_args.per_device_eval_batch_size,
+                )
+                views = {f"eval_{clips}x{crops}_{k}": v for k, v in views.items()}
+                trainer.log_metrics("eval", views)
+                results.update(views)
+        results["wall_time_seconds"] = time.time() - start
+
+        if trainer.is_world_process_zero():
+            if any(k.startswith("eval_") for k in results):
+                save_outputs(results)  # the model card with the evaluation results
+            if eval_matrix is not None and data_args.write_confusion_matrix:
+                write_confusion_matrix(eval_matrix, labels, training_args.output_dir)
+            write_json_atomic(Path(training_args.output_dir) / "all_results.json", results)
+        train_tracker.check(final=True)
+        eval_tracker.check(final=True)
+    except Exception as error:
+        if training_args.do_train:
+            error.add_note(
+                f"The trained model, its processors and the metrics so far are saved in {training_args.output_dir}."
+            )
+            logger.error("Failed after training; the trained model is saved in %s.", training_args.output_dir)
+        raise
     logger.warning("Rank %d finished.", training_args.process_index)
     return results
-
-
-class _StepCounter(transformers.TrainerCallback):
-    """Optimizer steps taken by this process (a resumed run takes only the remaining ones)."""
-
-    def __init__(self):
-        self.steps = 0
-
-    def on_step_end(self, args, state, control, **kwargs):
-        self.steps += 1
-
-
-class _KillAfterSave(transformers.TrainerCallback):
-    def __init__(self, step: int):
-        self.step = step
-
-    def on_save(self, args, state, control, **kwargs):
-        if state.global_step == self.step:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=2, default=str)
-    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 
 import pytest
+import torch
 
 from conftest import REPO_ROOT, tiny_config_kwargs
 from transformers_videoswin import VideoSwinConfig
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 
+import bench_extract  # noqa: E402
 import bench_inference  # noqa: E402
 import bench_training  # noqa: E402
+import count_kernels  # noqa: E402
 import profile_forward  # noqa: E402
 from common import videoswin_flops, videoswin_flops_by_kind  # noqa: E402
 
@@ -46,15 +50,19 @@ def test_bench_inference_table(tmp_path, capsys):
     config = VideoSwinConfig(**tiny_config_kwargs(num_labels=5))
     out = tmp_path / "inference.json"
     argv = ["--frames", "8", "--batch-sizes", "1", "--image-size", "64", "--repeats", "1", "--warmup", "0"]
+    argv += ["--impls", "ours", "eager", "torchvision", "ours-autocast"]
     result = bench_inference.main([*argv, "--ceiling-size", "64", "--json", str(out)], config=config)
     rows = result["rows"]
     implementations = ("ours", "eager", "torchvision", bench_inference.CEILING)
     assert {(row["dtype"], row["impl"]) for row in rows} == {
         (dtype, impl) for dtype in ("fp32", "bf16") for impl in implementations
-    }
+    } | {("bf16", "ours-autocast")}
     for row in rows:
         assert {"median_s", "min_s", "max_s", "gflops_per_s", "percent_of_ceiling", "ours_speedup"} <= row.keys()
         assert row["page_faults"] >= 0
+        assert row["peak_mib"] is None  # GPU memory only on CUDA
+        if row["impl"] != bench_inference.CEILING:
+            assert row["clips_per_s"] == pytest.approx(1 / row["median_s"])
         if row["impl"] == bench_inference.CEILING:  # the interleaved matmul is the ceiling of its own dtype
             assert row["percent_of_ceiling"] == pytest.approx(100)
             assert row["gflops_per_s"] == pytest.approx(result["ceilings_gflops_per_s"][row["dtype"]])
@@ -71,6 +79,57 @@ def test_bench_training_table(tmp_path, capsys):
     result = bench_training.main(argv)
     assert [row["variant"] for row in result["rows"]] == ["ours", "ours+checkpointing", "torchvision"]
     for row in result["rows"]:
-        assert {"median_s", "peak_mib", "memory_vs_ours", "time_vs_ours"} <= row.keys()
+        assert {"median_s", "peak_mib", "memory_vs_ours", "time_vs_ours", "clips_per_s"} <= row.keys()
     assert json.loads(out.read_text())["rows"]
     assert "| variant | step median s |" in capsys.readouterr().out
+
+
+def test_bench_extract_quick(tmp_path, capsys):
+    out = tmp_path / "extract.json"
+    result = bench_extract.main(["--quick", "--memory-videos", "1", "--json", str(out)])
+    (row,) = result["rows"]
+    assert row["model"] == "tiny" and row["clips"] == 4  # 2 videos of 60 frames: 2 windows of 16 frames at interval 2
+    for key in ("decode_only", "model_only", "end_to_end"):
+        assert row[key] > 0
+    assert row["e2e_vs_decode"] == pytest.approx(row["end_to_end"] / row["decode_only"])
+    assert result["memory"][0]["videos"] == 1 and result["memory"][0]["main_mib"] > 0
+    assert json.loads(out.read_text())["rows"][0]["model"] == "tiny"
+    assert "| model | clips | decode-only clips/s |" in capsys.readouterr().out
+
+
+def test_bench_inference_reruns_itself_under_jemalloc(tmp_path):
+    out = tmp_path / "jemalloc.json"
+    config = json.dumps(tiny_config_kwargs(num_labels=5))
+    argv = ["--config-json", config, "--dtypes", "fp32", "--frames", "8", "--batch-sizes", "1", "--image-size", "64"]
+    argv += ["--repeats", "1", "--warmup", "0", "--ceiling-size", "64", "--impls", "ours", "--json", str(out)]
+    script = str(REPO_ROOT / "benchmarks" / "bench_inference.py")
+    completed = subprocess.run(
+        [sys.executable, script, *argv, "--allocator", "jemalloc"], capture_output=True, text=True
+    )
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(out.read_text())
+    assert result["allocator"] == "jemalloc" and "allocator: jemalloc" in completed.stdout
+
+
+def test_count_kernels_table(capsys):
+    config = VideoSwinConfig(**tiny_config_kwargs(num_labels=5))
+    argv = ["--batch-sizes", "1", "2", "--frames", "8", "--image-size", "64"]
+    result = count_kernels.main(argv, config=config)
+    rows = {(row["mode"], row["impl"]): row for row in result["rows"]}
+    assert set(rows) == {(mode, impl) for mode in ("inference", "training") for impl in ("ours", "torchvision")}
+    for (mode, _), row in rows.items():
+        assert row["batch_1"] > 0 and row["batch_2"] > 0
+        assert row["vs_torchvision_1"] == pytest.approx(row["batch_1"] / rows[(mode, "torchvision")]["batch_1"])
+    # Training dispatches the backward pass too.
+    assert rows[("training", "torchvision")]["batch_1"] > rows[("inference", "torchvision")]["batch_1"]
+    assert "| mode | implementation | batch 1 | batch 2 |" in capsys.readouterr().out
+
+
+def test_kernel_counter_skips_views():
+    with count_kernels.KernelCounter() as counter:
+        x = torch.ones(4, 4, device="meta")
+        x.view(16)
+        x.transpose(0, 1)
+        torch.mm(x, x)
+    assert counter.counts["aten.mm"] == 1
+    assert "aten.view" not in counter.counts and "aten.transpose" not in counter.counts

@@ -227,3 +227,37 @@ def test_merge_rebuilds_the_index(setup, tmp_path, capsys):
     assert (tmp_path / "index.jsonl").read_text() == index
     assert "2 videos (2 ok, 0 failed)" in capsys.readouterr().out
     assert "not an output directory" in _error(capsys, ["merge", str(tmp_path / "v0.safetensors")])
+
+
+def test_independent_shards_then_merge(setup, tmp_path, capsys):
+    argv = ["features", *setup["videos"], "--model", setup["model_dir"], "--window", "8", "--no-progress"]
+    argv += ["--output-dir", str(tmp_path), "--num-workers", "0"]
+    assert main([*argv, "--shard", "1/2"]) == 0
+    assert [p.stem for p in tmp_path.glob("*.safetensors")] == ["v1"]  # position 1 of 2
+    assert main([*argv, "--shard", "0/2"]) == 0
+    assert main(["merge", str(tmp_path)]) == 0
+    lines = (tmp_path / "index.jsonl").read_text().splitlines()
+    assert [json.loads(line)["output"] for line in lines] == ["v0", "v1"]
+    capsys.readouterr()
+    assert "I/N" in _error(capsys, [*argv, "--shard", "2"])
+
+
+def test_features_bf16_close_to_fp32(setup, tmp_path):
+    argv = ["features", setup["videos"][0], "--model", setup["model_dir"], "--window", "8", "--stride", "8"]
+    assert main([*argv, "--out", str(tmp_path / "fp32.safetensors")]) == 0
+    assert main([*argv, "--out", str(tmp_path / "bf16.safetensors"), "--dtype", "bf16"]) == 0
+    fp32, bf16 = load_file(tmp_path / "fp32.safetensors"), load_file(tmp_path / "bf16.safetensors")
+    assert bf16["pooled"].dtype == torch.float32 and bf16["pooled"].shape == fp32["pooled"].shape == (8, 128)
+    assert not torch.equal(bf16["pooled"], fp32["pooled"])  # the model did run in bfloat16
+    cosine = torch.nn.functional.cosine_similarity(bf16["pooled"], fp32["pooled"], dim=-1)
+    assert cosine.min() > 0.99  # bfloat16 keeps 8 bits of mantissa: features agree in direction
+    assert torch.equal(bf16["start_time"], fp32["start_time"])
+
+
+def test_resuming_with_other_settings_is_refused(setup, tmp_path, capsys):
+    argv = ["features", setup["videos"][1], "--model", setup["model_dir"], "--output-dir", str(tmp_path)]
+    assert main([*argv, "--window", "8", "--no-progress"]) == 0
+    assert main([*argv, "--window", "8", "--no-progress"]) == 0  # same settings: resumes
+    assert "1 already complete" in capsys.readouterr().err
+    err = _error(capsys, [*argv, "--window", "4", "--no-progress"])
+    assert "other settings" in err and "plan" in err

@@ -106,6 +106,10 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--output-dir", default=None, help="one file per video + index.jsonl; re-running resumes")
     run.add_argument("--format", choices=("safetensors", "npy"), default="safetensors", help="per-video files")
     run.add_argument("--index-format", choices=("jsonl", "parquet"), default="jsonl")
+    run.add_argument(
+        "--shard", default=None, metavar="I/N",
+        help="independent job I of N (0-based, no torchrun needed); run `videoswin merge DIR` after the last one",
+    )  # fmt: skip
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -213,6 +217,18 @@ def _plan(args, config):
     return plan
 
 
+def _shard_arg(value: str):
+    from .inference.engine import Shard
+
+    try:
+        rank, world_size = (int(part) for part in value.split("/"))
+    except ValueError:
+        raise UsageError(f"--shard takes I/N (job I of N, from 0), got {value!r}.") from None
+    if not 0 <= rank < world_size:
+        raise UsageError(f"--shard {value}: I must be in 0..N-1.")
+    return Shard(rank, world_size)
+
+
 def _inputs(args):
     from .inference.sources import DatasetTable, expand_inputs, file_entries
 
@@ -231,6 +247,18 @@ def _inputs(args):
         return file_entries(expand_inputs(args.videos)), None
     except (OSError, ValueError) as error:
         raise UsageError(str(error)) from None
+
+
+def _load_config(args):
+    from transformers import AutoConfig
+
+    _check_model_dir(args.model)
+    _check_device(args.device)
+    try:
+        return AutoConfig.from_pretrained(args.model)
+    except (OSError, ValueError, KeyError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UsageError(f"Cannot load the model {args.model}: {first_line}") from None
 
 
 def _load(args, task: str):
@@ -269,40 +297,60 @@ def _load_processor(model_dir: str, config):
 # ------------------------------------------------------------------------------------------------ commands
 def _run(args, task: str):
     from .inference.engine import default_num_workers
-    from .inference.runner import print_summary, run_inference, shard_from_environment
+    from .inference.outputs import SettingsMismatch, check_settings
+    from .inference.runner import print_summary, run_inference, run_settings, shard_from_environment
 
     if args.output_dir and Path(args.output_dir).exists() and not Path(args.output_dir).is_dir():
         raise UsageError(f"--output-dir {args.output_dir} is a file, not a directory.")
     if task == "features" and args.format == "npy" and args.level == "stages":
         raise UsageError("--format npy stores one array per video; use safetensors for --level stages.")
     _plan(args, None)  # impossible combinations fail before anything is loaded
+    explicit_shard = _shard_arg(args.shard) if args.shard else None
     entries, table = _inputs(args)
+    config = _load_config(args)
+    plan = _plan(args, config)
+    if args.output_dir:  # a re-run into a directory made with other settings fails now, not after loading
+        settings = run_settings(
+            args.model, task, plan, getattr(args, "level", "pooled"), getattr(args, "keep_time", False), args.format,
+            DTYPES[args.dtype],
+        )  # fmt: skip
+        try:
+            check_settings(args.output_dir, settings)
+        except SettingsMismatch as error:
+            raise UsageError(str(error)) from None
     model, processor, device = _load(args, task)
-    plan = _plan(args, model.config)
-    shard = shard_from_environment()
+    shard, synchronize = shard_from_environment(), True
+    if explicit_shard is not None:
+        if shard.world_size > 1:
+            raise UsageError("--shard splits independent jobs; under torchrun / accelerate the ranks already shard.")
+        shard, synchronize = explicit_shard, False
     total = len(entries) if entries is not None else None
     workers = args.num_workers if args.num_workers is not None else default_num_workers()
     workers = 0 if total == 1 else (min(workers, total) if total else workers)
-    summary, sink = run_inference(
-        model,
-        processor,
-        plan,
-        entries=entries,
-        table=table,
-        task=task,
-        output_dir=args.output_dir,
-        output_format=args.format,
-        index_format=args.index_format,
-        batch_size=args.batch_size,
-        num_workers=max(0, workers),
-        device=device,
-        dtype=DTYPES[args.dtype],
-        keep_time=getattr(args, "keep_time", False),
-        level=getattr(args, "level", "pooled"),
-        shard=shard,
-        model_name=args.model,
-        progress=not args.no_progress and total != 1,
-    )
+    try:
+        summary, sink = run_inference(
+            model,
+            processor,
+            plan,
+            entries=entries,
+            table=table,
+            task=task,
+            output_dir=args.output_dir,
+            output_format=args.format,
+            index_format=args.index_format,
+            batch_size=args.batch_size,
+            num_workers=max(0, workers),
+            device=device,
+            dtype=DTYPES[args.dtype],
+            keep_time=getattr(args, "keep_time", False),
+            level=getattr(args, "level", "pooled"),
+            shard=shard,
+            synchronize=synchronize,
+            model_name=args.model,
+            progress=not args.no_progress and total != 1,
+        )
+    except SettingsMismatch as error:
+        raise UsageError(str(error)) from None
     if args.output_dir or total != 1 or summary.failed:
         print_summary(summary, shard)
     return summary, sink, plan, model

@@ -26,3 +26,6 @@ def test_demo_runs_end_to_end_on_a_tiny_budget(tmp_path):
     model_dir = tmp_path / "demo" / "model_ordered"
     assert (model_dir / "model.safetensors").is_file() and (model_dir / "confusion_matrix.png").is_file()
     assert (tmp_path / "demo" / "data" / "data" / "train-00000-of-00001.parquet").is_file()
+    timeline = tmp_path / "demo" / "timeline.png"  # the long video's sliding-window classification
+    assert timeline.read_bytes()[:4] == b"\x89PNG" and (tmp_path / "demo" / "long_video.mp4").is_file()
+    assert any("windows inside one motion with the right top-1 class" in line for line in lines)

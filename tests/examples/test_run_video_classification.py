@@ -97,6 +97,14 @@ def test_each_input_form_trains_evaluates_and_saves(script, data_dir, tmp_path, 
     assert (out / "video_preprocessor_config.json").is_file() and (out / "preprocessor_config.json").is_file()
     card = (out / "README.md").read_text()
     assert "eval_top1_accuracy" in card and "AdamW parameter groups" in card
+    # one Hub-directory writer and one card renderer for converted and fine-tuned models
+    from huggingface_hub import ModelCard
+
+    metadata = ModelCard(card).data
+    assert metadata.pipeline_tag == "video-classification" and metadata.library_name == "transformers"
+    assert metadata.eval_results[0].metric_value == round(results["eval_top1_accuracy"], 4)
+    video_config = json.loads((out / "video_preprocessor_config.json").read_text())
+    assert video_config["auto_map"] == {"AutoVideoProcessor": "video_processing_videoswin.VideoSwinVideoProcessor"}
     assert not list(out.glob(".final-*")), "no staging directory may be left behind"
     if form != "streaming":
         csv_lines = (out / "confusion_matrix.csv").read_text().splitlines()
@@ -118,11 +126,32 @@ def test_each_input_form_trains_evaluates_and_saves(script, data_dir, tmp_path, 
     torch.testing.assert_close(model.state_dict()["classifier.weight"], saved["classifier.weight"])
 
 
-def test_config_overrides_parser(script):
-    parsed = script.parse_config_overrides("embed_dim=32,depths=[1,1,2,1],num_heads=(1, 2,4,8),hidden_act=gelu")
-    assert parsed == {"embed_dim": 32, "depths": [1, 1, 2, 1], "num_heads": (1, 2, 4, 8), "hidden_act": "gelu"}
-    with pytest.raises(ValueError, match="key=value"):
-        script.parse_config_overrides("embed_dim")
+@pytest.mark.parametrize("recipe", ["kinetics", "ssv2"])
+def test_the_saved_processor_gives_exactly_the_validation_tensors(script, data_dir, tmp_path, monkeypatch, recipe):
+    from transformers import AutoVideoProcessor
+
+    from transformers_videoswin.training import resolve_video_source
+
+    runs = []
+
+    class RecordingTrainer(script.VideoClassificationTrainer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            runs.append(self)
+
+    monkeypatch.setattr(script, "VideoClassificationTrainer", RecordingTrainer)
+    out = tmp_path / "out"
+    args = [*data_args("parquet", data_dir, tmp_path), *MODEL_ARGS, *RECIPE_ARGS, *RUN_ARGS, "--recipe", recipe]
+    args += ["--resize_ratio", "1.25", "--output_dir", str(out), "--max_steps", "1", "--save_strategy", "no"]
+    script.main(args)
+    processor = AutoVideoProcessor.from_pretrained(out)
+    eval_dataset = runs[0].eval_dataset
+    for index in range(len(eval_dataset)):
+        validated = eval_dataset[index]["pixel_values"]
+        source, _ = resolve_video_source(eval_dataset.dataset[index]["video"])
+        saved = processor(source, return_tensors="pt")["pixel_values"][0]
+        assert validated.shape == (8, 3, 32, 32)
+        assert torch.equal(saved, validated), index
 
 
 def test_corrupt_videos_fail_the_run_past_the_threshold(script, data_dir, tmp_path):
@@ -135,11 +164,35 @@ def test_corrupt_videos_fail_the_run_past_the_threshold(script, data_dir, tmp_pa
     args = ["--train_file", str(tmp_path / "train.txt"), "--data_root", str(data_dir), *MODEL_ARGS, *RECIPE_ARGS]
     args += [*RUN_ARGS, "--output_dir", str(tmp_path / "out"), "--max_steps", "2", "--save_strategy", "no"]
     args.remove("--do_eval")
-    with pytest.raises(TooManyCorruptVideos):
+    with pytest.raises(TooManyCorruptVideos) as failure:
         script.main([*args, "--max_corrupt_fraction", "0.1"])
+    # the check that can only run at the end comes after the trained model is saved, and says where it is
+    assert f"saved in {tmp_path / 'out'}" in "\n".join(getattr(failure.value, "__notes__", []))
+    for name in ("model.safetensors", "config.json", "video_preprocessor_config.json", "train_results.json"):
+        assert (tmp_path / "out" / name).is_file(), name
     # with a generous threshold the same data trains, and the skips are counted
     results = script.main([*args, "--max_corrupt_fraction", "0.9"])
     assert results["train_videos_skipped"] > 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--video_column_name", "clip"], r"--video_column_name 'clip' is not a column .*\['video', 'label'\]"),
+        (["--label_column_name", "class"], r"--label_column_name 'class' is not a column"),
+    ],
+)
+def test_bad_columns_fail_before_the_model_is_built(script, data_dir, tmp_path, extra, message, monkeypatch):
+    monkeypatch.setattr(script, "build_model", lambda *a: pytest.fail("the model was built before the data check"))
+    args = [*data_args("list", data_dir, tmp_path), *MODEL_ARGS, *RECIPE_ARGS, *RUN_ARGS, *extra]
+    with pytest.raises(ValueError, match=message):
+        script.main([*args, "--output_dir", str(tmp_path / "out"), "--max_steps", "1"])
+
+
+def test_a_dataset_path_typo_is_a_local_error(script, data_dir, tmp_path):
+    args = ["--dataset_name", str(data_dir) + "x", *MODEL_ARGS, *RECIPE_ARGS, *RUN_ARGS]
+    with pytest.raises(FileNotFoundError, match="no such local directory"):
+        script.main([*args, "--output_dir", str(tmp_path / "out"), "--max_steps", "1"])
 
 
 def run_script(args: list[str], env_extra: dict | None = None, launcher: list[str] | None = None, timeout=240):
@@ -154,10 +207,13 @@ def test_killed_run_resumes_to_the_same_result(script, data_dir, tmp_path):
     reference = script.main([*common, "--output_dir", str(tmp_path / "uninterrupted")])
 
     out = tmp_path / "interrupted"
-    killed = run_script([*common, "--output_dir", str(out)], {"VIDEOSWIN_TEST_KILL_AFTER_SAVE_STEP": "3"})
+    killer = [sys.executable, str(Path(__file__).parent / "kill_after_save.py"), "3"]
+    killed = run_script([*common, "--output_dir", str(out)], launcher=killer)
     assert killed.returncode == -9, killed.stderr[-3000:]
     assert (out / "checkpoint-3").is_dir() and not (out / "checkpoint-6").exists()
     assert not (out / "model.safetensors").exists()
+    (out / "checkpoint-6").mkdir()  # what a kill during the next save leaves: a directory without trainer state
+    (out / "checkpoint-6" / "config.json").write_text("{}")
 
     resumed = script.main([*common, "--output_dir", str(out), "--resume_from_checkpoint", "last"])
     assert resumed["train_resumed_from"] == "checkpoint-3"

@@ -213,3 +213,68 @@ def test_two_processes_under_torchrun_equal_one(setup, tmp_path):
         return [{k: v for k, v in json.loads(line).items() if k not in ("rank", "finished_at")} for line in lines]
 
     assert index(tmp_path / "one") == index(tmp_path / "two") and len(index(tmp_path / "two")) == 5
+
+
+def test_resume_after_sigkill(setup, tmp_path):
+    """SIGKILL a real run as soon as its first file appears; the re-run keeps what was finished and completes."""
+    import signal
+    import time
+
+    videos = [str(write_test_video(tmp_path / "in" / f"k{i}.mp4", 40, 64, 80)) for i in range(3)]
+    argv = ["features", *videos, "--model", str(setup["root"] / "model"), "--window", "8", "--stride", "2"]
+    argv += ["--batch-size", "1", "--num-workers", "0", "--device", "cpu", "--no-progress"]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([str(REPO_ROOT / "src"), *sys.path]))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "transformers_videoswin.cli", *argv, "--output-dir", str(out)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not list(out.glob("*.safetensors")) and process.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    finished = {p.name for p in out.glob("*.safetensors")}
+    assert 1 <= len(finished) <= 3
+    plan = ClipPlan(window=8, stride=2)
+    model, processor = setup["model"].videoswin, setup["processor"]
+    summary, _ = run_inference(
+        model,
+        processor,
+        plan,
+        file_entries(videos),
+        output_dir=out,
+        batch_size=8,
+        model_name=argv[argv.index("--model") + 1],
+    )  # the settings of the killed command (settings.json), or the re-run is refused
+    assert summary.resumed == len(finished) and summary.ok == 3 - len(finished) and summary.failed == 0
+    _, clean = run_inference(model, processor, plan, file_entries(videos), batch_size=8)
+    for position in range(len(videos)):
+        written = load_file(out / f"k{position}.safetensors")
+        assert written["pooled"].shape == (17, 128)
+        torch.testing.assert_close(
+            written["pooled"], clean.results[position]["tensors"]["pooled"], rtol=1e-5, atol=1e-5
+        )
+
+
+def test_thread_balancer_gives_cores_to_decoding_only_when_it_is_the_bottleneck():
+    from transformers_videoswin.inference.engine import CpuThreadBalancer
+
+    cores = len(os.sched_getaffinity(0))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        model_bound = CpuThreadBalancer(torch.device("cpu"), num_workers=cores - 1)
+        for _ in range(6):
+            model_bound.observe(waiting=0.01, computing=1.0)
+        assert torch.get_num_threads() == 2
+        decode_bound = CpuThreadBalancer(torch.device("cpu"), num_workers=cores - 1)
+        decode_bound.observe(waiting=0.0, computing=5.0)  # the first batch is ignored (start-up)
+        for _ in range(2):
+            decode_bound.observe(waiting=1.0, computing=0.1)
+            assert torch.get_num_threads() == 2
+        decode_bound.observe(waiting=1.0, computing=0.1)  # three batches seen: decoding is the bottleneck
+        assert torch.get_num_threads() == 1  # max(1, cores - workers)
+        decode_bound.restore()
+        assert torch.get_num_threads() == 2
+        assert not CpuThreadBalancer(torch.device("cpu"), num_workers=0).active
+    finally:
+        torch.set_num_threads(before)

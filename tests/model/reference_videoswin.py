@@ -12,12 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from transformers_videoswin import VideoSwinModel
-from transformers_videoswin.model.modeling_videoswin import (
-    VideoSwinBlock,
-    effective_window_and_shift,
-    shift_window_mask,
-    window_partition,
-)
+from transformers_videoswin.model.modeling_videoswin import VideoSwinBlock, effective_window_and_shift
+from transformers_videoswin.model.window_engine import shift_window_mask, window_partition
 
 
 def window_reverse(windows: torch.Tensor, window: tuple[int, int, int], batch: int, size) -> torch.Tensor:

@@ -1,4 +1,5 @@
-"""Model cards for the released checkpoints, rendered from `templates/model_card.md`."""
+"""Model cards, rendered from templates with `huggingface_hub.ModelCardData` metadata: the released checkpoints
+(`templates/model_card.md`) and fine-tuned models (`templates/fine_tuned_card.md`)."""
 
 from __future__ import annotations
 
@@ -24,10 +25,8 @@ _SAMPLING = {
 }
 
 
-def _template() -> Template:
-    return Template(
-        files("transformers_videoswin.checkpoints").joinpath("templates", "model_card.md").read_text("utf-8")
-    )
+def _template(name: str = "model_card.md") -> Template:
+    return Template(files("transformers_videoswin.checkpoints").joinpath("templates", name).read_text("utf-8"))
 
 
 def _views(checkpoint: ReleasedCheckpoint) -> str:
@@ -114,3 +113,57 @@ def write_model_cards(output_dir: str | os.PathLike, namespace: str = DEFAULT_NA
         path.write_text(render_card(checkpoint, f"{namespace}/{checkpoint.name}"), encoding="utf-8")
         written.append(path)
     return written
+
+
+def render_fine_tuned_card(
+    model,
+    recipe,
+    results: dict,
+    labels: list[str],
+    command: str,
+    dataset: str | None = None,
+    parameter_groups: str | None = None,
+) -> str:
+    """The model card of a model fine-tuned by `examples/run_video_classification.py`: its results (and a
+    model-index entry for the top-1 accuracy), recipe, architecture and command."""
+    config = model.config
+    top1 = results.get("eval_top1_accuracy")
+    eval_results = None
+    if isinstance(top1, float):
+        eval_results = [
+            EvalResult(
+                task_type="video-classification",
+                dataset_type=dataset or "custom",
+                dataset_name=dataset or "custom",
+                metric_type="accuracy",
+                metric_value=round(top1, 4),
+            )
+        ]
+    metadata = ModelCardData(
+        library_name="transformers",
+        pipeline_tag="video-classification",
+        tags=["video-classification", "videoswin"],
+        model_name=Path(str(getattr(config, "_name_or_path", "") or "videoswin")).name or "videoswin",
+        eval_results=eval_results,
+    )
+    metric_rows = "\n".join(
+        f"| {key} | {value:.4f} |" if isinstance(value, float) else f"| {key} | {value} |"
+        for key, value in sorted(results.items())
+        if isinstance(value, (int, float)) and not isinstance(value, bool)
+    )
+    return _template("fine_tuned_card.md").substitute(
+        metadata=metadata.to_yaml(),
+        dataset=dataset or "a custom dataset",
+        num_parameters=f"{sum(p.numel() for p in model.parameters()):,}",
+        num_labels=len(labels),
+        metric_rows=metric_rows,
+        recipe_name=recipe.name,
+        recipe_details=f"{recipe.num_frames} frames, sampling `{recipe.sampling}`, interval {recipe.frame_interval}, "
+        f"{recipe.image_size}x{recipe.image_size} crops, flip {recipe.flip_prob}, RandAugment "
+        f"{recipe.rand_augment_num_ops} ops, random erasing {recipe.random_erasing_prob}",
+        architecture=f"embed_dim {config.embed_dim}, depths {list(config.depths)}, heads {list(config.num_heads)}, "
+        f"window {list(config.window_size)}, patch {list(config.patch_size)}",
+        command=command,
+        parameter_groups=parameter_groups or "",
+        labels=", ".join(labels[:50]) + (" ..." if len(labels) > 50 else ""),
+    )

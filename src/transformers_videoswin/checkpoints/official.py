@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from ..model.configuration_videoswin import VideoSwinConfig
-from ..model.modeling_videoswin import VideoSwinForVideoClassification
+from ..model.modeling_videoswin import VideoSwinForVideoClassification, relative_position_index
 from .checkpoint_io import ConversionError, load_checkpoint, official_state_dict, rename_keys, resolve
 from .labels import label_set_from_name, labels_for_head
 from .released import ReleasedCheckpoint, find_released
@@ -169,15 +169,6 @@ def to_official_state_dict(state_dict: Mapping[str, Tensor], target: str = "clas
     rules = [(_compile(t), o) for o, t in _rules(target)]
     weights = {key: tensor for key, tensor in state_dict.items() if not key.endswith("relative_position_index")}
     return rename_keys(weights, lambda key: _translate(key, rules), "have no official equivalent")
-
-
-def relative_position_index(window_size: tuple[int, int, int]) -> Tensor:
-    """The official 3D relative position index for a window (d-major token order), shape [N, N]."""
-    coords = torch.stack(torch.meshgrid(*[torch.arange(w) for w in window_size], indexing="ij")).flatten(1)
-    relative = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0)
-    d, h, w = window_size
-    relative += torch.tensor([d - 1, h - 1, w - 1])
-    return relative[..., 0] * (2 * h - 1) * (2 * w - 1) + relative[..., 1] * (2 * w - 1) + relative[..., 2]
 
 
 def _window_candidates(table_rows: int) -> list[tuple[int, int, int]]:

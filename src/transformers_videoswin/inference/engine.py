@@ -19,6 +19,11 @@ Each clip goes through the model once. Per video the engine returns, for every c
 ``level="stages"``) or ``probs`` ``[N, num_labels]`` (classification), plus ``start_time`` / ``end_time`` ``[N]`` in
 seconds and ``frame_indices`` ``[N, T]``.
 
+Threads on CPU: decoding workers and the model's intra-op threads share the cores. When decoding is the bottleneck
+(the model waits for clips longer than it computes, over several batches), :class:`CpuThreadBalancer` gives the model
+``max(1, cores - num_workers)`` threads, so the OpenMP threads stop competing with the decoders; when the model is
+the bottleneck it keeps every thread.
+
 Sharding: the video at input position ``p`` belongs to process ``p % world_size`` and, inside it, to DataLoader
 worker ``(p // world_size) % num_workers``: no overlap, no gap, and the result does not depend on either count.
 """
@@ -132,9 +137,10 @@ class Shard:
 class VideoClipStream(torch.utils.data.IterableDataset):
     """Items for the engine, produced in DataLoader workers (see the module docstring).
 
-    Yields dicts with ``kind``: ``"clips"`` (``position``, ``offset``, ``clips`` ``[k, T, 3, h, w]``, and for the
-    first chunk of a video its ``header``), ``"error"`` (the video could not be read; never fatal) or ``"done"``
-    (its output already exists: ``metadata``).
+    Yields dicts with ``kind``: ``"clips"`` (``position``, ``offset`` of the first clip, the preprocessed
+    ``frames`` ``[n, 3, h, w]`` and ``gather`` ``[k, T]``: clip ``i`` is ``frames[gather[i]]``, so frames shared by
+    overlapping windows travel once; for the first chunk of a video also its ``header``), ``"error"`` (the video
+    could not be read; never fatal) or ``"done"`` (its output already exists: ``metadata``).
     """
 
     def __init__(
@@ -229,9 +235,11 @@ class VideoClipStream(torch.utils.data.IterableDataset):
                     kept = cached[torch.from_numpy(np.searchsorted(cached_indices, unique[have]))]
                     frames = kept.new_empty((unique.size, *kept.shape[1:])) if frames is None else frames
                     frames[torch.from_numpy(have)] = kept
-                clips = frames[torch.from_numpy(np.searchsorted(unique, indices))]  # [k, T, 3, h, w]
+                gather = torch.from_numpy(
+                    np.searchsorted(unique, indices)
+                )  # clip t of window i = frames[gather[i, t]]
                 cached_indices, cached = unique, frames
-                item = {**base, "kind": "clips", "offset": offset, "clips": clips}
+                item = {**base, "kind": "clips", "offset": offset, "frames": frames, "gather": gather}
                 if offset == 0:
                     item["header"] = header
                 yield item
@@ -254,7 +262,9 @@ class VideoClipStream(torch.utils.data.IterableDataset):
             indices.min(axis=1),
             indices.max(axis=1) + 1,
         )
-        return {**base, "kind": "clips", "offset": 0, "clips": views, "header": header}
+        frames = views.reshape(-1, *views.shape[2:])  # [V * T, 3, h, w]
+        gather = torch.arange(frames.shape[0]).reshape(views.shape[0], -1)
+        return {**base, "kind": "clips", "offset": 0, "frames": frames, "gather": gather, "header": header}
 
 
 def _final_token_grid(config, shape) -> tuple[int, int, int]:
@@ -288,6 +298,37 @@ class Summary:
             f"{self.videos} videos: {self.ok} done, {self.resumed} already complete (skipped), {self.failed} failed; "
             f"{self.clips} clips in {self.seconds:.1f}s ({self.ok / rate:.2f} videos/s, {self.clips / rate:.2f} clips/s)"
         )
+
+
+class CpuThreadBalancer:
+    """Lowers the model's CPU threads to ``cores - num_workers`` once decoding is seen to be the bottleneck."""
+
+    def __init__(self, device: torch.device, num_workers: int, min_batches: int = 3):
+        import os
+
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        self.target = max(1, cores - num_workers)
+        self.active = device.type == "cpu" and num_workers > 0 and torch.get_num_threads() > self.target
+        self.min_batches, self.batches, self.waiting, self.computing = min_batches, 0, 0.0, 0.0
+        self.previous: int | None = None
+
+    def observe(self, waiting: float, computing: float) -> None:
+        if not self.active:
+            return
+        self.batches += 1
+        if self.batches == 1:  # worker start-up and first-call caches: not representative
+            return
+        self.waiting += waiting
+        self.computing += computing
+        if self.batches > self.min_batches and self.waiting > self.computing:
+            self.previous = torch.get_num_threads()
+            torch.set_num_threads(self.target)
+            self.active = False
+
+    def restore(self) -> None:
+        if self.previous is not None:
+            torch.set_num_threads(self.previous)
+            self.previous = None
 
 
 @dataclass
@@ -324,7 +365,7 @@ class InferenceEngine:
 
     @torch.inference_mode()
     def forward(self, clips: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Per-clip outputs (float32, CPU) for ``clips`` ``[N, T, 3, H, W]``."""
+        """Per-clip outputs (float32, CPU) for ``clips`` ``[N, T, 3, H, W]`` (on any device)."""
         pixel_values = clips.to(device=self.device, dtype=self.dtype, non_blocking=True)
         if self.task == "classify":
             return {"probs": self.model(pixel_values=pixel_values).logits.float().softmax(-1).cpu()}
@@ -341,9 +382,11 @@ class InferenceEngine:
                     parts[self.stage_names[index] if index < len(self.stage_names) else f"stage{index}"] = stage
         return {name: value.float().cpu() for name, value in parts.items()}
 
-    def run(self, loader, sink, progress: bool = False, total: int | None = None) -> Summary:
+    def run(self, loader, sink, progress: bool = False, total: int | None = None, num_workers: int = 0) -> Summary:
         """Consume ``loader`` (items of :class:`VideoClipStream`), hand each finished video to ``sink``."""
         summary, states, buffer = Summary(), {}, []
+        balancer = CpuThreadBalancer(self.device, num_workers)
+        clock = {"waiting": 0.0}
         bar = _progress_bar(total, progress)
         start = time.perf_counter()
 
@@ -356,16 +399,20 @@ class InferenceEngine:
         def step(count: int) -> None:
             taken, clips = [], []
             while count and buffer:
-                position, offset, chunk = buffer[0]
-                take = min(count, chunk.shape[0])
+                position, offset, frames, gather = buffer[0]
+                take = min(count, gather.shape[0])
+                frames = frames.to(device=self.device, dtype=self.dtype, non_blocking=True)
                 taken.append((position, offset, take))
-                clips.append(chunk[:take])
-                if take == chunk.shape[0]:
+                clips.append(frames[gather[:take].to(self.device)])  # [take, T, 3, h, w], gathered on the device
+                if take == gather.shape[0]:
                     buffer.pop(0)
-                else:
-                    buffer[0] = (position, offset + take, chunk[take:])
+                else:  # the rest waits for the next batch, its frames already on the device
+                    buffer[0] = (position, offset + take, frames, gather[take:])
                 count -= take
+            computing = time.perf_counter()
             outputs = self.forward(torch.cat(clips) if len(clips) > 1 else clips[0])
+            balancer.observe(clock["waiting"], time.perf_counter() - computing)
+            clock["waiting"] = 0.0
             row = 0
             for position, offset, take in taken:
                 state = states[position]
@@ -384,27 +431,33 @@ class InferenceEngine:
                     summary.ok += 1
                     finished("ok")
 
-        for item in loader:
-            kind = item["kind"]
-            if kind == "done":
-                sink.resumed(item)
-                summary.resumed += 1
-                finished("resumed")
-            elif kind == "error":
-                states.pop(item["position"], None)
-                buffer[:] = [segment for segment in buffer if segment[0] != item["position"]]
-                sink.failed(item)
-                summary.failed += 1
-                summary.errors.append((item["name"], item["error"]))
-                finished("failed")
-            else:
-                if "header" in item:
-                    states[item["position"]] = _VideoState(header=item["header"])
-                buffer.append((item["position"], item["offset"], item["clips"]))
-                while sum(segment[2].shape[0] for segment in buffer) >= self.batch_size:
-                    step(self.batch_size)
-        while buffer:
-            step(self.batch_size)
+        try:
+            iterator, waited = iter(loader), time.perf_counter()
+            for item in iterator:
+                clock["waiting"] += time.perf_counter() - waited
+                kind = item["kind"]
+                if kind == "done":
+                    sink.resumed(item)
+                    summary.resumed += 1
+                    finished("resumed")
+                elif kind == "error":
+                    states.pop(item["position"], None)
+                    buffer[:] = [segment for segment in buffer if segment[0] != item["position"]]
+                    sink.failed(item)
+                    summary.failed += 1
+                    summary.errors.append((item["name"], item["error"]))
+                    finished("failed")
+                else:
+                    if "header" in item:
+                        states[item["position"]] = _VideoState(header=item["header"])
+                    buffer.append((item["position"], item["offset"], item["frames"], item["gather"]))
+                    while sum(segment[3].shape[0] for segment in buffer) >= self.batch_size:
+                        step(self.batch_size)
+                waited = time.perf_counter()
+            while buffer:
+                step(self.batch_size)
+        finally:
+            balancer.restore()
         summary.seconds = time.perf_counter() - start
         if bar is not None:
             bar.close()
@@ -427,7 +480,7 @@ def make_loader(stream: VideoClipStream, num_workers: int, pin_memory: bool = Fa
         num_workers=num_workers,
         collate_fn=_identity,
         pin_memory=pin_memory,
-        prefetch_factor=4 if num_workers > 0 else None,
+        prefetch_factor=2 if num_workers > 0 else None,
     )
 
 
@@ -513,12 +566,14 @@ def run_metadata(model_name: str, task: str, plan: ClipPlan, engine: InferenceEn
 
 
 def window_chunk_size(batch_size: int) -> int:
-    """Windows decoded together in a worker: one forward pass worth, at least 4 (fewer, shorter items per video)."""
-    return max(4, int(math.ceil(batch_size)))
+    """Windows decoded together in a worker (one item): 4 to 8, so that an item of Swin-T frames stays under about
+    100 MB whatever the batch size (batches are assembled from items in the main process)."""
+    return max(4, min(8, int(math.ceil(batch_size))))
 
 
 __all__ = [
     "ClipPlan",
+    "CpuThreadBalancer",
     "DirectorySink",
     "InferenceEngine",
     "LEVELS",

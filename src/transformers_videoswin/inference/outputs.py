@@ -3,6 +3,7 @@
 Layout of ``--output-dir DIR``::
 
     DIR/<key>.safetensors            one per video (or <key>.npy + <key>.json with --format npy)
+    DIR/settings.json                how they were made: a re-run with other settings is refused
     DIR/index-parts/rank-R-of-N.jsonl  one record per video, appended and flushed as each video finishes
     DIR/index.jsonl | index.parquet  the merged index: the latest record of every video, in input order
 
@@ -114,6 +115,29 @@ def save_safetensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], 
     return atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=_metadata_strings(metadata)))
 
 
+class SettingsMismatch(ValueError):
+    """An output directory holds results made with other settings; resuming into it would mix them."""
+
+
+def check_settings(root: str | os.PathLike, settings: dict) -> None:
+    """Record ``settings`` in ``DIR/settings.json``, or check that they equal the ones already recorded there, so
+    that a re-run resumes only work made the same way (same model, task, windows, outputs)."""
+    path = Path(root) / "settings.json"
+    settings = json.loads(json.dumps(settings))  # as they will read back
+    if path.is_file():
+        recorded = json.loads(path.read_text())
+        if recorded != settings:
+            changed = sorted(k for k in recorded.keys() | settings.keys() if recorded.get(k) != settings.get(k))
+            details = ", ".join(f"{k}: {recorded.get(k)!r} -> {settings.get(k)!r}" for k in changed)
+            raise SettingsMismatch(
+                f"{root} holds outputs made with other settings ({details}); resuming would mix them. "
+                "Use another --output-dir, or delete that one to start over."
+            )
+        return
+    text = json.dumps(settings, indent=2)
+    atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
 class IndexPart:
     """This process's part of the index: one JSON line per video, flushed as soon as the video is done."""
 
@@ -171,6 +195,8 @@ __all__ = [
     "OUTPUT_FORMATS",
     "IndexPart",
     "OutputDirectory",
+    "SettingsMismatch",
+    "check_settings",
     "atomic_write",
     "merge_index",
     "read_index_parts",

@@ -29,7 +29,7 @@ from .engine import (
     run_metadata,
     window_chunk_size,
 )
-from .outputs import IndexPart, OutputDirectory, merge_index
+from .outputs import IndexPart, OutputDirectory, check_settings, merge_index
 from .sources import DatasetTable, VideoEntry
 
 
@@ -59,6 +59,15 @@ def _barrier(shard: Shard) -> bool:
     return created
 
 
+def run_settings(model_name: str, task: str, plan: ClipPlan, level: str, keep_time: bool, output_format: str,
+                 dtype: torch.dtype) -> dict:  # fmt: skip
+    """What must match for a re-run to resume into an output directory (``DIR/settings.json``)."""
+    return {
+        "model": model_name, "task": task, "plan": plan.describe(), "level": level, "keep_time": keep_time,
+        "format": output_format, "dtype": str(dtype).removeprefix("torch."),
+    }  # fmt: skip
+
+
 def run_inference(
     model,
     processor,
@@ -76,11 +85,17 @@ def run_inference(
     keep_time: bool = False,
     level: str = "pooled",
     shard: Shard | None = None,
+    synchronize: bool = True,
     model_name: str = "",
     progress: bool = False,
     sink=None,
 ) -> tuple[Summary, object]:
-    """Run ``task`` over the videos; returns ``(summary, sink)`` (a :class:`MemorySink` unless ``output_dir``)."""
+    """Run ``task`` over the videos; returns ``(summary, sink)`` (a :class:`MemorySink` unless ``output_dir``).
+
+    With ``shard.world_size > 1`` and ``synchronize`` (torchrun / accelerate), the ranks meet at a gloo barrier and
+    rank 0 merges the index; without ``synchronize`` (independent jobs) each job merges the parts present when it
+    ends, and ``merge_index`` (``videoswin merge``) after the last one gives the complete index.
+    """
     shard = shard or Shard()
     engine = InferenceEngine(model, task, batch_size, device, dtype, keep_time=keep_time, level=level)
     outputs, index = None, None
@@ -88,8 +103,10 @@ def run_inference(
         main_tensor = "probs" if task == "classify" else ("pooled_time" if keep_time else "pooled")
         outputs = OutputDirectory(output_dir, output_format, main_tensor)
         outputs.root.mkdir(parents=True, exist_ok=True)
+        metadata = run_metadata(model_name, task, plan, engine)
+        check_settings(output_dir, run_settings(model_name, task, plan, level, keep_time, output_format, engine.dtype))
         index = IndexPart(output_dir, shard.rank, shard.world_size)
-        sink = DirectorySink(outputs, index, run_metadata(model_name, task, plan, engine))
+        sink = DirectorySink(outputs, index, metadata)
     sink = sink if sink is not None else MemorySink()
     stream = VideoClipStream(
         processor, plan, entries, table, shard, chunk_size=window_chunk_size(batch_size), outputs=outputs
@@ -97,12 +114,12 @@ def run_inference(
     loader = make_loader(stream, num_workers, pin_memory=engine.device.type == "cuda")
     total = len(stream) if entries is not None or (table is not None and not table.streaming) else None
     try:
-        summary = engine.run(loader, sink, progress=progress and shard.rank == 0, total=total)
+        summary = engine.run(loader, sink, progress and shard.rank == 0, total, num_workers)
     finally:
         if index is not None:
             index.close()
     if output_dir is not None:
-        if shard.world_size > 1:
+        if shard.world_size > 1 and synchronize:
             created = _barrier(shard)
             if shard.rank == 0:
                 merge_index(output_dir, index_format)
@@ -126,4 +143,4 @@ def print_summary(summary: Summary, shard: Shard, file=None) -> None:
         print(f"{prefix}  ... and {len(summary.errors) - 20} more (see the index)", file=file)
 
 
-__all__ = ["local_device", "print_summary", "run_inference", "shard_from_environment"]
+__all__ = ["local_device", "print_summary", "run_inference", "run_settings", "shard_from_environment"]

@@ -81,11 +81,11 @@ def plot_timeline(
     ax.set_ylabel("probability")
     ax.grid(alpha=0.3)
     handles = [Patch(color=colors[c], label=labels[c]) for c in classes]
-    fig.legend(handles=handles, loc="upper center", ncol=min(len(handles), 5), frameon=False,
-               bbox_to_anchor=(0.5, 1.0))  # fmt: skip
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 5), frameon=False,
+               bbox_to_anchor=(0.5, 0.95))  # fmt: skip
     if title:
-        fig.suptitle(title, y=1.06, fontsize=11)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+        fig.suptitle(title, y=1.03, fontsize=11)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110, bbox_inches="tight")

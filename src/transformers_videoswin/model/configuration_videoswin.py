@@ -54,6 +54,10 @@ class VideoSwinConfig(BackboneConfigMixin, PreTrainedConfig):
             official code (and so every released checkpoint) slices the top-left `[:N, :N]` block of the full
             window's index. Set to True to recompute the geometrically correct index instead (for training new
             models at small resolutions). Leave False to reproduce released checkpoints.
+        window_strategy: how window attention executes; both give the same numbers. `"fused"` attends every window
+            of the batch in one call (a fixed number of kernels per block: accelerators, `torch.compile`,
+            `torch.export`), `"chunked"` gathers windows in cache-sized chunks (fastest on CPU), `"auto"` picks
+            fused on every device but the CPU and whenever the model is traced.
         out_features / out_indices: stages returned by [`VideoSwinBackbone`] (`"stem"`, `"stage1"` ... `"stage4"`).
     """
 
@@ -78,6 +82,7 @@ class VideoSwinConfig(BackboneConfigMixin, PreTrainedConfig):
     layer_norm_eps: float = 1e-5
     initializer_range: float = 0.02
     use_exact_relative_position_index: bool = False
+    window_strategy: str = "auto"
     _out_features: list[str] | None = None
     _out_indices: list[int] | None = None
 
@@ -118,6 +123,11 @@ class VideoSwinConfig(BackboneConfigMixin, PreTrainedConfig):
                     f"`num_heads[{stage}]`={heads} must be positive and divide the width of stage {stage + 1} "
                     f"({width} = embed_dim * 2**{stage})."
                 )
+        if self.window_strategy not in ("auto", "fused", "chunked"):
+            raise ValueError(
+                f"`window_strategy` must be 'auto' (fused on accelerators and when compiled, chunked on the CPU), "
+                f"'fused' or 'chunked'; got {self.window_strategy!r}."
+            )
         if self.mlp_ratio <= 0:
             raise ValueError(f"`mlp_ratio` must be positive, got {self.mlp_ratio}.")
         for name in (

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.ops import stochastic_depth
 from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.backbone_utils import BackboneMixin
@@ -27,11 +26,15 @@ from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, PreTrainedModel
 from transformers.utils import ModelOutput, can_return_tuple
 
 from .configuration_videoswin import VideoSwinConfig
+from .window_engine import (
+    region_mask,
+    shift_region_labels,
+    shifted_window_attention,
+    use_fused,
+    window_partition,
+)
 
 Size3D = tuple[int, int, int]
-
-# Value the official code writes into the shift mask between tokens of different regions (not -inf).
-SHIFT_MASK_VALUE = -100.0
 
 # Windows go through attention, and tokens through the MLP at inference, in chunks whose widest temporary (the qkv
 # projection, the MLP's hidden layer) stays under this size: large temporaries cost page faults on every call with
@@ -51,14 +54,6 @@ def effective_window_and_shift(input_size: Size3D, window_size: Size3D, shift_si
     return window, shift
 
 
-def window_partition(hidden_states: torch.Tensor, window: Size3D) -> torch.Tensor:
-    """`[B, D, H, W, C]` (sizes divisible by the window) -> `[B, num_windows, window_volume, C]`, windows in d, h, w order."""
-    batch, depth, height, width, channels = hidden_states.shape
-    wd, wh, ww = window
-    hidden_states = hidden_states.view(batch, depth // wd, wd, height // wh, wh, width // ww, ww, channels)
-    return hidden_states.permute(0, 1, 3, 5, 2, 4, 6, 7).reshape(batch, -1, wd * wh * ww, channels)
-
-
 def relative_position_index(window: Size3D, table_window: Size3D | None = None) -> torch.Tensor:
     """`[N, N]` index into a bias table of size `prod(2 * table_window - 1)` for the tokens of one `window` (d-major)."""
     table_window = window if table_window is None else table_window
@@ -67,32 +62,6 @@ def relative_position_index(window: Size3D, table_window: Size3D | None = None) 
     relative = relative + torch.tensor([w - 1 for w in table_window])
     strides = torch.tensor([(2 * table_window[1] - 1) * (2 * table_window[2] - 1), 2 * table_window[2] - 1, 1])
     return (relative * strides).sum(-1)
-
-
-def shift_region_labels(padded_size: Size3D, window: Size3D, shift: Size3D) -> torch.Tensor:
-    """`[num_windows, N]` region label of each window token: the 3x3x3 regions a cyclic shift brings together."""
-    labels = torch.zeros(padded_size)
-    regions = [
-        (slice(None),) if s == 0 else (slice(0, -w), slice(-w, -s), slice(-s, None)) for w, s in zip(window, shift)
-    ]
-    label = 0
-    for d in regions[0]:
-        for h in regions[1]:
-            for w in regions[2]:
-                labels[d, h, w] = label
-                label += 1
-    return window_partition(labels[None, ..., None], window)[0, ..., 0]
-
-
-def shift_window_mask(padded_size: Size3D, window: Size3D, shift: Size3D, device: torch.device) -> torch.Tensor:
-    """`[num_windows, N, N]` additive mask (0 or -100) keeping attention inside the regions a cyclic shift brought together."""
-    return region_mask(shift_region_labels(padded_size, window, shift).to(device))
-
-
-def region_mask(labels: torch.Tensor) -> torch.Tensor:
-    """`[..., N]` region labels -> `[..., N, N]` additive mask: 0 between tokens of a region, -100 across regions."""
-    different = labels[..., None, :] != labels[..., :, None]
-    return torch.zeros(different.shape, device=labels.device).masked_fill(different, SHIFT_MASK_VALUE)
 
 
 @dataclass(frozen=True)
@@ -264,6 +233,27 @@ def chunk_bounds(first: int, end: int, step: int) -> list[tuple[int, int]]:
     return [(start, min(end, start + step)) for start in range(first, end, step)]
 
 
+class VideoSwinDropPath(nn.Module):
+    """Stochastic depth per sample (Huang et al., 2016): in training, zero a sample's residual branch with probability
+    `drop_prob` and scale the kept ones by `1 / (1 - drop_prob)`."""
+
+    def __init__(self, drop_prob: float = 0.0):
+        super().__init__()
+        self.drop_prob = drop_prob
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """`[B, ...]` -> `[B, ...]`."""
+        if self.drop_prob == 0.0 or not self.training:
+            return hidden_states
+        keep_prob = 1.0 - self.drop_prob
+        shape = (hidden_states.shape[0],) + (1,) * (hidden_states.ndim - 1)
+        mask = torch.empty(shape, dtype=hidden_states.dtype, device=hidden_states.device).bernoulli_(keep_prob)
+        return hidden_states * mask.div_(keep_prob)
+
+    def extra_repr(self) -> str:
+        return f"p={self.drop_prob}"
+
+
 class VideoSwinWindowAttention(nn.Module):
     """Multi-head self-attention inside each 3D window, with a learned relative position bias.
 
@@ -306,12 +296,21 @@ class VideoSwinWindowAttention(nn.Module):
         return bias.view(-1, num_tokens, num_tokens)
 
     def forward(self, windows: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """`[windows * N, C]` normed tokens of whole windows and their `[1, heads, N, N]` additive mask (bias, plus
-        the shift mask) -> attention output `[windows * N, C]` and, under eager attention, `[windows, heads, N, N]`
-        weights."""
-        num_tokens = mask.shape[-1]
-        qkv = self.qkv(windows).view(-1, num_tokens, 3, self.num_heads, self.head_dim)
-        query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each [windows, heads, N, head_dim], no copy
+        """`[G, W, N, C]` normed windows (G groups of W) and their additive mask (bias, plus the shift mask), either
+        `[1, heads, N, N]` shared by every window or `[W, heads, N, N]` one per window of a group -> attention output
+        `[G, W, N, C]` and, under eager attention, the `[G * W, heads, N, N]` weights."""
+        groups, per_group, num_tokens, channels = windows.shape
+        qkv = self.qkv(windows)
+        if mask.shape[0] == 1:  # one mask for all windows: windows are the batch of the attention call
+            qkv = qkv.view(groups * per_group, num_tokens, 3, self.num_heads, self.head_dim)
+            query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each [G * W, heads, N, head_dim], no copy
+            # Broadcast over windows (an expanded mask would be copied by SDPA); explicit when traced, so that no
+            # guard on the window count is needed.
+            mask = mask.expand(query.shape[0], -1, -1, -1) if torch.compiler.is_compiling() else mask
+        else:  # a mask per window, broadcast over the groups: windows x heads are the heads of the attention call
+            qkv = qkv.view(groups, per_group, num_tokens, 3, self.num_heads, self.head_dim).permute(3, 0, 1, 4, 2, 5)
+            query, key, value = qkv.reshape(3, groups, per_group * self.num_heads, num_tokens, -1).unbind(0)
+            mask = mask.reshape(1, per_group * self.num_heads, num_tokens, num_tokens)  # [1, W * heads, N, N]
         attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
             self.config._attn_implementation, eager_attention_forward
         )
@@ -320,13 +319,15 @@ class VideoSwinWindowAttention(nn.Module):
             query,
             key,
             value,
-            # Broadcast over windows (an expanded mask would be copied by SDPA); explicit when traced, so that no
-            # guard on the window count is needed.
-            mask.expand(query.shape[0], -1, -1, -1) if torch.compiler.is_compiling() else mask,
+            mask,
             dropout=self.attention_dropout if self.training else 0.0,
             scaling=self.scaling,
         )
-        attn_output = attn_output.reshape(windows.shape)  # [windows, N, heads, head_dim] -> [windows * N, C]
+        if mask.shape[1] != self.num_heads:  # [G, N, W * heads, head_dim] -> [G, W, N, heads, head_dim]
+            attn_output = attn_output.view(groups, num_tokens, per_group, self.num_heads, -1).transpose(1, 2)
+        attn_output = attn_output.reshape(groups, per_group, num_tokens, channels)
+        if attn_weights is not None:
+            attn_weights = attn_weights.view(groups * per_group, self.num_heads, num_tokens, num_tokens)
         return self.proj_dropout(self.proj(attn_output)), attn_weights
 
 
@@ -360,14 +361,12 @@ class VideoSwinBlock(nn.Module):
 
     def __init__(self, config: VideoSwinConfig, dim: int, num_heads: int, drop_path: float):
         super().__init__()
-        self.drop_path = drop_path
+        self.drop_path = VideoSwinDropPath(drop_path)
         self.layernorm_before = nn.LayerNorm(dim, eps=config.layer_norm_eps)
         self.attention = VideoSwinWindowAttention(config, dim, num_heads)
         self.layernorm_after = nn.LayerNorm(dim, eps=config.layer_norm_eps)
         self.mlp = VideoSwinMLP(config, dim)
-
-    def _drop_path(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        return stochastic_depth(hidden_states, self.drop_path, mode="row", training=self.training)
+        self.window_strategy = config.window_strategy
 
     def _checkpointed(self, function: Callable, *args):
         if self.gradient_checkpointing and self.training:
@@ -379,12 +378,19 @@ class VideoSwinBlock(nn.Module):
         return self.mlp(self.layernorm_after(hidden_states))
 
     def forward(
-        self, hidden_states: torch.Tensor, layout: WindowLayout, output_attentions: bool = False
+        self, hidden_states: torch.Tensor, window: Size3D, shift: Size3D, output_attentions: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`[B, D, H, W, C]` -> `[B, D, H, W, C]`, and with `output_attentions` the `[B * num_windows, heads, N, N]`
-        attention weights in the official window order (eager attention only). The layout is regular (no shift) in
-        even blocks and shifted in odd ones."""
+        attention weights in the official window order (eager attention only). `shift` is zero in even blocks."""
+        if use_fused(self.window_strategy, hidden_states.device):
+            attn_output, attn_weights = self._checkpointed(self.shifted_window_attention, hidden_states, window, shift)
+            hidden_states = hidden_states + self.drop_path(attn_output)
+            hidden_states = hidden_states + self.drop_path(self._checkpointed(self.feed_forward, hidden_states))
+            return hidden_states, attn_weights
+
+        # Chunked (CPU): windows gathered and attended in chunks; at inference the residual is updated in place.
         batch, channels = hidden_states.shape[0], hidden_states.shape[-1]
+        layout = cached_window_layout(tuple(hidden_states.shape[1:4]), window, shift, batch, hidden_states.device)
         tokens = hidden_states.view(batch, -1, channels)
         if layout.padding is not None:  # one zero row per clip stands for the padding
             tokens = F.pad(tokens, (0, 0, 0, 1))
@@ -393,14 +399,14 @@ class VideoSwinBlock(nn.Module):
 
         if self.training or torch.is_grad_enabled():
             attn_output, attn_weights = self.window_attention(tokens, layout, output_attentions)
-            hidden_states = hidden_states + self._drop_path(attn_output.view(hidden_states.shape))
+            hidden_states = hidden_states + self.drop_path(attn_output.view(hidden_states.shape))
             if self.gradient_checkpointing and self.training:
                 flat = hidden_states.view(-1, channels)
                 chunks = chunk_bounds(0, flat.shape[0], step)
                 mlp_output = torch.cat([self._checkpointed(self.feed_forward, flat[a:b]) for a, b in chunks])
             else:
                 mlp_output = self.feed_forward(hidden_states)
-            hidden_states = hidden_states + self._drop_path(mlp_output.view(hidden_states.shape))
+            hidden_states = hidden_states + self.drop_path(mlp_output.view(hidden_states.shape))
             return hidden_states, attn_weights
 
         # Inference: each chunk of windows adds its attention output straight into a copy of the tokens, and the MLP
@@ -415,6 +421,13 @@ class VideoSwinBlock(nn.Module):
             chunk = flat[start:stop]
             chunk += self.feed_forward(chunk)
         return hidden_states, attn_weights
+
+    def shifted_window_attention(
+        self, hidden_states: torch.Tensor, window: Size3D, shift: Size3D
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Fused W-MSA / SW-MSA of a `[B, D, H, W, C]` volume: every window in one attention call."""
+        bias = self.attention.relative_position_bias(window).to(hidden_states.dtype)
+        return shifted_window_attention(hidden_states, self.layernorm_before, self.attention, bias, window, shift)
 
     def window_attention(
         self,
@@ -466,7 +479,8 @@ class VideoSwinBlock(nn.Module):
         windows = self.layernorm_before(tokens.index_select(0, rows))
         if padding is not None:  # padding comes after the norm, as exact zeros
             windows = windows.masked_fill(padding, 0)
-        return self.attention(windows, mask)
+        output, attn_weights = self.attention(windows.view(-1, 1, mask.shape[-1], windows.shape[-1]), mask)
+        return output.view(windows.shape), attn_weights
 
 
 class VideoSwinPatchMerging(nn.Module):
@@ -514,14 +528,10 @@ class VideoSwinStage(nn.Module):
         """`[B, D, H, W, C]` -> (`[B, D, H', W', C']` after merging, `[B, D, H, W, C]` stage output, attentions)."""
         size = tuple(hidden_states.shape[1:4])
         window, shift = effective_window_and_shift(size, self.window_size, self.shift_size)
-        batch, device = hidden_states.shape[0], hidden_states.device
-        layouts = (
-            cached_window_layout(size, window, (0, 0, 0), batch, device),
-            cached_window_layout(size, window, shift, batch, device),
-        )
         attentions = ()
         for index, block in enumerate(self.blocks):
-            hidden_states, attn_weights = block(hidden_states, layouts[index % 2], output_attentions)
+            block_shift = shift if index % 2 else (0, 0, 0)
+            hidden_states, attn_weights = block(hidden_states, window, block_shift, output_attentions)
             if attn_weights is not None:
                 attentions += (attn_weights,)
 
@@ -551,7 +561,9 @@ class VideoSwinEncoderOutput(ModelOutput):
 class VideoSwinEncoder(nn.Module):
     def __init__(self, config: VideoSwinConfig):
         super().__init__()
-        rates = torch.linspace(0, config.drop_path_rate, sum(config.depths)).tolist()
+        # Linearly increasing stochastic-depth rates, in plain Python so that the model builds on the meta device.
+        total = sum(config.depths)
+        rates = [config.drop_path_rate * index / max(total - 1, 1) for index in range(total)]
         self.layers = nn.ModuleList()
         for index, depth in enumerate(config.depths):
             start = sum(config.depths[:index])

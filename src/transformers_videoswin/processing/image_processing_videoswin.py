@@ -22,34 +22,18 @@ from transformers.image_processing_backends import PilBackend, TorchvisionBacken
 from transformers.image_processing_utils import BatchFeature
 from transformers.image_transforms import group_images_by_shape, reorder_images
 from transformers.image_utils import (
-    IMAGENET_DEFAULT_MEAN,
-    IMAGENET_DEFAULT_STD,
     ImageInput,
-    PILImageResampling,
     SizeDict,
     make_nested_list_of_images,
 )
 from transformers.processing_utils import ImagesKwargs, Unpack
 from transformers.utils import TensorType
 
+from .defaults import VideoSwinPixelDefaults
 from .input_forms import resolve_do_rescale
 
 
-class _VideoSwinImageDefaults:
-    resample = PILImageResampling.BILINEAR
-    image_mean = list(IMAGENET_DEFAULT_MEAN)
-    image_std = list(IMAGENET_DEFAULT_STD)
-    size = {"shortest_edge": 224}
-    default_to_square = False
-    crop_size = {"height": 224, "width": 224}
-    do_resize = True
-    do_center_crop = True
-    do_rescale = True
-    rescale_factor = 1 / 255
-    do_normalize = True
-    do_convert_rgb = True
-    model_input_names = ["pixel_values"]
-
+class _VideoSwinImageDefaults(VideoSwinPixelDefaults):
     def _prepare_images_structure(self, images: ImageInput, expected_ndims: int = 3) -> ImageInput:
         # one video = a list of frames (or a [T, H, W, C] array); a batch = a list of videos
         return make_nested_list_of_images(images, expected_ndims=expected_ndims)

@@ -38,12 +38,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from transformers.image_processing_utils import BatchFeature, get_size_dict
-from transformers.image_utils import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, PILImageResampling, SizeDict
+from transformers.image_utils import SizeDict
 from transformers.processing_utils import Unpack, VideosKwargs
 from transformers.utils import TensorType
 from transformers.video_processing_utils import BaseVideoProcessor
 from transformers.video_utils import VideoMetadata, group_videos_by_shape, reorder_videos
 
+from .defaults import VideoSwinPixelDefaults
 from .input_forms import resolve_do_rescale
 from .sampling import SAMPLING_PROTOCOLS, sample_indices
 from .video_io import BACKENDS, FrameTransform, open_video
@@ -108,19 +109,7 @@ def three_crop_offsets(height: int, width: int, crop_height: int, crop_width: in
     return [(0, left), (2 * step, left), (step, left)]
 
 
-class VideoSwinVideoProcessor(BaseVideoProcessor):
-    resample = PILImageResampling.BILINEAR
-    image_mean = list(IMAGENET_DEFAULT_MEAN)
-    image_std = list(IMAGENET_DEFAULT_STD)
-    size = {"shortest_edge": 224}
-    default_to_square = False
-    crop_size = {"height": 224, "width": 224}
-    do_resize = True
-    do_center_crop = True
-    do_rescale = True
-    rescale_factor = 1 / 255
-    do_normalize = True
-    do_convert_rgb = True
+class VideoSwinVideoProcessor(VideoSwinPixelDefaults, BaseVideoProcessor):
     do_sample_frames = None  # auto: sample decoded files, keep arrays as given
     num_frames = 32
     sampling = "kinetics"

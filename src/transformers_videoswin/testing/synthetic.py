@@ -140,6 +140,27 @@ def encode_mp4(frames: np.ndarray, fps: int = 8, crf: int = 12) -> bytes:
     return buffer.getvalue()
 
 
+def render_long_video(
+    class_sequence: list[str] | tuple[str, ...],
+    passes_per_class: int = 3,
+    num_frames: int = 8,
+    size: int = 32,
+    seed: int = 0,
+) -> tuple[np.ndarray, list[tuple[int, int, str]]]:
+    """A long video chaining the motions: ``passes_per_class`` clips of every class of ``class_sequence`` in turn.
+
+    Returns uint8 frames ``[len(class_sequence) * passes_per_class * num_frames, size, size, 3]`` and the true
+    segments ``(first_frame, end_frame, class_name)`` (end exclusive), one per class of the sequence.
+    """
+    rng = np.random.default_rng(seed)
+    clips, segments = [], []
+    for class_name in class_sequence:
+        start = len(clips) * num_frames
+        clips += [render_clip(class_name, rng, num_frames=num_frames, size=size) for _ in range(passes_per_class)]
+        segments.append((start, len(clips) * num_frames, class_name))
+    return np.concatenate(clips), segments
+
+
 def _dataset_card(spec: SyntheticVideoSpec) -> str:
     names = "\n".join(f"          '{i}': {name}" for i, name in enumerate(spec.class_names))
     splits = "\n".join(
@@ -255,5 +276,6 @@ __all__ = [
     "encode_mp4",
     "generate_synthetic_dataset",
     "render_clip",
+    "render_long_video",
     "trajectory_order",
 ]

@@ -10,6 +10,7 @@ from .transforms import (
     Recipe,
     apply_video_transform,
     build_eval_transform,
+    build_processors,
     build_train_transform,
     get_recipe,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "VideoClipDataset",
     "apply_video_transform",
     "build_eval_transform",
+    "build_processors",
     "build_train_transform",
     "collate_clips",
     "get_recipe",

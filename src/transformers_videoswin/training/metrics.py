@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import logging
 import os
 import tempfile
 from collections.abc import Sequence
@@ -18,6 +20,8 @@ from pathlib import Path
 import datasets
 import evaluate
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 _DESCRIPTION = """Top-k accuracy: the fraction of examples whose reference label is among the k highest-scoring classes.
 Predictions are per-class scores (logits or probabilities), references are integer labels."""
@@ -104,6 +108,13 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def write_json_atomic(path: str | os.PathLike, data: dict) -> Path:
+    """`data` as indented JSON at `path`, replacing any previous file in one step."""
+    path = Path(path)
+    _atomic_write_bytes(path, json.dumps(data, indent=2, default=str).encode())
+    return path
+
+
 def write_confusion_matrix(
     matrix: np.ndarray, class_names: Sequence[str], output_dir: str | os.PathLike, prefix: str = "confusion_matrix"
 ) -> dict[str, Path]:
@@ -120,7 +131,15 @@ def write_confusion_matrix(
     csv_path = output_dir / f"{prefix}.csv"
     _atomic_write_bytes(csv_path, text.getvalue().encode())
 
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        logger.warning(
+            "matplotlib is not installed: wrote %s but not the PNG (pip install matplotlib, or "
+            "pip install 'transformers-videoswin[train]', then rerun the evaluation).",
+            csv_path,
+        )
+        return {"csv": csv_path}
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
@@ -157,4 +176,5 @@ __all__ = [
     "per_class_accuracy",
     "top_k_accuracy",
     "write_confusion_matrix",
+    "write_json_atomic",
 ]

@@ -94,4 +94,14 @@ class CorruptVideoCheckCallback(TrainerCallback):
                     logs.update(tracker.summary())
 
 
-__all__ = ["CorruptVideoCheckCallback", "SetEpochCallback", "VideoClassificationTrainer"]
+class StepCounterCallback(TrainerCallback):
+    """Optimizer steps taken by this process (a resumed run takes only the remaining ones)."""
+
+    def __init__(self):
+        self.steps = 0
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.steps += 1
+
+
+__all__ = ["CorruptVideoCheckCallback", "SetEpochCallback", "StepCounterCallback", "VideoClassificationTrainer"]

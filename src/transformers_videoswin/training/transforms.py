@@ -11,9 +11,9 @@ from dataclasses import dataclass, fields, replace
 import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)  # 123.675 / 255, 116.28 / 255, 103.53 / 255
-IMAGENET_STD = (0.229, 0.224, 0.225)  # 58.395 / 255, 57.12 / 255, 57.375 / 255
+from transformers.image_utils import IMAGENET_DEFAULT_MEAN as IMAGENET_MEAN
+from transformers.image_utils import IMAGENET_DEFAULT_STD as IMAGENET_STD
+from transformers.video_processing_utils import BaseVideoProcessor
 
 
 @dataclass(frozen=True)
@@ -99,18 +99,26 @@ def build_train_transform(
     return v2.Compose(steps)
 
 
-def build_eval_transform(
-    recipe: Recipe, mean: tuple[float, ...] = IMAGENET_MEAN, std: tuple[float, ...] = IMAGENET_STD
-) -> v2.Compose:
-    """One center view: short side to image_size * resize_ratio, center crop image_size."""
-    return v2.Compose(
-        [
-            v2.Resize(_short_side(recipe), antialias=True),
-            v2.CenterCrop((recipe.image_size, recipe.image_size)),
-            v2.ToDtype(torch.float32, scale=True),
-            v2.Normalize(list(mean), list(std)),
-        ]
+def build_processors(recipe: Recipe):
+    """Image and video processors of the recipe's single-view evaluation: short side image_size * resize_ratio,
+    centre crop image_size, ImageNet mean/std, the recipe's test-time sampling. The video processor *is* the
+    evaluation transform of training, and the pair is what a fine-tuned model is saved with."""
+    from ..processing.image_processing_videoswin import VideoSwinImageProcessor
+    from ..processing.video_processing_videoswin import VideoSwinVideoProcessor
+
+    common = {
+        "size": {"shortest_edge": _short_side(recipe)},
+        "crop_size": {"height": recipe.image_size, "width": recipe.image_size},
+    }
+    video_processor = VideoSwinVideoProcessor(
+        **common, num_frames=recipe.num_frames, sampling=recipe.sampling, frame_interval=recipe.frame_interval
     )
+    return VideoSwinImageProcessor(**common), video_processor
+
+
+def build_eval_transform(recipe: Recipe):
+    """One center view: the recipe's `VideoSwinVideoProcessor` (see :func:`build_processors`)."""
+    return build_processors(recipe)[1]
 
 
 def apply_video_transform(transform, frames_thwc: torch.Tensor, generator: torch.Generator | None = None):
@@ -120,6 +128,8 @@ def apply_video_transform(transform, frames_thwc: torch.Tensor, generator: torch
     forked for the call and seeded from `generator`, so augmentations are reproducible per sample (resumed runs see
     the same clips as uninterrupted ones) without disturbing the global stream.
     """
+    if isinstance(transform, BaseVideoProcessor):  # deterministic: resize, crop, normalise as the saved processor
+        return transform.preprocess_frames(frames_thwc)[0]
     video = tv_tensors.Video(frames_thwc.permute(0, 3, 1, 2).contiguous())
     if generator is None:
         return transform(video).as_subclass(torch.Tensor)
@@ -136,6 +146,7 @@ __all__ = [
     "Recipe",
     "apply_video_transform",
     "build_eval_transform",
+    "build_processors",
     "build_train_transform",
     "get_recipe",
 ]

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from ..checkpoints.labels import LABEL_SETS, load_labels
-from ..processing.sampling import sample_kinetics_indices, sample_ssv2_indices
+from ..processing.sampling import sample_indices
 from ..processing.video_io import VideoDecodeError, read_video_clips
 from .transforms import Recipe, apply_video_transform
 
@@ -105,13 +105,15 @@ def make_index_sampler(recipe: Recipe, train: bool, num_clips: int = 1) -> Calla
     """`fn(num_video_frames, generator) -> int64 [num_clips, num_frames]` frame indices following the recipe."""
 
     def sample(num_video_frames: int, generator: np.random.Generator | None) -> np.ndarray:
-        if recipe.sampling == "kinetics":
-            return sample_kinetics_indices(
-                num_video_frames, recipe.num_frames, recipe.frame_interval, num_clips, not train, generator
-            )
-        if recipe.sampling == "ssv2":
-            return sample_ssv2_indices(num_video_frames, recipe.num_frames, not train, generator)
-        raise ValueError(f"Unknown sampling protocol {recipe.sampling!r}.")
+        return sample_indices(
+            recipe.sampling,
+            num_video_frames,
+            recipe.num_frames,
+            frame_interval=recipe.frame_interval,
+            num_clips=num_clips,
+            test_mode=not train,
+            generator=generator,
+        )
 
     return sample
 
@@ -241,6 +243,8 @@ def read_annotation_list(path: str | os.PathLike) -> tuple[list[str], list[int]]
         parts = line.rsplit(maxsplit=1)
         if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
             raise ValueError(f"{path}:{number}: expected '<path> <integer label>', got {line!r}.")
+        if int(parts[1]) < 0:
+            raise ValueError(f"{path}:{number}: the label {parts[1]} is negative; labels count from 0.")
         paths.append(parts[0])
         labels.append(int(parts[1]))
     if not paths:
@@ -269,11 +273,14 @@ def load_annotation_lists(
     if label_names is None:
         label_names = [str(i) for i in range(num_labels)]
     elif len(label_names) < num_labels:
+        split, row = next((s, i) for s, (_, ls) in columns.items() for i, x in enumerate(ls) if x >= len(label_names))
         raise ValueError(
-            f"The label names list has {len(label_names)} names but the lists use label {num_labels - 1}."
+            f"{files[split]}: entry {row + 1} has label {columns[split][1][row]}, but the label names list has only "
+            f"{len(label_names)} names (labels 0..{len(label_names) - 1})."
         )
     features = datasets.Features({"video": datasets.Value("string"), "label": datasets.ClassLabel(names=label_names)})
-    root = os.fspath(data_root) if data_root is not None else None
+    # absolute, so that the loader (which also joins relative paths to data_root) does not join it twice
+    root = os.path.abspath(os.fspath(data_root)) if data_root is not None else None
     splits = {}
     for split, (paths, labels) in columns.items():
         if root is not None:

@@ -1,0 +1,121 @@
+"""Checks before the first training step (columns, labels, class folders, list paths, dataset paths), resuming from
+the newest complete checkpoint, and the confusion matrix without matplotlib."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+import datasets
+import numpy as np
+import pytest
+
+from transformers_videoswin.training import load_annotation_lists, read_annotation_list, resolve_video_source
+from transformers_videoswin.training.checks import (
+    check_annotation_videos,
+    check_columns,
+    check_labels,
+    check_local_dataset_path,
+    check_video_folder,
+    find_resumable_checkpoint,
+)
+from transformers_videoswin.training.metrics import write_confusion_matrix
+
+
+def test_a_wrong_column_name_lists_the_columns():
+    ds = datasets.Dataset.from_dict({"clip": ["a.mp4"], "label": [0]})
+    with pytest.raises(ValueError, match=r"--video_column_name 'video'.*\['clip', 'label'\]"):
+        check_columns(ds, "train", "video", "label")
+    with pytest.raises(ValueError, match=r"--label_column_name 'labels'.*\['clip', 'label'\]"):
+        check_columns(ds, "train", "clip", "labels")
+    check_columns(ds, "train", "clip", "label")
+
+
+@pytest.mark.parametrize("bad", [-1, 3])
+def test_labels_out_of_range_name_the_row(bad):
+    ds = datasets.Dataset.from_dict({"video": ["a", "b", "c"], "label": [0, bad, 1]})
+    with pytest.raises(ValueError, match=rf"train row 1: label {bad} is outside \[0, 3\)"):
+        check_labels(ds, "train", "label", 3)
+    check_labels(datasets.Dataset.from_dict({"video": ["a"], "label": [2]}), "train", "label", 3)
+
+
+def test_a_negative_label_in_an_annotation_list_names_the_line(tmp_path):
+    (tmp_path / "list.txt").write_text("a.mp4 0\nb.mp4 -2\n")
+    with pytest.raises(ValueError, match=r"list.txt:2: the label -2 is negative"):
+        read_annotation_list(tmp_path / "list.txt")
+
+
+def test_a_label_beyond_the_names_names_the_entry(tmp_path):
+    (tmp_path / "list.txt").write_text("a.mp4 0\nb.mp4 5\n")
+    with pytest.raises(ValueError, match=r"entry 2 has label 5.*2 names"):
+        load_annotation_lists({"train": str(tmp_path / "list.txt")}, tmp_path, ["x", "y"])
+
+
+def test_an_empty_class_folder_is_an_error(tmp_path):
+    for split, name in [("train", "left"), ("train", "right"), ("validation", "left")]:
+        (tmp_path / split / name).mkdir(parents=True)
+        (tmp_path / split / name / "a.mp4").write_bytes(b"x")
+    check_video_folder(tmp_path)
+    (tmp_path / "train" / "up").mkdir()
+    (tmp_path / "train" / "up" / "notes.txt").write_text("no video")
+    with pytest.raises(ValueError, match=r"class folder .*up holds no videos"):
+        check_video_folder(tmp_path)
+
+
+def test_a_relative_data_root_is_joined_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data" / "videos").mkdir(parents=True)
+    (tmp_path / "data" / "videos" / "a.mp4").write_bytes(b"x")
+    (tmp_path / "list.txt").write_text("videos/a.mp4 0\n")
+    ds = load_annotation_lists({"train": "list.txt"}, "data", None)["train"]
+    check_annotation_videos(ds, "train", "video")  # the video exists
+    source, _ = resolve_video_source(ds[0]["video"], "data")  # the loader joins data_root again if relative
+    assert source == str(tmp_path / "data" / "videos" / "a.mp4")
+
+
+def test_missing_list_videos_are_reported_before_training(tmp_path):
+    (tmp_path / "list.txt").write_text("videos/a.mp4 0\nvideos/b.mp4 1\n")
+    ds = load_annotation_lists({"train": str(tmp_path / "list.txt")}, tmp_path / "wrong_root", None)["train"]
+    with pytest.raises(FileNotFoundError, match=r"2 of 2 videos do not exist, the first at row 0: .*wrong_root"):
+        check_annotation_videos(ds, "train", "video")
+
+
+def test_a_local_dataset_path_typo_is_not_sent_to_the_hub(tmp_path):
+    (tmp_path / "motion").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"no such local directory.*holds: motion"):
+        check_local_dataset_path(str(tmp_path / "motoin"))
+    with pytest.raises(FileNotFoundError, match="no such local directory"):
+        check_local_dataset_path("./data/motoin")
+    check_local_dataset_path(str(tmp_path / "motion"))
+    check_local_dataset_path("owner/dataset")  # a Hub id stays a Hub id
+
+
+def write_checkpoint(path, complete: bool):
+    path.mkdir(parents=True)
+    (path / "config.json").write_text("{}")
+    if complete:
+        (path / "model.safetensors").write_bytes(b"weights")
+        (path / "trainer_state.json").write_text(json.dumps({"global_step": 1}))
+
+
+def test_last_checkpoint_skips_incomplete_ones_and_says_so(tmp_path, caplog):
+    write_checkpoint(tmp_path / "checkpoint-3", complete=True)
+    write_checkpoint(tmp_path / "checkpoint-6", complete=False)  # a save cut short by SIGKILL
+    write_checkpoint(tmp_path / "checkpoint-9", complete=True)
+    (tmp_path / "checkpoint-9" / "trainer_state.json").write_text('{"global_st')  # truncated
+    with caplog.at_level(logging.WARNING):
+        path, skipped = find_resumable_checkpoint(tmp_path)
+    assert path == str(tmp_path / "checkpoint-3")
+    assert skipped == ["checkpoint-9", "checkpoint-6"]
+    assert "checkpoint-9, checkpoint-6" in caplog.text
+    assert find_resumable_checkpoint(tmp_path / "absent") == (None, [])
+
+
+def test_confusion_matrix_without_matplotlib_writes_the_csv_and_warns(tmp_path, monkeypatch, caplog):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    with caplog.at_level(logging.WARNING):
+        written = write_confusion_matrix(np.array([[2, 0], [1, 1]]), ["a", "b"], tmp_path)
+    assert set(written) == {"csv"} and (tmp_path / "confusion_matrix.csv").is_file()
+    assert not (tmp_path / "confusion_matrix.png").exists()
+    assert "pip install matplotlib" in caplog.text
