@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint format system-deps install clean
+.PHONY: demo test lint format system-deps install transformers-suites clean
 
 # FFmpeg's shared libraries for torchcodec (PyAV wheels bundle their own); jemalloc for the allocator benchmarks.
 system-deps:
@@ -23,7 +23,12 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 install: $(VENV)/.installed
 
-test: install
+# transformers' own common test suites (tests/*_common.py of the sdist of the installed transformers version),
+# extracted into a cache inside $(VENV), never into the repository; see tests/videoswin/transformers_suites.py.
+transformers-suites: install
+	$(PY) tests/videoswin/transformers_suites.py
+
+test: install transformers-suites
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 demo: install

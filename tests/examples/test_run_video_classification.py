@@ -303,3 +303,15 @@ def test_inflating_a_2d_imagenet_swin(script, data_dir, tmp_path, official_tiny_
         if not key.startswith("classifier.") and key in saved:
             torch.testing.assert_close(saved[key], value, msg=key)
     assert "videoswin.embeddings.patch_embeddings.projection.weight" in saved
+
+
+def test_config_overrides_typo_is_rejected():
+    """A typo in --config_overrides must not silently train the default architecture."""
+    from transformers_videoswin.training import RECIPES
+    from transformers_videoswin.training.configuration import build_config, parse_config_overrides
+
+    overrides = parse_config_overrides("embedding_dim=48,depths=[1,1,2,1]")
+    with pytest.raises(ValueError, match="`embedding_dim` \\(did you mean `embed_dim`\\?\\)"):
+        build_config(["a", "b"], RECIPES["kinetics"], overrides=overrides)
+    config = build_config(["a", "b"], RECIPES["kinetics"], overrides=parse_config_overrides("embed_dim=48"))
+    assert config.embed_dim == 48

@@ -95,3 +95,65 @@ def test_round_trip_keeps_backbone_outputs(tmp_path):
 def test_invalid_configs_name_the_field(kwargs, field):
     with pytest.raises(ValueError, match=field):
         VideoSwinConfig(**kwargs)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Unknown arguments (typos) are rejected with the closest valid name
+# ------------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "typo, suggestion",
+    [("embedding_dim", "embed_dim"), ("depth", "depths"), ("window", "window_size"), ("num_label", "num_labels")],
+)
+def test_unknown_argument_is_rejected_with_the_closest_name(typo, suggestion):
+    with pytest.raises(ValueError, match=rf"`{typo}` \(did you mean `{suggestion}`\?\)"):
+        VideoSwinConfig(**{typo: 16})
+
+
+def test_unknown_argument_without_a_close_name_lists_the_valid_ones():
+    with pytest.raises(ValueError, match=r"unknown argument\(s\) `zzz`\. Valid arguments: num_channels, image_size"):
+        VideoSwinConfig(zzz=1)
+
+
+def test_unknown_key_in_a_config_file_warns_with_the_closest_name(tmp_path):
+    """transformers writes any attribute set on a config into its file, so a file's unknown keys are kept (the
+    round trip must hold) but each is named with the closest valid key: a typo in a hand-edited file is not silent."""
+    from transformers.testing_utils import CaptureLogger
+
+    from transformers_videoswin.model import configuration_videoswin
+
+    config = VideoSwinConfig(embed_dim=48)
+    config.my_note = "kept"
+    config.save_pretrained(tmp_path)
+    path = tmp_path / "config.json"
+    data = json.loads(path.read_text())
+    data["embeding_dim"] = data.pop("embed_dim")
+    path.write_text(json.dumps(data))
+    with CaptureLogger(configuration_videoswin.logger) as captured:
+        loaded = VideoSwinConfig.from_pretrained(tmp_path)
+    assert "`embeding_dim` (did you mean `embed_dim`?)" in captured.out and "`my_note`" in captured.out
+    assert loaded.my_note == "kept" and loaded.embed_dim == 96
+
+
+def test_everything_a_saved_config_holds_is_accepted(tmp_path):
+    from transformers import AutoConfig
+
+    config = VideoSwinConfig(
+        embed_dim=48,
+        num_labels=3,
+        output_attentions=True,
+        attn_implementation="eager",
+        out_features=["stage1"],
+        problem_type="multi_label_classification",
+        dtype="bfloat16",
+    )
+    config.register_for_auto_class()  # writes auto_map, as the converter and the training script do
+    config.save_pretrained(tmp_path)
+    loaded = AutoConfig.from_pretrained(tmp_path).to_dict()
+    assert loaded.pop("_name_or_path") == str(tmp_path)
+    expected = config.to_dict()
+    expected.pop("_name_or_path")
+    assert loaded == expected
+    # Keys of transformers 4 configs and derived keys of older files of ours are still read.
+    assert VideoSwinConfig(torchscript=False, tie_word_embeddings=False, hidden_size=768, num_layers=4).embed_dim == 96

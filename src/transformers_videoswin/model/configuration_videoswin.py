@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+
 from huggingface_hub.dataclasses import strict
+from transformers import GenerationConfig
 from transformers.backbone_utils import BackboneConfigMixin
 from transformers.configuration_utils import PreTrainedConfig
+from transformers.utils import logging
+
+logger = logging.get_logger(__name__)
 
 # Architectures of the released models (spec: "Variants"). Everything not listed keeps the Swin-T defaults.
 VARIANTS: dict[str, dict] = {
@@ -25,6 +32,51 @@ VARIANTS: dict[str, dict] = {
 # Keys that older or hand-written config files may carry but that are derived here (see the properties below).
 _DERIVED_KEYS = ("hidden_size", "num_layers", "num_stages", "stage_names")
 
+# Arguments besides the dataclass fields that `PreTrainedConfig` consumes, or that `save_pretrained` writes.
+_BASE_ARGUMENTS = (
+    "model_type",
+    "auto_map",
+    "custom_pipelines",
+    "num_labels",
+    "name_or_path",
+    "_name_or_path",
+    "_commit_hash",
+    "torch_dtype",
+    "output_attentions",
+    "attn_implementation",
+    "experts_implementation",
+    "_attn_implementation_internal",
+    "_experts_implementation_internal",
+    "per_layer_config",
+    "out_features",
+    "out_indices",
+)
+# Attributes every transformers 4 configuration had; config files written by it may still carry them.
+_LEGACY_ARGUMENTS = (
+    "torchscript",
+    "use_bfloat16",
+    "tf_legacy_loss",
+    "pruned_heads",
+    "tie_word_embeddings",
+    "is_decoder",
+    "cross_attention_hidden_size",
+    "add_cross_attention",
+    "tie_encoder_decoder",
+    "finetuning_task",
+    "tokenizer_class",
+    "prefix",
+    "bos_token_id",
+    "pad_token_id",
+    "eos_token_id",
+    "sep_token_id",
+    "decoder_start_token_id",
+    "task_specific_params",
+    "output_scores",
+    "return_dict_in_generate",
+    "remove_invalid_values",
+    "use_cache",
+)
+
 
 @strict
 class VideoSwinConfig(BackboneConfigMixin, PreTrainedConfig):
@@ -32,33 +84,71 @@ class VideoSwinConfig(BackboneConfigMixin, PreTrainedConfig):
     Configuration of a Video Swin Transformer (Liu et al., 2021). Defaults are Swin-T as released for Kinetics-400:
     patch 2x4x4, window 8x7x7, C=96, depths (2, 2, 6, 2), heads (3, 6, 12, 24), 32 frames of 224x224.
 
+    Unknown arguments are rejected with the closest valid name (a typo would otherwise be kept as an unused attribute
+    and the default architecture built). A config file may hold keys this class does not know, since transformers
+    writes every attribute set on a config into the file: they are kept, with a warning naming the closest valid key.
+
     Args:
-        num_channels: input channels (3 for RGB).
-        image_size: spatial size of the clips the model was trained on (the processors read it).
-        num_frames: frames per clip the model was trained on (the video-classification pipeline reads it).
-        patch_size: `(t, h, w)` size of the 3D patches of the patch embedding.
-        embed_dim: channel width C of the first stage; stage i has width C * 2**i.
-        depths: number of Swin blocks per stage.
-        num_heads: attention heads per stage; each must divide that stage's width.
-        window_size: `(d, h, w)` size of the 3D attention windows.
-        mlp_ratio: width of the MLP hidden layer relative to the stage width.
-        qkv_bias: whether the fused qkv projection has a bias.
-        hidden_act: MLP activation (exact GELU in all released models).
-        hidden_dropout_prob: dropout after the patch embedding, attention output projection and MLP.
-        attention_probs_dropout_prob: dropout on the attention probabilities.
-        drop_path_rate: stochastic depth rate of the last block (linearly increasing from 0 over all blocks).
-        classifier_dropout_prob: dropout before the classification head (0.5 in the official I3DHead).
-        layer_norm_eps: epsilon of every LayerNorm.
-        initializer_range: std of the truncated normal used to initialise linear layers and bias tables.
-        use_exact_relative_position_index: when a stage's effective window is smaller than `window_size`, the
-            official code (and so every released checkpoint) slices the top-left `[:N, :N]` block of the full
-            window's index. Set to True to recompute the geometrically correct index instead (for training new
-            models at small resolutions). Leave False to reproduce released checkpoints.
-        window_strategy: how window attention executes; both give the same numbers. `"fused"` attends every window
-            of the batch in one call (a fixed number of kernels per block: accelerators, `torch.compile`,
-            `torch.export`), `"chunked"` gathers windows in cache-sized chunks (fastest on CPU), `"auto"` picks
-            fused on every device but the CPU and whenever the model is traced.
-        out_features / out_indices: stages returned by [`VideoSwinBackbone`] (`"stem"`, `"stage1"` ... `"stage4"`).
+        num_channels (`int`, *optional*, defaults to 3):
+            The number of input channels (3 for RGB).
+        image_size (`int`, *optional*, defaults to 224):
+            The spatial size of the clips the model was trained on (the processors read it).
+        num_frames (`int`, *optional*, defaults to 32):
+            The number of frames per clip the model was trained on (the video-classification pipeline reads it).
+        patch_size (`tuple[int, int, int]`, *optional*, defaults to `(2, 4, 4)`):
+            The `(time, height, width)` size of the 3D patches of the patch embedding.
+        embed_dim (`int`, *optional*, defaults to 96):
+            The channel width C of the first stage; stage i has width `C * 2**i`.
+        depths (`tuple[int, ...]`, *optional*, defaults to `(2, 2, 6, 2)`):
+            The number of Swin blocks in each stage.
+        num_heads (`tuple[int, ...]`, *optional*, defaults to `(3, 6, 12, 24)`):
+            The number of attention heads in each stage; each must divide that stage's width.
+        window_size (`tuple[int, int, int]`, *optional*, defaults to `(8, 7, 7)`):
+            The `(time, height, width)` size of the 3D attention windows.
+        mlp_ratio (`float`, *optional*, defaults to 4.0):
+            The width of the MLP hidden layer relative to the stage width.
+        qkv_bias (`bool`, *optional*, defaults to `True`):
+            Whether the fused query/key/value projection has a bias.
+        hidden_act (`str`, *optional*, defaults to `"gelu"`):
+            The MLP activation (exact GELU in all released models).
+        hidden_dropout_prob (`float`, *optional*, defaults to 0.0):
+            The dropout after the patch embedding, the attention output projection and the MLP.
+        attention_probs_dropout_prob (`float`, *optional*, defaults to 0.0):
+            The dropout on the attention probabilities.
+        drop_path_rate (`float`, *optional*, defaults to 0.1):
+            The stochastic depth rate of the last block; it increases linearly from 0 over all blocks.
+        classifier_dropout_prob (`float`, *optional*, defaults to 0.5):
+            The dropout before the classification head (0.5 in the official I3DHead).
+        layer_norm_eps (`float`, *optional*, defaults to 1e-05):
+            The epsilon of every LayerNorm.
+        initializer_range (`float`, *optional*, defaults to 0.02):
+            The standard deviation of the truncated normal initialising linear layers and relative position bias
+            tables.
+        use_exact_relative_position_index (`bool`, *optional*, defaults to `False`):
+            When a stage's effective window is smaller than `window_size`, the official code (and so every released
+            checkpoint) slices the top-left `[:N, :N]` block of the full window's index. Set to `True` to recompute
+            the geometrically correct index instead (for training new models at small resolutions). Leave `False`
+            to reproduce released checkpoints.
+        window_strategy (`str`, *optional*, defaults to `"auto"`):
+            How window attention executes; both give the same numbers. `"fused"` attends every window of the batch
+            in one call (a fixed number of kernels per block: accelerators, `torch.compile`, `torch.export`),
+            `"chunked"` gathers windows in cache-sized chunks (fastest on CPU), `"auto"` picks fused on every device
+            but the CPU and whenever the model is traced.
+        out_features (`list[str]`, *optional*):
+            The stages returned by [`VideoSwinBackbone`], among `"stem"`, `"stage1"` ... `"stage4"` (the last stage
+            by default).
+        out_indices (`list[int]`, *optional*):
+            The same stages by index into `stage_names` (0 is the stem); negative indices count from the end.
+
+    Example:
+
+    ```python
+    >>> from transformers_videoswin import VideoSwinConfig, VideoSwinModel
+
+    >>> configuration = VideoSwinConfig.from_variant("tiny")
+    >>> model = VideoSwinModel(configuration)
+    >>> configuration = model.config
+    ```
     """
 
     model_type = "videoswin"
@@ -87,6 +177,7 @@ class VideoSwinConfig(BackboneConfigMixin, PreTrainedConfig):
     _out_indices: list[int] | None = None
 
     def __post_init__(self, **kwargs):
+        self._reject_unknown_arguments(kwargs)
         for key in _DERIVED_KEYS:
             kwargs.pop(key, None)
         self.patch_size = tuple(self.patch_size)
@@ -98,6 +189,56 @@ class VideoSwinConfig(BackboneConfigMixin, PreTrainedConfig):
             out_indices=kwargs.pop("out_indices", None), out_features=kwargs.pop("out_features", None)
         )
         super().__post_init__(**kwargs)
+
+    @classmethod
+    def accepted_arguments(cls) -> set[str]:
+        """Every keyword the configuration accepts: its fields, `PreTrainedConfig`'s own arguments, the generation
+        parameters (which it drops), keys derived here, and transformers 4's common attributes."""
+        fields = {field.name for field in dataclasses.fields(cls)}
+        generation = set(GenerationConfig._get_default_generation_params())
+        return fields | generation | {*_BASE_ARGUMENTS, *_LEGACY_ARGUMENTS, *_DERIVED_KEYS}
+
+    @classmethod
+    def _describe_unknown(cls, unknown: list[str]) -> tuple[str, list[str]]:
+        """Each unknown key with the closest valid argument, and the list of valid (public) arguments."""
+        base_fields = {field.name for field in dataclasses.fields(PreTrainedConfig)}
+        own = [f.name for f in dataclasses.fields(cls) if f.name not in base_fields and not f.name.startswith("_")]
+        public = own + ["out_features", "out_indices", "num_labels", "id2label", "label2id", "problem_type"]
+        public += ["output_hidden_states", "output_attentions", "return_dict", "dtype", "attn_implementation"]
+        described = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, public, n=1, cutoff=0.6)
+            described.append(f"`{key}`" + (f" (did you mean `{close[0]}`?)" if close else ""))
+        return ", ".join(described), public
+
+    def _reject_unknown_arguments(self, kwargs: dict) -> None:
+        """Raise a ValueError naming each unknown argument and the closest valid one (typos would be kept silently)."""
+        accepted = self.accepted_arguments()
+        unknown = [key for key in kwargs if key not in accepted]
+        if unknown:
+            described, public = self._describe_unknown(unknown)
+            raise ValueError(
+                f"{type(self).__name__} got unknown argument(s) {described}. Valid arguments: {', '.join(public)}."
+            )
+
+    @classmethod
+    def from_dict(cls, config_dict: dict, **kwargs):
+        """As `PreTrainedConfig.from_dict`; keys of the file that this class does not know are set as attributes (as
+        transformers saves them) with a warning naming the closest valid key, instead of being rejected."""
+        accepted = cls.accepted_arguments()
+        unknown = {key: value for key, value in config_dict.items() if key not in accepted}
+        if unknown:
+            described, _ = cls._describe_unknown(list(unknown))
+            logger.warning(
+                f"The configuration file holds key(s) that {cls.__name__} does not use: {described}. They are kept "
+                "as attributes and have no effect on the model."
+            )
+            config_dict = {key: value for key, value in config_dict.items() if key in accepted}
+        result = super().from_dict(config_dict, **kwargs)
+        config = result[0] if isinstance(result, tuple) else result
+        for key, value in unknown.items():
+            setattr(config, key, value)
+        return result
 
     def _check_architecture(self) -> None:
         """Raise a ValueError naming the field for any combination the model cannot be built from."""

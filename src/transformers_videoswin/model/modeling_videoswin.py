@@ -23,7 +23,13 @@ from transformers.activations import ACT2FN
 from transformers.backbone_utils import BackboneMixin
 from transformers.modeling_outputs import BackboneOutput
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, PreTrainedModel
-from transformers.utils import ModelOutput, can_return_tuple
+from transformers.utils import ModelOutput, auto_docstring, can_return_tuple, logging
+from transformers.utils.output_capturing import (
+    OutputRecorder,
+    capture_outputs,
+    resolve_hidden_states_indices,
+    selected_hidden_states,
+)
 
 from .configuration_videoswin import VideoSwinConfig
 from .window_engine import (
@@ -35,6 +41,8 @@ from .window_engine import (
 )
 
 Size3D = tuple[int, int, int]
+
+logger = logging.get_logger(__name__)
 
 # Windows go through attention, and tokens through the MLP at inference, in chunks whose widest temporary (the qkv
 # projection, the MLP's hidden layer) stays under this size: large temporaries cost page faults on every call with
@@ -295,13 +303,18 @@ class VideoSwinWindowAttention(nn.Module):
         bias = torch.gather(table, 1, index.reshape(1, -1).expand(table.shape[0], -1))
         return bias.view(-1, num_tokens, num_tokens)
 
-    def forward(self, windows: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(
+        self, windows: torch.Tensor, mask: torch.Tensor, output_attentions: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`[G, W, N, C]` normed windows (G groups of W) and their additive mask (bias, plus the shift mask), either
         `[1, heads, N, N]` shared by every window or `[W, heads, N, N]` one per window of a group -> attention output
-        `[G, W, N, C]` and, under eager attention, the `[G * W, heads, N, N]` weights."""
+        `[G, W, N, C]` and, under eager attention, the `[G * W, heads, N, N]` weights. With `output_attentions`, the
+        weights returned are the very tensor the values are multiplied with (so that gradients reach them)."""
         groups, per_group, num_tokens, channels = windows.shape
         qkv = self.qkv(windows)
-        if mask.shape[0] == 1:  # one mask for all windows: windows are the batch of the attention call
+        if output_attentions and mask.shape[0] != 1:  # one mask per window of the whole batch, weights as computed
+            mask = mask.expand(groups, -1, -1, -1, -1).reshape(-1, *mask.shape[1:])
+        if mask.shape[0] == 1 or output_attentions:  # windows are the batch of the attention call
             qkv = qkv.view(groups * per_group, num_tokens, 3, self.num_heads, self.head_dim)
             query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each [G * W, heads, N, head_dim], no copy
             # Broadcast over windows (an expanded mask would be copied by SDPA); explicit when traced, so that no
@@ -326,7 +339,7 @@ class VideoSwinWindowAttention(nn.Module):
         if mask.shape[1] != self.num_heads:  # [G, N, W * heads, head_dim] -> [G, W, N, heads, head_dim]
             attn_output = attn_output.view(groups, num_tokens, per_group, self.num_heads, -1).transpose(1, 2)
         attn_output = attn_output.reshape(groups, per_group, num_tokens, channels)
-        if attn_weights is not None:
+        if attn_weights is not None and attn_weights.shape[0] != groups * per_group:
             attn_weights = attn_weights.view(groups * per_group, self.num_heads, num_tokens, num_tokens)
         return self.proj_dropout(self.proj(attn_output)), attn_weights
 
@@ -382,8 +395,12 @@ class VideoSwinBlock(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`[B, D, H, W, C]` -> `[B, D, H, W, C]`, and with `output_attentions` the `[B * num_windows, heads, N, N]`
         attention weights in the official window order (eager attention only). `shift` is zero in even blocks."""
-        if use_fused(self.window_strategy, hidden_states.device):
-            attn_output, attn_weights = self._checkpointed(self.shifted_window_attention, hidden_states, window, shift)
+        # Attention maps, when asked for, come from the fused path: one attention call over every window in the
+        # official order, so that the maps returned are the weights the values were multiplied with.
+        if output_attentions or use_fused(self.window_strategy, hidden_states.device):
+            attn_output, attn_weights = self._checkpointed(
+                self.shifted_window_attention, hidden_states, window, shift, output_attentions
+            )
             hidden_states = hidden_states + self.drop_path(attn_output)
             hidden_states = hidden_states + self.drop_path(self._checkpointed(self.feed_forward, hidden_states))
             return hidden_states, attn_weights
@@ -423,11 +440,12 @@ class VideoSwinBlock(nn.Module):
         return hidden_states, attn_weights
 
     def shifted_window_attention(
-        self, hidden_states: torch.Tensor, window: Size3D, shift: Size3D
+        self, hidden_states: torch.Tensor, window: Size3D, shift: Size3D, output_attentions: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Fused W-MSA / SW-MSA of a `[B, D, H, W, C]` volume: every window in one attention call."""
         bias = self.attention.relative_position_bias(window).to(hidden_states.dtype)
-        return shifted_window_attention(hidden_states, self.layernorm_before, self.attention, bias, window, shift)
+        attention = functools.partial(self.attention, output_attentions=True) if output_attentions else self.attention
+        return shifted_window_attention(hidden_states, self.layernorm_before, attention, bias, window, shift)
 
     def window_attention(
         self,
@@ -523,39 +541,28 @@ class VideoSwinStage(nn.Module):
         self.downsample = VideoSwinPatchMerging(config, dim) if downsample else None
 
     def forward(
-        self, hidden_states: torch.Tensor, output_attentions: bool = False, downsample: bool = True
-    ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
-        """`[B, D, H, W, C]` -> (`[B, D, H', W', C']` after merging, `[B, D, H, W, C]` stage output, attentions)."""
-        size = tuple(hidden_states.shape[1:4])
+        self,
+        hidden_states: torch.Tensor,
+        input_dimensions: Size3D,
+        output_attentions: bool = False,
+        downsample: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor, Size3D]:
+        """`[B, D * H * W, C]` tokens of a `(D, H, W)` volume -> (`[B, D * H' * W', C']` after merging, the
+        `[B, D * H * W, C]` stage output the merging reads, `(D, H', W')`). The stage output is what
+        `hidden_states` returns, so that gradients reach it."""
+        batch, _, channels = hidden_states.shape
+        size = tuple(input_dimensions)
         window, shift = effective_window_and_shift(size, self.window_size, self.shift_size)
-        attentions = ()
+        volume = hidden_states.view(batch, *size, channels)
         for index, block in enumerate(self.blocks):
             block_shift = shift if index % 2 else (0, 0, 0)
-            hidden_states, attn_weights = block(hidden_states, window, block_shift, output_attentions)
-            if attn_weights is not None:
-                attentions += (attn_weights,)
+            volume = block(volume, window, block_shift, output_attentions)[0]
 
-        stage_output = hidden_states
-        if downsample and self.downsample is not None:
-            hidden_states = self.downsample(hidden_states)
-        return hidden_states, stage_output, attentions
-
-
-@dataclass
-class VideoSwinEncoderOutput(ModelOutput):
-    r"""
-    last_hidden_state (`torch.FloatTensor` of shape `(batch_size, depth, height, width, hidden_size)`):
-        Output of the last stage, channels last, before the final LayerNorm.
-    stage_outputs (`tuple(torch.FloatTensor)`):
-        The patch embeddings and the output of each stage before its patch merging, each
-        `(batch_size, depth, height_i, width_i, channels_i)`.
-    attentions (`tuple(torch.FloatTensor)`, *optional*):
-        One `(batch_size * num_windows, num_heads, window_volume, window_volume)` tensor per block (eager attention).
-    """
-
-    last_hidden_state: torch.FloatTensor | None = None
-    stage_outputs: tuple[torch.FloatTensor, ...] | None = None
-    attentions: tuple[torch.FloatTensor, ...] | None = None
+        stage_output = volume.view(batch, -1, channels)
+        if self.downsample is None or not downsample:
+            return stage_output, stage_output, size
+        merged = self.downsample(stage_output.view(batch, *size, channels))
+        return merged.flatten(1, 3), stage_output, tuple(merged.shape[1:4])
 
 
 class VideoSwinEncoder(nn.Module):
@@ -579,23 +586,25 @@ class VideoSwinEncoder(nn.Module):
             )
 
     def forward(
-        self, embeddings: torch.Tensor, output_attentions: bool = False, num_stages: int | None = None
-    ) -> VideoSwinEncoderOutput:
-        """Runs the first `num_stages` stages (all by default) on `[B, D, H, W, C]` embeddings."""
+        self,
+        hidden_states: torch.Tensor,
+        input_dimensions: Size3D,
+        output_attentions: bool = False,
+        num_stages: int | None = None,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...], tuple[Size3D, ...]]:
+        """Runs the first `num_stages` stages (all by default) on `[B, D * H * W, C]` embeddings of a `(D, H, W)`
+        volume. Returns the last stage's output, and every stage's input-side tokens (the embeddings, then each
+        stage's output before its patch merging) with their `(D, H, W)` sizes."""
         stages = self.layers[:num_stages]
-        hidden_states = embeddings
-        stage_outputs = (embeddings,)
-        attentions = ()
+        stage_outputs, sizes = (hidden_states,), (tuple(input_dimensions),)
         for index, stage in enumerate(stages):
-            downsample = index < len(stages) - 1
-            hidden_states, stage_output, stage_attentions = stage(hidden_states, output_attentions, downsample)
+            size = input_dimensions
+            hidden_states, stage_output, input_dimensions = stage(
+                hidden_states, input_dimensions, output_attentions, index < len(stages) - 1
+            )
             stage_outputs += (stage_output,)
-            attentions += stage_attentions
-        return VideoSwinEncoderOutput(
-            last_hidden_state=hidden_states,
-            stage_outputs=stage_outputs,
-            attentions=attentions if output_attentions else None,
-        )
+            sizes += (size,)
+        return stage_outputs[-1], stage_outputs, sizes
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -603,6 +612,7 @@ class VideoSwinEncoder(nn.Module):
 # ---------------------------------------------------------------------------------------------------------------
 
 
+@auto_docstring
 class VideoSwinPreTrainedModel(PreTrainedModel):
     config_class = VideoSwinConfig
     config: VideoSwinConfig
@@ -615,15 +625,35 @@ class VideoSwinPreTrainedModel(PreTrainedModel):
     _supports_flash_attn = False
     _supports_flex_attn = False
     _supports_attention_backend = True
+    _can_compile_fullgraph = True  # tests/model: fullgraph compile for inference, training and recorded outputs
+    # `hidden_states`: the embeddings (the first stage's input), then each stage's output before its patch merging;
+    # `attentions`: one map per block. Forward hooks record the tensors the forward pass computes with.
+    _can_record_outputs = {
+        "hidden_states": OutputRecorder(VideoSwinStage, index=1, capture_initial_hidden_state=True),
+        "attentions": OutputRecorder(VideoSwinBlock, index=1),
+    }
     # Official checkpoints store the index as a buffer; ours is recomputed (non-persistent).
     _keys_to_ignore_on_load_unexpected = [r"relative_position_index"]
 
     def _output_flags(self, output_attentions: bool | None, output_hidden_states: bool | None) -> tuple[bool, bool]:
-        """The per-call output flags, falling back to the config's."""
-        return (
-            self.config.output_attentions if output_attentions is None else output_attentions,
-            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states,
+        """The per-call output flags, falling back to the config's. Attention maps need eager attention: under any
+        other implementation they are not computed, and a warning says so (rather than an empty tuple in silence)."""
+        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
+        output_hidden_states = (
+            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
         )
+        if output_attentions and self.config._attn_implementation != "eager":
+            logger.warning_once(
+                f"`output_attentions=True` returns no attention maps with attn_implementation="
+                f"{self.config._attn_implementation!r}: the fused kernels never form them. Load the model with "
+                '`attn_implementation="eager"` (or call `model.set_attn_implementation("eager")`) to get them.'
+            )
+        return output_attentions, output_hidden_states
+
+    def _selected_hidden_states(self, output_hidden_states: bool | int | list[int], count: int) -> set[int]:
+        """The hidden states `output_hidden_states` asks for: all of them, or the given (possibly negative) indices."""
+        selected = selected_hidden_states(output_hidden_states)
+        return set(range(count)) if selected is None else resolve_hidden_states_indices(self, selected, count)
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
@@ -641,7 +671,8 @@ class VideoSwinPreTrainedModel(PreTrainedModel):
 
 
 def check_pixel_values(pixel_values: torch.Tensor | None, num_channels: int) -> None:
-    """Raise a ValueError that names the expected layout unless `pixel_values` is `[B, T, C, H, W]`."""
+    """Raise a ValueError that says what was expected unless `pixel_values` is a non-empty floating-point
+    `[B, T, C, H, W]` tensor."""
     if pixel_values is None:
         raise ValueError("You have to specify `pixel_values` of shape [batch, frames, channels, height, width].")
     shape = tuple(pixel_values.shape)
@@ -660,6 +691,19 @@ def check_pixel_values(pixel_values: torch.Tensor | None, num_channels: int) -> 
         raise ValueError(
             f"`pixel_values` must be [batch, frames, channels, height, width] with channels={num_channels}; "
             f"got shape {shape}.{hint}"
+        )
+    if not pixel_values.is_floating_point():
+        # uint8 frames cast as they are would be 0-255 where the model expects normalised values: a silent wrong answer
+        raise ValueError(
+            f"`pixel_values` must be a floating-point tensor of normalised frames, got dtype {pixel_values.dtype}. "
+            "Raw frames (uint8, 0-255) go through the processor first: "
+            "`VideoSwinVideoProcessor()(frames, return_tensors='pt').pixel_values`."
+        )
+    if not torch.compiler.is_compiling() and 0 in shape:
+        empty = [name for name, size in zip(("batch", "frames", "channels", "height", "width"), shape) if size == 0]
+        raise ValueError(
+            f"`pixel_values` has an empty {' and '.join(empty)} axis (shape {shape}): every clip needs at least one "
+            "frame of at least one pixel, and a batch at least one clip."
         )
 
 
@@ -697,10 +741,17 @@ class VideoSwinModelOutput(ModelOutput):
     reshaped_hidden_states: tuple[torch.FloatTensor, ...] | None = None
 
 
+@auto_docstring(
+    custom_intro="The bare Video Swin encoder: patch embedding, four stages, final LayerNorm and mean pooling."
+)
 class VideoSwinModel(VideoSwinPreTrainedModel):
-    """The bare Video Swin encoder: patch embedding, four stages, final LayerNorm and mean pooling."""
-
     def __init__(self, config: VideoSwinConfig, add_pooling_layer: bool = True, add_final_layernorm: bool = True):
+        r"""
+        add_pooling_layer (`bool`, *optional*, defaults to `True`):
+            Whether to return the mean of the final tokens as `pooler_output`.
+        add_final_layernorm (`bool`, *optional*, defaults to `True`):
+            Whether to apply the final LayerNorm (the backbone drops it when the last stage is not returned).
+        """
         super().__init__(config)
         self.embeddings = VideoSwinEmbeddings(config)
         self.encoder = VideoSwinEncoder(config)
@@ -716,32 +767,40 @@ class VideoSwinModel(VideoSwinPreTrainedModel):
         check_pixel_values(pixel_values, self.config.num_channels)
         return self.embeddings(pixel_values.to(self.embeddings.patch_embeddings.projection.weight.dtype))
 
-    @can_return_tuple
+    @capture_outputs(tie_last_hidden_states=False)
+    @auto_docstring
     def forward(
         self,
         pixel_values: torch.Tensor | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
+        num_stages: int | None = None,
         **kwargs,
     ) -> VideoSwinModelOutput:
-        """`pixel_values`: `[batch, frames, channels, height, width]`, any size (padded as the official code does)."""
+        r"""
+        pixel_values (`torch.FloatTensor` of shape `(batch_size, num_frames, num_channels, height, width)`):
+            Normalised frames, as [`VideoSwinVideoProcessor`] returns them; any size (padded as the official code
+            does).
+        num_stages (`int`, *optional*):
+            Run only the first `num_stages` stages (the backbone's shortcut); all by default.
+        """
         output_attentions, output_hidden_states = self._output_flags(output_attentions, output_hidden_states)
-        encoder_outputs = self.encoder(self.embed(pixel_values), output_attentions=output_attentions)
-        sequence_output = encoder_outputs.last_hidden_state
-        if self.layernorm is not None:
-            sequence_output = self.layernorm(sequence_output)
-        sequence_output = sequence_output.flatten(1, 3)
-        pooled_output = sequence_output.mean(dim=1) if self.add_pooling_layer else None
-
-        hidden_states = reshaped_hidden_states = None
+        embeddings = self.embed(pixel_values)
+        hidden_states, stage_outputs, sizes = self.encoder(
+            embeddings.flatten(1, 3), tuple(embeddings.shape[1:4]), output_attentions, num_stages
+        )
+        if self.layernorm is not None and len(stage_outputs) == len(self.encoder.layers) + 1:
+            hidden_states = self.layernorm(hidden_states)
+        reshaped_hidden_states = None
         if output_hidden_states:
-            hidden_states = tuple(stage.flatten(1, 3) for stage in encoder_outputs.stage_outputs)
-            reshaped_hidden_states = tuple(to_channels_first(stage) for stage in encoder_outputs.stage_outputs)
+            selected = self._selected_hidden_states(output_hidden_states, len(stage_outputs))
+            reshaped_hidden_states = tuple(
+                to_channels_first(stage.view(stage.shape[0], *size, stage.shape[-1])) if index in selected else None
+                for index, (stage, size) in enumerate(zip(stage_outputs, sizes))
+            )
         return VideoSwinModelOutput(
-            last_hidden_state=sequence_output,
-            pooler_output=pooled_output,
-            hidden_states=hidden_states,
-            attentions=encoder_outputs.attentions,
+            last_hidden_state=hidden_states,
+            pooler_output=hidden_states.mean(dim=1) if self.add_pooling_layer else None,
             reshaped_hidden_states=reshaped_hidden_states,
         )
 
@@ -764,9 +823,8 @@ class VideoSwinVideoClassifierOutput(ModelOutput):
     reshaped_hidden_states: tuple[torch.FloatTensor, ...] | None = None
 
 
+@auto_docstring(custom_intro="Video Swin with the official I3D-style head: mean over all tokens -> dropout -> Linear.")
 class VideoSwinForVideoClassification(VideoSwinPreTrainedModel):
-    """Video Swin with the official I3D-style head: mean over all tokens -> dropout -> Linear."""
-
     def __init__(self, config: VideoSwinConfig):
         super().__init__(config)
         self.num_labels = config.num_labels
@@ -776,6 +834,7 @@ class VideoSwinForVideoClassification(VideoSwinPreTrainedModel):
         self.post_init()
 
     @can_return_tuple
+    @auto_docstring
     def forward(
         self,
         pixel_values: torch.Tensor | None = None,
@@ -784,7 +843,14 @@ class VideoSwinForVideoClassification(VideoSwinPreTrainedModel):
         output_hidden_states: bool | None = None,
         **kwargs,
     ) -> VideoSwinVideoClassifierOutput:
-        """`pixel_values`: `[batch, frames, channels, height, width]`; `labels`: `[batch]` (or `[batch, num_labels]`)."""
+        r"""
+        pixel_values (`torch.FloatTensor` of shape `(batch_size, num_frames, num_channels, height, width)`):
+            Normalised frames, as [`VideoSwinVideoProcessor`] returns them.
+        labels (`torch.LongTensor` of shape `(batch_size,)` or `(batch_size, num_labels)`, *optional*):
+            Class indices (or targets of multi-label classification and regression); the loss follows
+            `config.problem_type`.
+        """
+        output_attentions, output_hidden_states = self._output_flags(output_attentions, output_hidden_states)
         outputs = self.videoswin(
             pixel_values,
             output_attentions=output_attentions,
@@ -804,13 +870,14 @@ class VideoSwinForVideoClassification(VideoSwinPreTrainedModel):
         )
 
 
-class VideoSwinBackbone(BackboneMixin, VideoSwinPreTrainedModel):
-    """Multi-scale feature maps `[B, C_i, T', H_i, W_i]` for dense video tasks (detection, segmentation, localisation).
-
+@auto_docstring(
+    custom_intro="""
+    Multi-scale feature maps `[B, C_i, T', H_i, W_i]` for dense video tasks (detection, segmentation, localisation).
     Each returned stage gets a LayerNorm; the last stage's is the model's final LayerNorm, so a classification
     checkpoint loads with the official backbone output intact.
     """
-
+)
+class VideoSwinBackbone(BackboneMixin, VideoSwinPreTrainedModel):
     _keys_to_ignore_on_load_unexpected = [r"relative_position_index", r"^classifier\."]
 
     def __init__(self, config: VideoSwinConfig):
@@ -833,6 +900,7 @@ class VideoSwinBackbone(BackboneMixin, VideoSwinPreTrainedModel):
         return self.videoswin.layernorm if stage == self.stage_names[-1] else self.hidden_states_norms[stage]
 
     @can_return_tuple
+    @auto_docstring
     def forward(
         self,
         pixel_values: torch.Tensor | None = None,
@@ -840,25 +908,31 @@ class VideoSwinBackbone(BackboneMixin, VideoSwinPreTrainedModel):
         output_hidden_states: bool | None = None,
         **kwargs,
     ) -> BackboneOutput:
-        """`pixel_values`: `[batch, frames, channels, height, width]`; returns one feature map per `out_features`."""
+        r"""
+        pixel_values (`torch.FloatTensor` of shape `(batch_size, num_frames, num_channels, height, width)`):
+            Normalised frames, as [`VideoSwinVideoProcessor`] returns them.
+        """
         output_attentions, output_hidden_states = self._output_flags(output_attentions, output_hidden_states)
-        embeddings = self.videoswin.embed(pixel_values)
-        # Stages past the deepest requested one are not run (their parameters would be unused, e.g. under DDP).
-        encoder_outputs = self.videoswin.encoder(
-            embeddings, output_attentions=output_attentions, num_stages=max(self.out_indices)
+        # Stages past the deepest requested one are not run (their parameters would be unused, e.g. under DDP),
+        # unless the hidden states or attention maps of every stage are asked for.
+        deepest = max(index % len(self.stage_names) for index in self.out_indices)
+        outputs = self.videoswin(
+            pixel_values,
+            output_attentions=output_attentions,
+            output_hidden_states=True,
+            num_stages=None if output_attentions or output_hidden_states else deepest,
+            return_dict=True,
         )
-
         feature_maps = tuple(
-            to_channels_first(self._stage_norm(stage)(hidden_state))
-            for stage, hidden_state in zip(self.stage_names, encoder_outputs.stage_outputs)
+            self._stage_norm(stage)(hidden_state.movedim(1, -1)).movedim(-1, 1).contiguous()
+            for stage, hidden_state in zip(self.stage_names, outputs.reshaped_hidden_states)
             if stage in self.out_features
         )
         hidden_states = None
         if output_hidden_states:
-            hidden_states = tuple(to_channels_first(stage) for stage in encoder_outputs.stage_outputs)
-        return BackboneOutput(
-            feature_maps=feature_maps, hidden_states=hidden_states, attentions=encoder_outputs.attentions
-        )
+            selected = self._selected_hidden_states(output_hidden_states, len(outputs.reshaped_hidden_states))
+            hidden_states = tuple(h if i in selected else None for i, h in enumerate(outputs.reshaped_hidden_states))
+        return BackboneOutput(feature_maps=feature_maps, hidden_states=hidden_states, attentions=outputs.attentions)
 
 
 __all__ = [
