@@ -20,6 +20,7 @@ from .model.modeling_videoswin import (
     VideoSwinPreTrainedModel,
 )
 from .processing.image_processing_videoswin import VideoSwinImageProcessor, VideoSwinImageProcessorPil
+from .processing.input_forms import register_pipeline
 from .processing.video_processing_videoswin import VideoSwinVideoProcessor
 
 __version__ = "0.1.0"
@@ -34,6 +35,7 @@ AutoImageProcessor.register(
     exist_ok=True,
 )
 AutoVideoProcessor.register(VideoSwinConfig, VideoSwinVideoProcessor, exist_ok=True)
+register_pipeline()  # pipeline("video-classification") reads a list of frames as one video
 
 __all__ = [
     "VideoSwinBackbone",

@@ -348,19 +348,24 @@ def test_backbone_without_last_stage_has_no_unused_parameters():
 # ------------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("granularity", ["block", "chunk"])
 @pytest.mark.parametrize("window_strategy", ["chunked", "fused"])
 @pytest.mark.parametrize("use_reentrant", [False, True])
-def test_gradient_checkpointing_gives_identical_gradients(use_reentrant, window_strategy, monkeypatch):
-    """Chunk-level recomputation (several chunks of windows and of tokens per block) and the fused block's
-    recomputation give the plain gradients."""
+def test_gradient_checkpointing_gives_identical_gradients(use_reentrant, window_strategy, granularity, monkeypatch):
+    """Whole-block recomputation (transformers' GradientCheckpointingLayer), chunk-level recomputation (several
+    chunks of windows and of tokens per block) and the fused block's recomputation give the plain gradients."""
     monkeypatch.setattr(modeling_videoswin, "CHUNK_BYTES", 16384)
     pixel_values, labels = clip(2, 5, 50, 70), torch.tensor([0, 1])
     grads = []
     for checkpointing in (False, True):
-        model = make_model(drop_path_rate=0.2, window_strategy=window_strategy).train()
+        model = make_model(
+            drop_path_rate=0.2, window_strategy=window_strategy, gradient_checkpointing_granularity=granularity
+        ).train()
         if checkpointing:
             model.activation_checkpointing_enable({"use_reentrant": use_reentrant})
-            assert all(block.gradient_checkpointing for block in model.videoswin.encoder.layers[0].blocks)
+            blocks = [block for stage in model.videoswin.encoder.layers for block in stage.blocks]
+            assert all(block.gradient_checkpointing == (granularity == "block") for block in blocks)
+            assert all(block.chunk_checkpointing == (granularity == "chunk") for block in blocks)
         torch.manual_seed(3)
         model(pixel_values, labels=labels).loss.backward()
         grads.append({n: p.grad.clone() for n, p in model.named_parameters()})
@@ -591,3 +596,13 @@ def test_drop_path_drops_whole_samples_and_rescales():
     assert (per_sample == per_sample[:, :1]).all()  # one decision per sample
     assert 0 < (per_sample[:, 0] == 0).sum() < 64
     assert torch.equal(drop.eval()(torch.ones(2, 3)), torch.ones(2, 3))
+
+
+def test_gradient_checkpointing_every_n_layers_and_disable():
+    model = make_model(depths=(2, 2, 2, 2)).train()
+    model.activation_checkpointing_enable({"use_reentrant": False}, every_n_layers=2)
+    blocks = [block for stage in model.videoswin.encoder.layers for block in stage.blocks]
+    assert [block.gradient_checkpointing for block in blocks] == [True, False] * 4
+    model(clip(), labels=torch.tensor([0, 1])).loss.backward()
+    model.gradient_checkpointing_disable()
+    assert not any(block.gradient_checkpointing or block.chunk_checkpointing for block in blocks)

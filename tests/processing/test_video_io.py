@@ -17,11 +17,12 @@ from transformers_videoswin.processing.video_io import (
     open_video,
     torchcodec_available,
 )
-from transformers_videoswin.testing.utils import read_frame_index, write_test_video
+from transformers_videoswin.testing.utils import ffmpeg_rgb_frames, read_frame_index, run_ffmpeg, write_test_video
 
 NUM_FRAMES = 120
 needs_torchcodec = pytest.mark.skipif(not torchcodec_available(), reason="torchcodec (or FFmpeg's libraries) missing")
 BACKENDS = ["pyav", pytest.param("torchcodec", marks=needs_torchcodec)]
+BACKENDS_PLAIN = ["pyav", "torchcodec"] if torchcodec_available() else ["pyav"]
 
 
 @pytest.fixture(scope="module")
@@ -127,3 +128,152 @@ def test_missing_file_and_bad_indices(video, tmp_path):
     with pytest.raises(ValueError, match="Unknown video backend"):
         decode_frames(video, [0], backend="decord")
     assert decode_frames(video, [], backend="pyav").shape == (0, 64, 96, 3)
+
+
+# ---------------------------------------------------------------- agreement with FFmpeg's own decode
+# Files made by the ffmpeg command line; the truth is `ffmpeg -i X -f rawvideo -pix_fmt rgb24 -` (edit list and
+# rotation applied by FFmpeg). Both backends must return exactly those frames, for any subset in any order.
+SOURCE = ("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10", "-t", "3")
+X264 = ("-c:v", "libx264", "-preset", "veryfast", "-g", "10", "-bf", "2")
+
+
+@pytest.fixture(scope="module")
+def ffmpeg_videos(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ffmpeg")
+    base = folder / "base.mp4"
+    run_ffmpeg(*SOURCE, *X264, "-pix_fmt", "yuv420p", base)
+    videos = {"base": base}
+    for angle in (90, 180, 270):  # display matrix only, pixels untouched (stream copy)
+        videos[f"rotate{angle}"] = folder / f"rotate{angle}.mp4"
+        run_ffmpeg("-i", base, "-c", "copy", "-metadata:s:v:0", f"rotate={angle}", videos[f"rotate{angle}"])
+    # stream-copied trim: starts at the keyframe at 1.0 s, the edit list hides the frames before 1.35 s
+    videos["trim_edit_list"] = folder / "trim.mp4"
+    run_ffmpeg("-ss", "1.35", "-i", base, "-c", "copy", videos["trim_edit_list"])
+    videos["10bit_h264"] = folder / "h264_10bit.mp4"
+    run_ffmpeg(*SOURCE, *X264, "-pix_fmt", "yuv420p10le", videos["10bit_h264"])
+    videos["10bit_hevc"] = folder / "hevc_10bit.mp4"
+    run_ffmpeg(
+        *SOURCE, "-c:v", "libx265", "-x265-params", "log-level=error", "-pix_fmt", "yuv420p10le", videos["10bit_hevc"]
+    )
+    videos["mpegts"] = folder / "clip.ts"
+    run_ffmpeg(*SOURCE, *X264, "-pix_fmt", "yuv420p", "-f", "mpegts", videos["mpegts"])
+    return videos
+
+
+CASES = ["base", "rotate90", "rotate180", "rotate270", "trim_edit_list", "10bit_h264", "10bit_hevc", "mpegts"]
+BACKEND_CASES = [
+    (case, backend)
+    for case in CASES
+    for backend in ["auto", *BACKENDS_PLAIN]
+    if not (case == "mpegts" and backend == "torchcodec")  # refused, see test_torchcodec_refuses_mpeg_ts
+]
+
+
+@pytest.mark.parametrize(("case", "backend"), BACKEND_CASES)
+def test_backends_meet_ffmpeg_command_line(ffmpeg_videos, case, backend):
+    path = ffmpeg_videos[case]
+    truth = ffmpeg_rgb_frames(path)
+    with open_video(path, backend=backend) as reader:
+        assert reader.num_frames == len(truth)
+        assert (reader.info.height, reader.info.width) == truth.shape[1:3]
+        every = reader.get_frames(np.arange(len(truth))).numpy()
+        np.testing.assert_array_equal(every, truth)
+    with open_video(path, backend=backend) as reader:  # random access: seeks across groups of pictures, repeats
+        subset = np.array([len(truth) - 1, 3, 3, len(truth) // 2, 0, 11, 10])
+        np.testing.assert_array_equal(reader.get_frames(subset).numpy(), truth[subset])
+
+
+def test_trimmed_file_starts_at_its_first_shown_frame(ffmpeg_videos):
+    base, trimmed = ffmpeg_rgb_frames(ffmpeg_videos["base"]), ffmpeg_rgb_frames(ffmpeg_videos["trim_edit_list"])
+    assert len(trimmed) < 20  # 1.35 s .. 3 s at 10 fps, not the 20 packets from the keyframe at 1.0 s on
+    np.testing.assert_array_equal(decode_frames(ffmpeg_videos["trim_edit_list"], [0], backend="pyav")[0], trimmed[0])
+    assert not np.array_equal(trimmed[0], base[10])  # the keyframe's frame is not shown
+
+
+@needs_torchcodec
+def test_torchcodec_refuses_mpeg_ts_and_auto_uses_pyav(ffmpeg_videos):
+    # torchcodec 0.17 seeks in MPEG-TS by byte estimates: frame 0 came back as frame 10, later frames failed
+    path = ffmpeg_videos["mpegts"]
+    with pytest.raises(VideoDecodeError, match=r"clip\.ts is an MPEG transport stream.*backend='pyav'"):
+        open_video(path, backend="torchcodec")
+    with open_video(path) as reader:
+        assert reader.backend == "pyav"
+
+
+class _FailingDecoder:
+    """Stands in for torchcodec's decoder: opens fine, then fails (as torchcodec does on some streams) or returns
+    frames from the wrong place (an inexact seek)."""
+
+    def __init__(self, decoder, mode):
+        self.decoder, self.mode = decoder, mode
+
+    def get_frames_at(self, indices):
+        if self.mode == "fail":
+            raise RuntimeError("Requested next frame while there are no more frames left to decode.")
+        return self.decoder.get_frames_at([min(i + 10, 29) for i in indices])  # one group of pictures too late
+
+
+@needs_torchcodec
+@pytest.mark.parametrize("mode", ["fail", "inexact_seek"])
+def test_auto_falls_back_to_pyav_when_torchcodec_fails_to_decode(ffmpeg_videos, mode):
+    path = ffmpeg_videos["base"]
+    truth = ffmpeg_rgb_frames(path)
+    reader = video_io.TorchcodecReader(str(path), "base.mp4")
+    reader._decoder = _FailingDecoder(reader._decoder, mode)
+    with pytest.raises(VideoDecodeError, match="base.mp4"):
+        reader.get_frames([0, 5])
+    with open_video(path) as reader:
+        assert reader.backend == "torchcodec"
+        reader._primary._decoder = _FailingDecoder(reader._primary._decoder, mode)
+        frames = reader.get_frames([5, 0])
+        assert reader.backend == "pyav" and reader.info.backend == "pyav"
+        np.testing.assert_array_equal(frames.numpy(), truth[[5, 0]])
+
+
+def test_transform_runs_per_chunk_and_keeps_the_order(video, monkeypatch):
+    monkeypatch.setattr(video_io, "CHUNK_FRAMES", 3)
+    seen = []
+
+    def transform(frames):
+        seen.append(frames.shape[0])
+        return frames[:, :32].clone()  # keep the index bars, drop the rest
+
+    indices = [50, 2, 2, 90, 7, 8, 9, 60]
+    for backend in BACKENDS_PLAIN:
+        seen.clear()
+        out = decode_frames(video, indices, backend=backend, transform=transform)
+        assert out.shape == (len(indices), 32, 96, 3) and frame_ids(out) == indices
+        assert max(seen) <= 3  # never more than a chunk of full frames at once
+
+
+# ---------------------------------------------------------------- URLs
+@pytest.fixture
+def http_server(video):
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(video.parent))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_url_is_downloaded_and_a_failed_download_is_a_video_decode_error(http_server, monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
+    assert frame_ids(decode_frames(f"{http_server}/clip.mp4", [4], backend="pyav")) == [4]
+    with pytest.raises(VideoDecodeError, match=r"Cannot download video .*missing\.mp4.*404"):
+        decode_frames(f"{http_server}/missing.mp4", [0])
+    with pytest.raises(VideoDecodeError, match="Cannot download"):
+        decode_frames("http://127.0.0.1:9/closed-port.mp4", [0])  # connection refused
+
+
+def test_url_respects_hf_hub_offline(http_server, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(VideoDecodeError, match="HF_HUB_OFFLINE"):
+        decode_frames(f"{http_server}/clip.mp4", [0])

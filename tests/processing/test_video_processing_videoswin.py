@@ -149,3 +149,38 @@ def test_auto_video_processor_round_trip(tmp_path):
     loaded = AutoVideoProcessor.from_pretrained(tmp_path)
     assert type(loaded) is VideoSwinVideoProcessor
     assert (loaded.num_frames, loaded.sampling, loaded.num_crops, loaded.frame_interval) == (16, "ssv2", 3, 2)
+
+
+# ---------------------------------------------------------------- resize while decoding (memory)
+@pytest.mark.parametrize("backend", ["pyav", *(["torchcodec"] if torchcodec_available() else [])])
+@pytest.mark.parametrize("views", [(1, 1), (2, 3)])
+@pytest.mark.parametrize("name", ["long", "portrait"])
+def test_resize_while_decoding_equals_decode_then_resize(videos, name, views, backend, monkeypatch):
+    """Tolerance 0: each chunk of decoded frames goes through the processor's own resize, the same operation the
+    decode-then-resize path applies to the whole clip; short side first, then the (three) crops."""
+    from transformers_videoswin.processing import video_io
+
+    monkeypatch.setattr(video_io, "CHUNK_FRAMES", 3)  # several chunks per clip
+    processor = VideoSwinVideoProcessor(size={"shortest_edge": 40}, crop_size={"height": 32, "width": 32})
+    num_clips, num_crops = views
+    kwargs = dict(num_frames=4, num_clips=num_clips, num_crops=num_crops, decode_backend=backend, return_tensors="pt")
+    resized_while_decoding = processor(str(videos[name]), **kwargs).pixel_values
+    decoded_then_resized = processor(str(videos[name]), decode_resize=False, **kwargs).pixel_values
+    torch.testing.assert_close(resized_while_decoding, decoded_then_resized, rtol=0, atol=0)
+    # and the frames really were resized while decoding: decoding hands back 40-pixel short sides
+    seen = []
+    monkeypatch.setattr(processor, "_load_video", _spy_loader(processor, seen))
+    processor(str(videos[name]), **kwargs)
+    processor(str(videos[name]), decode_resize=False, **kwargs)
+    assert [min(shape) for shape in seen] == [40, 64]
+
+
+def _spy_loader(processor, seen):
+    load = processor._load_video
+
+    def spy(*args, **kwargs):
+        frames, metadata = load(*args, **kwargs)
+        seen.append(tuple(frames.shape[1:3]))
+        return frames, metadata
+
+    return spy

@@ -240,22 +240,6 @@ class VideoSwinModelTest(ModelTesterMixin, PipelineTesterMixin, unittest.TestCas
     def test_backbone(self):
         self.model_tester.create_and_check_backbone(*self.model_tester.prepare_config_and_inputs())
 
-    # Known defect, not yet fixed (issue 12, window-engine follow-up): no module is a `GradientCheckpointingLayer`
-    # yet, so transformers' checkpointing API and these checks do not see the blocks. Strict: an unexpected success
-    # fails the run, so the marks go as soon as the blocks become checkpointing layers.
-    test_gradient_checkpointing_enable_disable = unittest.expectedFailure(
-        ModelTesterMixin.test_gradient_checkpointing_enable_disable
-    )
-    test_training_gradient_checkpointing = unittest.expectedFailure(
-        ModelTesterMixin.test_training_gradient_checkpointing
-    )
-    test_training_gradient_checkpointing_use_reentrant_false = unittest.expectedFailure(
-        ModelTesterMixin.test_training_gradient_checkpointing_use_reentrant_false
-    )
-    test_training_gradient_checkpointing_use_reentrant_true = unittest.expectedFailure(
-        ModelTesterMixin.test_training_gradient_checkpointing_use_reentrant_true
-    )
-
     @unittest.skip(reason="As Swin and VideoMAE: the model takes pixel values, it has no inputs_embeds")
     def test_inputs_embeds(self):
         pass

@@ -134,6 +134,10 @@ class VideoSwinConfig(BackboneConfigMixin, PreTrainedConfig):
             in one call (a fixed number of kernels per block: accelerators, `torch.compile`, `torch.export`),
             `"chunked"` gathers windows in cache-sized chunks (fastest on CPU), `"auto"` picks fused on every device
             but the CPU and whenever the model is traced.
+        gradient_checkpointing_granularity (`str`, *optional*, defaults to `"block"`):
+            What backward recomputes under `gradient_checkpointing_enable()`: `"block"` (each block whole, as
+            transformers' `GradientCheckpointingLayer`; `every_n_layers` applies) or `"chunk"` (one chunk of windows
+            or tokens at a time: the lowest peak memory).
         out_features (`list[str]`, *optional*):
             The stages returned by [`VideoSwinBackbone`], among `"stem"`, `"stage1"` ... `"stage4"` (the last stage
             by default).
@@ -173,6 +177,7 @@ class VideoSwinConfig(BackboneConfigMixin, PreTrainedConfig):
     initializer_range: float = 0.02
     use_exact_relative_position_index: bool = False
     window_strategy: str = "auto"
+    gradient_checkpointing_granularity: str = "block"
     _out_features: list[str] | None = None
     _out_indices: list[int] | None = None
 
@@ -268,6 +273,11 @@ class VideoSwinConfig(BackboneConfigMixin, PreTrainedConfig):
             raise ValueError(
                 f"`window_strategy` must be 'auto' (fused on accelerators and when compiled, chunked on the CPU), "
                 f"'fused' or 'chunked'; got {self.window_strategy!r}."
+            )
+        if self.gradient_checkpointing_granularity not in ("block", "chunk"):
+            raise ValueError(
+                "`gradient_checkpointing_granularity` must be 'block' (recompute each block whole) or 'chunk' "
+                f"(recompute chunk by chunk, lowest memory); got {self.gradient_checkpointing_granularity!r}."
             )
         if self.mlp_ratio <= 0:
             raise ValueError(f"`mlp_ratio` must be positive, got {self.mlp_ratio}.")

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.backbone_utils import BackboneMixin
+from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BackboneOutput
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, PreTrainedModel
 from transformers.utils import ModelOutput, auto_docstring, can_return_tuple, logging
@@ -363,14 +365,15 @@ class VideoSwinMLP(nn.Module):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-class VideoSwinBlock(nn.Module):
+class VideoSwinBlock(GradientCheckpointingLayer):
     """Pre-norm block: x + DropPath(W-MSA or SW-MSA(LN(x))), then x + DropPath(MLP(LN(x))).
 
-    Under gradient checkpointing, backward recomputes one chunk of windows (attention) or of tokens (MLP) at a time
-    rather than the whole block, so that only a chunk's activations ever exist at once.
+    Under gradient checkpointing (`model.gradient_checkpointing_enable()`), backward recomputes the whole block; with
+    `config.gradient_checkpointing_granularity="chunk"` it recomputes one chunk of windows (attention) or of tokens
+    (MLP) at a time instead, so that only a chunk's activations ever exist at once.
     """
 
-    gradient_checkpointing = False  # set by `model.activation_checkpointing_enable()`
+    chunk_checkpointing = False  # set instead of `gradient_checkpointing` for the "chunk" granularity
 
     def __init__(self, config: VideoSwinConfig, dim: int, num_heads: int, drop_path: float):
         super().__init__()
@@ -382,7 +385,7 @@ class VideoSwinBlock(nn.Module):
         self.window_strategy = config.window_strategy
 
     def _checkpointed(self, function: Callable, *args):
-        if self.gradient_checkpointing and self.training:
+        if self.chunk_checkpointing and self.training:
             return self._gradient_checkpointing_func(function, *args)
         return function(*args)
 
@@ -417,7 +420,7 @@ class VideoSwinBlock(nn.Module):
         if self.training or torch.is_grad_enabled():
             attn_output, attn_weights = self.window_attention(tokens, layout, output_attentions)
             hidden_states = hidden_states + self.drop_path(attn_output.view(hidden_states.shape))
-            if self.gradient_checkpointing and self.training:
+            if self.chunk_checkpointing and self.training:
                 flat = hidden_states.view(-1, channels)
                 chunks = chunk_bounds(0, flat.shape[0], step)
                 mlp_output = torch.cat([self._checkpointed(self.feed_forward, flat[a:b]) for a, b in chunks])
@@ -654,6 +657,18 @@ class VideoSwinPreTrainedModel(PreTrainedModel):
         """The hidden states `output_hidden_states` asks for: all of them, or the given (possibly negative) indices."""
         selected = selected_hidden_states(output_hidden_states)
         return set(range(count)) if selected is None else resolve_hidden_states_indices(self, selected, count)
+
+    def _set_gradient_checkpointing(
+        self, enable: bool = True, gradient_checkpointing_func: Callable = checkpoint, every_n_layers: int = 1
+    ) -> None:
+        """transformers' switch; with `config.gradient_checkpointing_granularity="chunk"` the chosen blocks recompute
+        chunk by chunk instead of as a whole (their flag moves to `chunk_checkpointing`)."""
+        super()._set_gradient_checkpointing(enable, gradient_checkpointing_func, every_n_layers)
+        chunks = self.config.gradient_checkpointing_granularity == "chunk"
+        for module in self.modules():
+            if isinstance(module, VideoSwinBlock):
+                module.chunk_checkpointing = chunks and module.gradient_checkpointing
+                module.gradient_checkpointing = not chunks and module.gradient_checkpointing
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:

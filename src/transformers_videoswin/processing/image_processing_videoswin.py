@@ -30,6 +30,7 @@ from transformers.processing_utils import ImagesKwargs, Unpack
 from transformers.utils import TensorType
 
 from .defaults import VideoSwinPixelDefaults
+from .input_forms import resolve_do_rescale
 
 
 class _VideoSwinImageDefaults(VideoSwinPixelDefaults):
@@ -50,9 +51,10 @@ class VideoSwinImageProcessor(_VideoSwinImageDefaults, TorchvisionBackend):
 
     def preprocess(self, videos: ImageInput, **kwargs: Unpack[ImagesKwargs]) -> BatchFeature:
         r"""
-        videos: a video (list of frames, or a 4D array/tensor of frames) or a list of videos, pixel values 0-255
-            (set ``do_rescale=False`` for frames already in 0-1).
+        videos: a video (list of frames, or a 4D array/tensor of frames) or a list of videos; integer frames and PIL
+            images are 0-255, float frames in [0, 1] are taken as already rescaled (see ``input_forms``).
         """
+        kwargs["do_rescale"] = resolve_do_rescale(videos, kwargs.get("do_rescale"), self.do_rescale)
         return super().preprocess(videos, **kwargs)
 
     def _preprocess(
@@ -103,8 +105,10 @@ class VideoSwinImageProcessorPil(_VideoSwinImageDefaults, PilBackend):
 
     def preprocess(self, videos: ImageInput, **kwargs: Unpack[ImagesKwargs]) -> BatchFeature:
         r"""
-        videos: a video (list of frames, or a 4D array/tensor of frames) or a list of videos, pixel values 0-255.
+        videos: a video (list of frames, or a 4D array/tensor of frames) or a list of videos; integer frames and PIL
+            images are 0-255, float frames in [0, 1] are taken as already rescaled (see ``input_forms``).
         """
+        kwargs["do_rescale"] = resolve_do_rescale(videos, kwargs.get("do_rescale"), self.do_rescale)
         return super().preprocess(videos, **kwargs)
 
     def _preprocess(

@@ -17,6 +17,13 @@ Multi-view (the protocol of the reported accuracies): ``num_clips=4, num_crops=3
 centered along the shorter one. With one view it is ``[B, T, C, H, W]``. See :mod:`transformers_videoswin.processing.multiview`
 for averaged predictions.
 
+Memory: frames decoded here are resized as they are decoded, a chunk of a few frames at a time, with the same
+resize as for frame arrays (so the result is bit-identical to decoding everything and then resizing, checked in the
+tests), so a 4K video never holds more than a few full-resolution frames (``decode_resize=False`` turns this off).
+
+Input forms and pixel range: see :mod:`transformers_videoswin.processing.input_forms` (a list of frames is one video;
+float frames in [0, 1] are not rescaled again).
+
 When do frames get sampled? ``do_sample_frames=None`` (the default) samples videos that are decoded here (paths,
 URLs, bytes, file objects) and keeps frame arrays as given (they usually are a clip already); pass
 ``do_sample_frames=True`` to sample arrays too, as the video-classification pipeline does.
@@ -26,10 +33,11 @@ from __future__ import annotations
 
 import contextvars
 import os
+from dataclasses import dataclass
 
 import numpy as np
 import torch
-from transformers.image_processing_utils import BatchFeature
+from transformers.image_processing_utils import BatchFeature, get_size_dict
 from transformers.image_utils import SizeDict
 from transformers.processing_utils import Unpack, VideosKwargs
 from transformers.utils import TensorType
@@ -37,12 +45,21 @@ from transformers.video_processing_utils import BaseVideoProcessor
 from transformers.video_utils import VideoMetadata, group_videos_by_shape, reorder_videos
 
 from .defaults import VideoSwinPixelDefaults
+from .input_forms import resolve_do_rescale
 from .sampling import SAMPLING_PROTOCOLS, sample_indices
-from .video_io import BACKENDS, open_video
+from .video_io import BACKENDS, FrameTransform, open_video
 
-_CALL_DECODE_BACKEND: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "videoswin_decode_backend", default=None
-)
+
+@dataclass(frozen=True)
+class _Decoding:
+    """How this call decodes: the backend, and the resize applied to each chunk of decoded frames (or None)."""
+
+    backend: str | None = None
+    transform: FrameTransform | None = None
+
+
+# decoding happens in `_decode_and_sample_videos`, which the base class calls without the call's kwargs
+_CALL_DECODING: contextvars.ContextVar[_Decoding | None] = contextvars.ContextVar("videoswin_decoding", default=None)
 
 
 class VideoSwinVideoProcessorKwargs(VideosKwargs, total=False):
@@ -61,6 +78,9 @@ class VideoSwinVideoProcessorKwargs(VideosKwargs, total=False):
         Seed of the random training sampling (ignored in test mode).
     decode_backend (`str`, *optional*, defaults to `"auto"`):
         `"auto"` (torchcodec, PyAV fallback), `"torchcodec"` or `"pyav"`.
+    decode_resize (`bool`, *optional*, defaults to `True`):
+        Resize frames decoded from files chunk by chunk as they are decoded (same result, bounded memory); `False`
+        decodes every sampled frame at full resolution before resizing.
     """
 
     sampling: str | None
@@ -70,6 +90,7 @@ class VideoSwinVideoProcessorKwargs(VideosKwargs, total=False):
     test_mode: bool | None
     sampling_seed: int | None
     decode_backend: str | None
+    decode_resize: bool | None
 
 
 def _is_video_source(item) -> bool:
@@ -98,6 +119,7 @@ class VideoSwinVideoProcessor(VideoSwinPixelDefaults, BaseVideoProcessor):
     test_mode = True
     sampling_seed = None
     decode_backend = "auto"
+    decode_resize = True
     valid_kwargs = VideoSwinVideoProcessorKwargs
     model_input_names = ["pixel_values"]
 
@@ -112,10 +134,12 @@ class VideoSwinVideoProcessor(VideoSwinPixelDefaults, BaseVideoProcessor):
         """
         if isinstance(videos, (os.PathLike, bytes, bytearray, memoryview)) or hasattr(videos, "read"):
             videos = [videos]
+        from_files = _is_video_source(videos) or (
+            isinstance(videos, (list, tuple)) and len(videos) > 0 and all(_is_video_source(v) for v in videos)
+        )
         do_sample_frames = kwargs.get("do_sample_frames", self.do_sample_frames)
         if do_sample_frames is None:
-            first = videos[0] if isinstance(videos, (list, tuple)) and len(videos) else videos
-            kwargs["do_sample_frames"] = isinstance(videos, str) or _is_video_source(first)
+            kwargs["do_sample_frames"] = from_files
         for name in ("sampling", "decode_backend"):
             kwargs.setdefault(name, getattr(self, name))
         if kwargs["sampling"] not in SAMPLING_PROTOCOLS:
@@ -125,12 +149,33 @@ class VideoSwinVideoProcessor(VideoSwinPixelDefaults, BaseVideoProcessor):
         num_crops = kwargs.get("num_crops", self.num_crops)
         if num_crops not in (1, 3):
             raise ValueError(f"`num_crops` must be 1 or 3, got {num_crops!r}.")
-        # decoding happens in `_decode_and_sample_videos`, which the base class calls without the call's kwargs
-        token = _CALL_DECODE_BACKEND.set(kwargs["decode_backend"])
+        kwargs["do_rescale"] = resolve_do_rescale(videos, kwargs.get("do_rescale"), self.do_rescale)
+        transform = None
+        if from_files and self._resizes_while_decoding(kwargs):
+            transform = self._resize_transform(kwargs.get("size", self.size), kwargs.get("resample", self.resample))
+            kwargs["do_resize"] = False  # done chunk by chunk while decoding
+        token = _CALL_DECODING.set(_Decoding(kwargs["decode_backend"], transform))
         try:
             return super().preprocess(videos, **kwargs)
         finally:
-            _CALL_DECODE_BACKEND.reset(token)
+            _CALL_DECODING.reset(token)
+
+    def _resizes_while_decoding(self, kwargs: dict) -> bool:
+        do_resize = kwargs.get("do_resize", self.do_resize)
+        decode_resize = kwargs.get("decode_resize", self.decode_resize)
+        device = kwargs.get("device")
+        return bool(do_resize and decode_resize is not False and device in (None, "cpu"))
+
+    def _resize_transform(self, size, resample) -> FrameTransform:
+        """The processor's own resize, applied to a chunk of decoded uint8 frames ``[n, H, W, 3]``."""
+        if not isinstance(size, SizeDict):
+            size = SizeDict(**get_size_dict(size, default_to_square=self.default_to_square))
+
+        def resize_chunk(frames: torch.Tensor) -> torch.Tensor:
+            resized = self.resize(frames.permute(0, 3, 1, 2), size=size, resample=resample)
+            return resized.permute(0, 2, 3, 1)
+
+        return resize_chunk
 
     def preprocess_frames(self, frames: torch.Tensor, num_crops: int = 1) -> torch.Tensor:
         """Resize, crop and normalise already-decoded frames as one run, with no sampling.
@@ -195,7 +240,8 @@ class VideoSwinVideoProcessor(VideoSwinPixelDefaults, BaseVideoProcessor):
         return self._load_video(video_url_or_urls, sample_indices_fn)
 
     def _load_video(self, source, sample_indices_fn=None, decode_backend: str | None = None):
-        backend = decode_backend or _CALL_DECODE_BACKEND.get() or self.decode_backend
+        decoding = _CALL_DECODING.get() or _Decoding()
+        backend = decode_backend or decoding.backend or self.decode_backend
         with open_video(source, backend=backend) as reader:
             info = reader.info
             metadata = VideoMetadata(
@@ -210,7 +256,7 @@ class VideoSwinVideoProcessor(VideoSwinPixelDefaults, BaseVideoProcessor):
                 indices = np.asarray(sample_indices_fn(metadata=metadata), dtype=np.int64).reshape(-1)
             else:
                 indices = np.arange(info.num_frames)
-            frames = reader.get_frames(indices)
+            frames = reader.get_frames(indices, transform=decoding.transform)
         metadata.frames_indices = indices
         return frames, metadata
 

@@ -116,4 +116,28 @@ def write_test_video(
     return path
 
 
-__all__ = ["PATTERNS", "make_test_frame", "read_frame_index", "write_test_video"]
+def run_ffmpeg(*args: str | os.PathLike) -> bytes:
+    """Run the ``ffmpeg`` command line (Debian package ``ffmpeg``, installed by ``make system-deps``); its stdout."""
+    import shutil
+    import subprocess
+
+    if shutil.which("ffmpeg") is None:
+        raise RuntimeError("The `ffmpeg` command line is needed here: apt-get install ffmpeg (make system-deps).")
+    completed = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *map(str, args)], capture_output=True, check=False
+    )
+    if completed.returncode:
+        raise RuntimeError(f"ffmpeg {' '.join(map(str, args))} failed: {completed.stderr.decode(errors='replace')}")
+    return completed.stdout
+
+
+def ffmpeg_rgb_frames(path: str | os.PathLike) -> np.ndarray:
+    """The reference decode: ``ffmpeg -i PATH -f rawvideo -pix_fmt rgb24 -`` (FFmpeg applies the edit list and the
+    rotation) as uint8 ``[N, H, W, 3]``; the upright frame size comes from the header of a one-frame PPM decode."""
+    header = run_ffmpeg("-i", path, "-frames:v", "1", "-f", "image2pipe", "-c:v", "ppm", "-").split(maxsplit=3)
+    width, height = int(header[1]), int(header[2])  # b"P6", width, height, maxval + pixels
+    data = run_ffmpeg("-i", path, "-f", "rawvideo", "-pix_fmt", "rgb24", "-")
+    return np.frombuffer(data, dtype=np.uint8).reshape(-1, height, width, 3)
+
+
+__all__ = ["PATTERNS", "ffmpeg_rgb_frames", "make_test_frame", "read_frame_index", "run_ffmpeg", "write_test_video"]

@@ -1,0 +1,129 @@
+"""The input forms the processors and the pipeline accept, and the two rules that keep them unambiguous.
+
+One video is any of: a path / URL / bytes / binary file object (decoded and sampled here), a frame array or tensor
+``[T, H, W, C]`` or ``[T, C, H, W]``, or a list of frames (PIL images, ``[H, W, C]`` / ``[C, H, W]`` arrays or
+tensors). A batch is a list of videos.
+
+1. **A list of frames is one video.** ``pipeline("video-classification")`` treats a list as a batch, so a list of
+   PIL frames became a batch of one-frame videos; :class:`VideoSwinVideoClassificationPipeline` (registered for the
+   task when the package is imported) stacks such a list into one ``[T, H, W, C]`` video first.
+2. **Pixel range follows the data, as transformers' ``is_scaled_image`` reads it.** Integer frames (and PIL images)
+   are 0-255 and get rescaled by ``rescale_factor``; float frames whose values all lie in ``[0, 1]`` are taken as
+   already rescaled and are not divided by 255 again (unless ``do_rescale`` is passed explicitly, which always wins;
+   a warning then says when the input looks rescaled already). Float frames above 1 are 0-255. A batch that mixes
+   both ranges is refused.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from transformers.pipelines import PIPELINE_REGISTRY
+from transformers.pipelines.video_classification import VideoClassificationPipeline
+from transformers.utils import logging
+
+logger = logging.get_logger(__name__)
+
+
+def _is_pil(item) -> bool:
+    try:
+        import PIL.Image
+    except ImportError:  # pragma: no cover - Pillow ships with transformers' vision extra
+        return False
+    return isinstance(item, PIL.Image.Image)
+
+
+def is_frame(item) -> bool:
+    """A single image: a PIL image or a 3-D array / tensor."""
+    return _is_pil(item) or (isinstance(item, (np.ndarray, torch.Tensor)) and item.ndim == 3)
+
+
+def is_list_of_frames(item) -> bool:
+    return isinstance(item, (list, tuple)) and len(item) > 0 and all(is_frame(frame) for frame in item)
+
+
+def stack_frames(frames) -> np.ndarray | torch.Tensor:
+    """A list of frames as one ``[T, ...]`` array (tensors stay tensors)."""
+    if all(isinstance(frame, torch.Tensor) for frame in frames):
+        return torch.stack(list(frames))
+    return np.stack([np.asarray(frame) for frame in frames])
+
+
+def _leaves(videos):
+    """Every array / tensor / image / source in a (nested) input."""
+    if isinstance(videos, (list, tuple)):
+        for item in videos:
+            yield from _leaves(item)
+    else:
+        yield videos
+
+
+def _range(leaf) -> str:
+    """ "scaled" for float data within [0, 1], "0-255" for everything else (ints, PIL images, files, floats > 1)."""
+    if isinstance(leaf, torch.Tensor):
+        if leaf.is_floating_point() and leaf.numel() and leaf.min() >= 0 and leaf.max() <= 1:
+            return "scaled"
+    elif isinstance(leaf, np.ndarray):
+        if np.issubdtype(leaf.dtype, np.floating) and leaf.size and leaf.min() >= 0 and leaf.max() <= 1:
+            return "scaled"
+    return "0-255"
+
+
+def resolve_do_rescale(videos, do_rescale: bool | None, default: bool) -> bool:
+    """``do_rescale`` for this input (rule 2 of the module docstring); ``do_rescale`` is the value passed to the call
+    (``None`` when not passed), ``default`` the processor's setting."""
+    if isinstance(videos, (str, os.PathLike, bytes, bytearray, memoryview)):
+        return default if do_rescale is None else do_rescale
+    ranges = {_range(leaf) for leaf in _leaves(videos)}
+    if do_rescale is not None:
+        if do_rescale and ranges == {"scaled"}:
+            logger.warning_once(
+                "It looks like you are trying to rescale already rescaled video frames (float values in [0, 1]) with "
+                "do_rescale=True. If the frames are already in [0, 1], leave do_rescale unset or pass False."
+            )
+        return do_rescale
+    if ranges == {"scaled", "0-255"}:
+        raise ValueError(
+            "This batch mixes float frames in [0, 1] with 0-255 frames (integers, PIL images or floats above 1), so "
+            "one rescaling cannot fit both. Pass them in separate calls, or convert them to one range."
+        )
+    if ranges == {"scaled"} and default:
+        logger.info_once("Float frames in [0, 1] are taken as already rescaled: they are not divided by 255 again.")
+        return False
+    return default
+
+
+class VideoSwinVideoClassificationPipeline(VideoClassificationPipeline):
+    """``video-classification`` pipeline that reads a list of frames as one video (transformers reads any list as a
+    batch), and a list of such lists as a batch of videos. Everything else is transformers' pipeline."""
+
+    def __call__(self, inputs=None, **kwargs):
+        if is_list_of_frames(inputs):
+            inputs = stack_frames(inputs)
+        elif isinstance(inputs, (list, tuple)) and any(is_list_of_frames(item) for item in inputs):
+            inputs = [stack_frames(item) if is_list_of_frames(item) else item for item in inputs]
+        return super().__call__(inputs, **kwargs)
+
+
+def register_pipeline() -> None:
+    """Serve ``pipeline("video-classification")`` with :class:`VideoSwinVideoClassificationPipeline` (unless the task
+    was already given another implementation)."""
+    task = PIPELINE_REGISTRY.supported_tasks.get("video-classification")
+    stock = (
+        VideoClassificationPipeline,
+        f"{VideoClassificationPipeline.__module__}.{VideoClassificationPipeline.__name__}",
+    )
+    if task is not None and task.get("impl") in stock:
+        task["impl"] = VideoSwinVideoClassificationPipeline
+
+
+__all__ = [
+    "VideoSwinVideoClassificationPipeline",
+    "is_frame",
+    "is_list_of_frames",
+    "register_pipeline",
+    "resolve_do_rescale",
+    "stack_frames",
+]
