@@ -38,6 +38,15 @@ class _VideoSwinImageDefaults(VideoSwinPixelDefaults):
         # one video = a list of frames (or a [T, H, W, C] array); a batch = a list of videos
         return make_nested_list_of_images(images, expected_ndims=expected_ndims)
 
+    # Shared by both backends: decides `do_rescale` from the input before the backend's own preprocess runs.
+    def preprocess(self, videos: ImageInput, **kwargs: Unpack[ImagesKwargs]) -> BatchFeature:
+        r"""
+        videos: a video (list of frames, or a 4D array/tensor of frames) or a list of videos; integer frames and PIL
+            images are 0-255, float frames in [0, 1] are taken as already rescaled (see ``input_forms``).
+        """
+        kwargs["do_rescale"] = resolve_do_rescale(videos, kwargs.get("do_rescale"), self.do_rescale)
+        return super().preprocess(videos, **kwargs)
+
 
 class VideoSwinImageProcessor(_VideoSwinImageDefaults, TorchvisionBackend):
     r"""
@@ -48,14 +57,6 @@ class VideoSwinImageProcessor(_VideoSwinImageDefaults, TorchvisionBackend):
 
     def __init__(self, **kwargs: Unpack[ImagesKwargs]):
         super().__init__(**kwargs)
-
-    def preprocess(self, videos: ImageInput, **kwargs: Unpack[ImagesKwargs]) -> BatchFeature:
-        r"""
-        videos: a video (list of frames, or a 4D array/tensor of frames) or a list of videos; integer frames and PIL
-            images are 0-255, float frames in [0, 1] are taken as already rescaled (see ``input_forms``).
-        """
-        kwargs["do_rescale"] = resolve_do_rescale(videos, kwargs.get("do_rescale"), self.do_rescale)
-        return super().preprocess(videos, **kwargs)
 
     def _preprocess(
         self,
@@ -102,14 +103,6 @@ class VideoSwinImageProcessorPil(_VideoSwinImageDefaults, PilBackend):
 
     def __init__(self, **kwargs: Unpack[ImagesKwargs]):
         super().__init__(**kwargs)
-
-    def preprocess(self, videos: ImageInput, **kwargs: Unpack[ImagesKwargs]) -> BatchFeature:
-        r"""
-        videos: a video (list of frames, or a 4D array/tensor of frames) or a list of videos; integer frames and PIL
-            images are 0-255, float frames in [0, 1] are taken as already rescaled (see ``input_forms``).
-        """
-        kwargs["do_rescale"] = resolve_do_rescale(videos, kwargs.get("do_rescale"), self.do_rescale)
-        return super().preprocess(videos, **kwargs)
 
     def _preprocess(
         self,
