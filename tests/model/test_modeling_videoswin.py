@@ -37,6 +37,13 @@ def make_model(cls=VideoSwinForVideoClassification, attn_implementation: str = "
     return model
 
 
+def set_chunk_bytes(model: torch.nn.Module, chunk_bytes: int) -> None:
+    """Give every block's window engine the chunked strategy's budget `chunk_bytes`."""
+    for module in model.modules():
+        if isinstance(module, modeling_videoswin.VideoSwinBlock):
+            module.window_engine.chunk_bytes = chunk_bytes
+
+
 def clip(batch: int = 2, frames: int = 8, height: int = 64, width: int = 64) -> torch.Tensor:
     return torch.randn(batch, frames, 3, height, width, generator=torch.Generator().manual_seed(1))
 
@@ -192,13 +199,13 @@ def test_inference_and_training_paths_match_plain_reference(
     torch.testing.assert_close(training_path.detach(), reference, atol=REFERENCE_ATOL, rtol=REFERENCE_ATOL)
 
 
-def test_inference_path_chunks_and_leaves_inputs_untouched(monkeypatch):
+def test_inference_path_chunks_and_leaves_inputs_untouched():
     """With chunks of a few windows / tokens, outputs stay the same and the embeddings are not modified in place."""
     model = make_model(VideoSwinModel)
     pixel_values = clip(2, 5, 50, 70)
     with torch.no_grad():
         whole = model(pixel_values, output_hidden_states=True)
-        monkeypatch.setattr(modeling_videoswin, "CHUNK_BYTES", 4096)
+        set_chunk_bytes(model, 4096)
         chunked = model(pixel_values, output_hidden_states=True)
         embeddings = model.embeddings(pixel_values).flatten(1, 3)
     # Smaller chunks change how the matmuls block their sums, so float32 rounding differs by a few ulps (1.4e-6 was
@@ -351,16 +358,16 @@ def test_backbone_without_last_stage_has_no_unused_parameters():
 @pytest.mark.parametrize("granularity", ["block", "chunk"])
 @pytest.mark.parametrize("window_strategy", ["chunked", "fused"])
 @pytest.mark.parametrize("use_reentrant", [False, True])
-def test_gradient_checkpointing_gives_identical_gradients(use_reentrant, window_strategy, granularity, monkeypatch):
+def test_gradient_checkpointing_gives_identical_gradients(use_reentrant, window_strategy, granularity):
     """Whole-block recomputation (transformers' GradientCheckpointingLayer), chunk-level recomputation (several
     chunks of windows and of tokens per block) and the fused block's recomputation give the plain gradients."""
-    monkeypatch.setattr(modeling_videoswin, "CHUNK_BYTES", 16384)
     pixel_values, labels = clip(2, 5, 50, 70), torch.tensor([0, 1])
     grads = []
     for checkpointing in (False, True):
         model = make_model(
             drop_path_rate=0.2, window_strategy=window_strategy, gradient_checkpointing_granularity=granularity
         ).train()
+        set_chunk_bytes(model, 16384)
         if checkpointing:
             model.activation_checkpointing_enable({"use_reentrant": use_reentrant})
             blocks = [block for stage in model.videoswin.encoder.layers for block in stage.blocks]

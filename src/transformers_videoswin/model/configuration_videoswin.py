@@ -133,7 +133,7 @@ class VideoSwinConfig(BackboneConfigMixin, PreTrainedConfig):
             How window attention executes; both give the same numbers. `"fused"` attends every window of the batch
             in one call (a fixed number of kernels per block: accelerators, `torch.compile`, `torch.export`),
             `"chunked"` gathers windows in cache-sized chunks (fastest on CPU), `"auto"` picks fused on every device
-            but the CPU and whenever the model is traced.
+            but the CPU. A traced graph (`torch.compile`, `torch.export`) is always fused.
         gradient_checkpointing_granularity (`str`, *optional*, defaults to `"block"`):
             What backward recomputes under `gradient_checkpointing_enable()`: `"block"` (each block whole, as
             transformers' `GradientCheckpointingLayer`; `every_n_layers` applies) or `"chunk"` (one chunk of windows

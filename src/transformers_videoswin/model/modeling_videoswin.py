@@ -34,23 +34,11 @@ from transformers.utils.output_capturing import (
 )
 
 from .configuration_videoswin import VideoSwinConfig
-from .window_engine import (
-    region_mask,
-    shift_region_labels,
-    shifted_window_attention,
-    use_fused,
-    window_partition,
-)
+from .window_engine import WindowEngine, broadcast_over_windows
 
 Size3D = tuple[int, int, int]
 
 logger = logging.get_logger(__name__)
-
-# Windows go through attention, and tokens through the MLP at inference, in chunks whose widest temporary (the qkv
-# projection, the MLP's hidden layer) stays under this size: large temporaries cost page faults on every call with
-# the default allocator (it maps and unmaps blocks over 32 MiB), and small ones stay in cache.
-CHUNK_BYTES = 8 * 2**20
-
 
 # ---------------------------------------------------------------------------------------------------------------
 # Window geometry
@@ -72,101 +60,6 @@ def relative_position_index(window: Size3D, table_window: Size3D | None = None) 
     relative = relative + torch.tensor([w - 1 for w in table_window])
     strides = torch.tensor([(2 * table_window[1] - 1) * (2 * table_window[2] - 1), 2 * table_window[2] - 1, 1])
     return (relative * strides).sum(-1)
-
-
-@dataclass(frozen=True)
-class WindowLayout:
-    """Padding, cyclic shift and window partition of a `[B, D, H, W, C]` volume, done as one gather of its tokens.
-
-    Windows are sorted so that those with an all-zero shift mask (every window of a regular block, the interior
-    windows of a shifted one) come first, then one group per distinct mask (at most 7 groups, all on the boundary);
-    inside the sorted order a window's `B` batch copies are adjacent, so every group is one contiguous slice.
-    """
-
-    gather: torch.Tensor  # [num_windows * B * N] row of each window token in the `[B * rows_per_clip, C]` tokens
-    scatter: torch.Tensor  # [B * D * H * W] row of each token in the window order (the inverse, padding dropped)
-    weights_order: torch.Tensor  # [B * num_windows] sorted position of each (clip, window), official order
-    groups: tuple[tuple[int, int, torch.Tensor | None], ...]  # (first, end) windows x B, and their shift mask
-    rows_per_clip: int  # D * H * W, plus one zero row standing for the padding when the window does not divide
-    padding: torch.Tensor | None  # [num_windows * B * N, 1] True where `gather` picks that zero row; None if none
-    window: Size3D
-
-    @property
-    def window_volume(self) -> int:
-        return math.prod(self.window)
-
-
-def window_layout(size: Size3D, window: Size3D, shift: Size3D, batch: int, device: torch.device) -> WindowLayout:
-    """The `WindowLayout` of a `size` volume (batch `batch`) for `window`, rolled by `-shift` as in the official code."""
-    padded = tuple(math.ceil(s / w) * w for s, w in zip(size, window))
-    tokens = math.prod(size)
-    rows_per_clip = tokens + (padded != size)
-    # Token (d, h, w) of the rolled, padded volume comes from (d + sd, h + sh, w + sw) mod padded.
-    source = [torch.arange(p) + s for p, s in zip(padded, shift)]
-    source = torch.meshgrid(*(torch.where(i < p, i, i - p) for i, p in zip(source, padded)), indexing="ij")
-    inside = (source[0] < size[0]) & (source[1] < size[1]) & (source[2] < size[2])
-    rows = torch.where(inside, (source[0] * size[1] + source[1]) * size[2] + source[2], tokens)
-    rows = window_partition(rows[None, ..., None], window)[0, ..., 0]  # [num_windows, N]
-
-    # Windows that mix shift regions are the last ones along a shifted axis; the group key says along which axes.
-    # Group sizes follow from the grid alone. Traced graphs keep the official order and one mask per window, so that
-    # no symbolic size gets guarded or sorted.
-    grid = [p // w for p, w in zip(padded, window)]
-    num_windows = math.prod(grid)
-    labels = shift_region_labels(padded, window, shift).to(device)  # [nW, N]
-    groups, first = [], 0
-    if torch.compiler.is_compiling():
-        order = torch.arange(num_windows)
-        masks = None
-        if any(shift):
-            window_of_row = torch.arange(num_windows * batch, device=device) // batch
-            masks = region_mask(labels[window_of_row]).unsqueeze(1)  # [nW * B, 1, N, N]
-        groups.append((0, num_windows * batch, masks))
-    else:
-        position = torch.stack(torch.meshgrid(*(torch.arange(g) for g in grid), indexing="ij")).flatten(1)
-        key = sum(((position[a] == grid[a] - 1) & (shift[a] > 0)).long() << a for a in range(3))  # [nW]
-        order = torch.argsort(key, stable=True)
-        labels = labels[order.to(device)]
-        for group_key in range(8):
-            if any(group_key >> a & 1 and not shift[a] for a in range(3)):
-                continue
-            count = math.prod(1 if group_key >> a & 1 else g - (shift[a] > 0) for a, g in enumerate(grid))
-            groups.append((first * batch, (first + count) * batch, region_mask(labels[first]) if group_key else None))
-            first += count
-
-    clips = torch.arange(batch)
-    rows = rows[order]
-    gather = rows[:, None, :] + (clips * rows_per_clip)[None, :, None]  # [nW, B, N]
-    sorted_row = torch.arange(gather.numel()).view_as(gather)
-    scatter = torch.empty(batch, rows_per_clip, dtype=torch.long)
-    scatter[clips[None, :, None], rows[:, None, :]] = sorted_row
-    rank = torch.empty_like(order)
-    rank[order] = torch.arange(num_windows)
-    weights_order = (rank[None, :] * batch + clips[:, None]).flatten()
-    return WindowLayout(
-        gather=gather.flatten().to(device),
-        scatter=scatter[:, :tokens].flatten().to(device),
-        weights_order=weights_order.to(device),
-        groups=tuple(groups),
-        rows_per_clip=rows_per_clip,
-        padding=(rows == tokens)[:, None, :].expand_as(gather).reshape(-1, 1).to(device) if padded != size else None,
-        window=window,
-    )
-
-
-@functools.lru_cache(maxsize=64)
-def _cached_window_layout(size: Size3D, window: Size3D, shift: Size3D, batch: int, device: torch.device):
-    # Normal tensors even when first built under `torch.inference_mode` (a pipeline call), so that a later training
-    # step in the same process can save the indices for backward.
-    with torch.inference_mode(False):
-        return window_layout(size, window, shift, batch, device)
-
-
-def cached_window_layout(size: Size3D, window: Size3D, shift: Size3D, batch: int, device: torch.device):
-    """`window_layout`, built once per (size, window, shift, batch, device) in eager mode (traced graphs inline it)."""
-    if torch.compiler.is_compiling():
-        return window_layout(size, window, shift, batch, device)
-    return _cached_window_layout(size, window, shift, batch, device)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -236,13 +129,6 @@ def eager_attention_forward(
     return attn_output, attn_weights
 
 
-def chunk_bounds(first: int, end: int, step: int) -> list[tuple[int, int]]:
-    """`[first, end)` cut into pieces of `step`; one piece when traced, so that sizes stay symbolic."""
-    if torch.compiler.is_compiling():
-        return [(first, end)]
-    return [(start, min(end, start + step)) for start in range(first, end, step)]
-
-
 class VideoSwinDropPath(nn.Module):
     """Stochastic depth per sample (Huang et al., 2016): in training, zero a sample's residual branch with probability
     `drop_prob` and scale the kept ones by `1 / (1 - drop_prob)`."""
@@ -288,6 +174,11 @@ class VideoSwinWindowAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.proj_dropout = nn.Dropout(config.hidden_dropout_prob)
 
+    @property
+    def materializes_weights(self) -> bool:
+        """Whether the `[windows, heads, N, N]` weights exist in memory (eager attention)."""
+        return self.config._attn_implementation == "eager"
+
     def relative_position_bias(self, window: Size3D) -> torch.Tensor:
         """`[heads, N, N]` bias for an effective `window` of N tokens.
 
@@ -319,9 +210,7 @@ class VideoSwinWindowAttention(nn.Module):
         if mask.shape[0] == 1 or output_attentions:  # windows are the batch of the attention call
             qkv = qkv.view(groups * per_group, num_tokens, 3, self.num_heads, self.head_dim)
             query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each [G * W, heads, N, head_dim], no copy
-            # Broadcast over windows (an expanded mask would be copied by SDPA); explicit when traced, so that no
-            # guard on the window count is needed.
-            mask = mask.expand(query.shape[0], -1, -1, -1) if torch.compiler.is_compiling() else mask
+            mask = broadcast_over_windows(mask, query.shape[0])
         else:  # a mask per window, broadcast over the groups: windows x heads are the heads of the attention call
             qkv = qkv.view(groups, per_group, num_tokens, 3, self.num_heads, self.head_dim).permute(3, 0, 1, 4, 2, 5)
             query, key, value = qkv.reshape(3, groups, per_group * self.num_heads, num_tokens, -1).unbind(0)
@@ -347,9 +236,11 @@ class VideoSwinWindowAttention(nn.Module):
 
 
 class VideoSwinMLP(nn.Module):
+    """Two-layer MLP, `dim` -> `mlp_ratio * dim` -> `dim`."""
+
     def __init__(self, config: VideoSwinConfig, dim: int):
         super().__init__()
-        hidden_dim = int(dim * config.mlp_ratio)
+        self.hidden_dim = hidden_dim = int(dim * config.mlp_ratio)
         self.fc1 = nn.Linear(dim, hidden_dim)
         self.act = ACT2FN[config.hidden_act]
         self.fc2 = nn.Linear(hidden_dim, dim)
@@ -368,9 +259,10 @@ class VideoSwinMLP(nn.Module):
 class VideoSwinBlock(GradientCheckpointingLayer):
     """Pre-norm block: x + DropPath(W-MSA or SW-MSA(LN(x))), then x + DropPath(MLP(LN(x))).
 
-    Under gradient checkpointing (`model.gradient_checkpointing_enable()`), backward recomputes the whole block; with
-    `config.gradient_checkpointing_granularity="chunk"` it recomputes one chunk of windows (attention) or of tokens
-    (MLP) at a time instead, so that only a chunk's activations ever exist at once.
+    Both residual branches run through a `WindowEngine` (`window_engine.py`): fused windows on accelerators, chunks
+    of windows and tokens on the CPU, same numbers. Under gradient checkpointing
+    (`model.gradient_checkpointing_enable()`) backward recomputes the whole block; with
+    `config.gradient_checkpointing_granularity="chunk"` it recomputes each branch (on the CPU: each chunk) instead.
     """
 
     chunk_checkpointing = False  # set instead of `gradient_checkpointing` for the "chunk" granularity
@@ -382,12 +274,7 @@ class VideoSwinBlock(GradientCheckpointingLayer):
         self.attention = VideoSwinWindowAttention(config, dim, num_heads)
         self.layernorm_after = nn.LayerNorm(dim, eps=config.layer_norm_eps)
         self.mlp = VideoSwinMLP(config, dim)
-        self.window_strategy = config.window_strategy
-
-    def _checkpointed(self, function: Callable, *args):
-        if self.chunk_checkpointing and self.training:
-            return self._gradient_checkpointing_func(function, *args)
-        return function(*args)
+        self.window_engine = WindowEngine(config.window_strategy)
 
     def feed_forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         """`[..., C]` -> `[..., C]`: LayerNorm, then the MLP."""
@@ -398,110 +285,28 @@ class VideoSwinBlock(GradientCheckpointingLayer):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`[B, D, H, W, C]` -> `[B, D, H, W, C]`, and with `output_attentions` the `[B * num_windows, heads, N, N]`
         attention weights in the official window order (eager attention only). `shift` is zero in even blocks."""
-        # Attention maps, when asked for, come from the fused path: one attention call over every window in the
-        # official order, so that the maps returned are the weights the values were multiplied with.
-        if output_attentions or use_fused(self.window_strategy, hidden_states.device):
-            attn_output, attn_weights = self._checkpointed(
-                self.shifted_window_attention, hidden_states, window, shift, output_attentions
-            )
-            hidden_states = hidden_states + self.drop_path(attn_output)
-            hidden_states = hidden_states + self.drop_path(self._checkpointed(self.feed_forward, hidden_states))
-            return hidden_states, attn_weights
-
-        # Chunked (CPU): windows gathered and attended in chunks; at inference the residual is updated in place.
-        batch, channels = hidden_states.shape[0], hidden_states.shape[-1]
-        layout = cached_window_layout(tuple(hidden_states.shape[1:4]), window, shift, batch, hidden_states.device)
-        tokens = hidden_states.view(batch, -1, channels)
-        if layout.padding is not None:  # one zero row per clip stands for the padding
-            tokens = F.pad(tokens, (0, 0, 0, 1))
-        tokens = tokens.reshape(-1, channels)
-        step = max(1, CHUNK_BYTES // (self.mlp.fc1.out_features * tokens.element_size()))
-
-        if self.training or torch.is_grad_enabled():
-            attn_output, attn_weights = self.window_attention(tokens, layout, output_attentions)
-            hidden_states = hidden_states + self.drop_path(attn_output.view(hidden_states.shape))
-            if self.chunk_checkpointing and self.training:
-                flat = hidden_states.view(-1, channels)
-                chunks = chunk_bounds(0, flat.shape[0], step)
-                mlp_output = torch.cat([self._checkpointed(self.feed_forward, flat[a:b]) for a, b in chunks])
-            else:
-                mlp_output = self.feed_forward(hidden_states)
-            hidden_states = hidden_states + self.drop_path(mlp_output.view(hidden_states.shape))
-            return hidden_states, attn_weights
-
-        # Inference: each chunk of windows adds its attention output straight into a copy of the tokens, and the MLP
-        # updates that copy in place over chunks of tokens, so that no volume-sized temporary is ever allocated.
-        residual = tokens.clone()
-        attn_weights = self.window_attention(tokens, layout, output_attentions, residual=residual)[1]
-        shape = hidden_states.shape
-        hidden_states = residual.view(batch, layout.rows_per_clip, channels)[:, : math.prod(shape[1:4])]
-        hidden_states = hidden_states.contiguous().view(shape)  # no copy, unless padding rows have to go
-        flat = hidden_states.view(-1, channels)
-        for start, stop in chunk_bounds(0, flat.shape[0], step):
-            chunk = flat[start:stop]
-            chunk += self.feed_forward(chunk)
+        checkpoint = self._gradient_checkpointing_func if self.chunk_checkpointing and self.training else None
+        drop_path = self.drop_path if self.training else None
+        bias = self.attention.relative_position_bias(window).to(hidden_states.dtype)  # [heads, N, N]
+        attention = functools.partial(self.attention, output_attentions=output_attentions)
+        # x + DropPath(W-MSA(LN(x))), shifted (SW-MSA) in odd blocks
+        hidden_states, attn_weights = self.window_engine.add_window_attention(
+            hidden_states,
+            self.layernorm_before,
+            attention,
+            bias,
+            window,
+            shift,
+            drop_path,
+            checkpoint,
+            return_weights=output_attentions,
+            eager=self.attention.materializes_weights,
+        )
+        # x + DropPath(MLP(LN(x)))
+        hidden_states = self.window_engine.add_feed_forward(
+            hidden_states, self.feed_forward, self.mlp.hidden_dim, drop_path, checkpoint
+        )
         return hidden_states, attn_weights
-
-    def shifted_window_attention(
-        self, hidden_states: torch.Tensor, window: Size3D, shift: Size3D, output_attentions: bool = False
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Fused W-MSA / SW-MSA of a `[B, D, H, W, C]` volume: every window in one attention call."""
-        bias = self.attention.relative_position_bias(window).to(hidden_states.dtype)
-        attention = functools.partial(self.attention, output_attentions=True) if output_attentions else self.attention
-        return shifted_window_attention(hidden_states, self.layernorm_before, attention, bias, window, shift)
-
-    def window_attention(
-        self,
-        tokens: torch.Tensor,
-        layout: WindowLayout,
-        output_attentions: bool = False,
-        residual: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """W-MSA or SW-MSA over `[B * rows_per_clip, C]` tokens: pad, shift and partition (one gather per chunk of
-        windows), LayerNorm, attention, then the reverse. Returns `[B * D * H * W, C]` in token order, or, given a
-        `residual` of the tokens' shape, adds into it in place and returns None; plus the eager attention weights
-        when asked for.
-
-        Each group of windows shares one `[1, heads, N, N]` mask (the bias, plus the shift mask on the boundary) and
-        goes through attention in chunks small enough that no temporary grows past `CHUNK_BYTES`.
-        """
-        channels, num_tokens = tokens.shape[-1], layout.window_volume
-        bias = self.attention.relative_position_bias(layout.window).to(tokens.dtype).unsqueeze(0)  # [1, heads, N, N]
-        window_bytes = num_tokens * 3 * channels * tokens.element_size()  # the window's qkv
-        # The attention weights exist too under eager attention, and when training (on CPU, SDPA falls back to its
-        # math kernel for a mask that needs gradients).
-        if self.attention.config._attn_implementation == "eager" or torch.is_grad_enabled():
-            window_bytes = max(window_bytes, self.attention.num_heads * num_tokens**2 * tokens.element_size())
-        step = max(1, CHUNK_BYTES // window_bytes)
-        outputs, weights = [], []
-        for first, end, shift_mask in layout.groups:
-            mask = bias if shift_mask is None else bias + shift_mask.to(tokens.dtype)
-            for start, stop in chunk_bounds(first, end, step):
-                first_row, end_row = start * num_tokens, stop * num_tokens
-                rows = layout.gather[first_row:end_row]
-                padding = None if layout.padding is None else layout.padding[first_row:end_row]
-                output, attn_weights = self._checkpointed(self._attend_windows, tokens, rows, mask, padding)
-                if residual is None:
-                    outputs.append(output)
-                else:
-                    residual.index_add_(0, rows, output)
-                if output_attentions and attn_weights is not None:
-                    weights.append(attn_weights)
-        weights = torch.cat(weights).index_select(0, layout.weights_order) if weights else None
-        if residual is not None:
-            return None, weights
-        return torch.cat(outputs).index_select(0, layout.scatter), weights
-
-    def _attend_windows(
-        self, tokens: torch.Tensor, rows: torch.Tensor, mask: torch.Tensor, padding: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The windows whose tokens sit at `rows` of `tokens`: gather, LayerNorm, attention. `padding` (`[rows, 1]`)
-        marks the rows that stand for padding."""
-        windows = self.layernorm_before(tokens.index_select(0, rows))
-        if padding is not None:  # padding comes after the norm, as exact zeros
-            windows = windows.masked_fill(padding, 0)
-        output, attn_weights = self.attention(windows.view(-1, 1, mask.shape[-1], windows.shape[-1]), mask)
-        return output.view(windows.shape), attn_weights
 
 
 class VideoSwinPatchMerging(nn.Module):
