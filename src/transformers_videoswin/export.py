@@ -1,4 +1,16 @@
-"""Export a Video Swin classifier with `torch.export` and to ONNX (dynamo exporter) with dynamic batch and time axes."""
+"""Export a Video Swin classifier with `torch.export` and to ONNX (dynamo exporter).
+
+Both exported models compute the right logits for every input they accept and reject every other input:
+
+- `export_program` (`torch.export`): dynamic batch, and a dynamic time axis over the clip lengths that keep the
+  traced clip's window geometry (padding, window clipping, shifts); the program's own shape guards reject other
+  lengths (`AssertionError: Guard failed: ...`) and other frame sizes.
+- `export_onnx`: dynamic batch; time, height and width fixed to the traced clip's. ONNX has no shape guards, and a
+  graph traced at one length runs at others with the traced padding and windows baked in, giving wrong logits (at
+  9 frames for a graph traced at 8, say); with fixed axes, onnxruntime refuses any other shape
+  (`INVALID_ARGUMENT: Got invalid dimensions for input: pixel_values ... Got: 9 Expected: 8`). Export one graph per
+  clip length you serve.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +28,13 @@ def example_pixel_values(model: VideoSwinForVideoClassification, batch_size: int
     return torch.randn(batch_size, config.num_frames, config.num_channels, config.image_size, config.image_size)
 
 
-def dynamic_shapes(model: VideoSwinForVideoClassification, max_batch: int = 1024) -> dict:
-    """Dynamic batch and time. Time stays dynamic over clip lengths whose token grid needs no temporal padding at
-    the traced size (the traced graph keeps the window geometry of the example clip)."""
-    return {"pixel_values": {0: torch.export.Dim("batch", min=1, max=max_batch), 1: torch.export.Dim.AUTO}}
+def dynamic_shapes(max_batch: int = 1024, dynamic_time: bool = True) -> dict:
+    """Dynamic batch and, with `dynamic_time`, time: `torch.export` then keeps time dynamic over the clip lengths that
+    keep the traced clip's window geometry, and guards the rest."""
+    axes = {0: torch.export.Dim("batch", min=1, max=max_batch)}
+    if dynamic_time:
+        axes[1] = torch.export.Dim.AUTO
+    return {"pixel_values": axes}
 
 
 def _export_copy(model: VideoSwinForVideoClassification) -> VideoSwinForVideoClassification:
@@ -34,13 +49,14 @@ def _export_copy(model: VideoSwinForVideoClassification) -> VideoSwinForVideoCla
 def export_program(model: VideoSwinForVideoClassification, pixel_values: torch.Tensor | None = None):
     """`torch.export.ExportedProgram` of the classifier returning `(logits,)`."""
     pixel_values = example_pixel_values(model) if pixel_values is None else pixel_values
-    return torch.export.export(_export_copy(model), (pixel_values,), dynamic_shapes=dynamic_shapes(model))
+    return torch.export.export(_export_copy(model), (pixel_values,), dynamic_shapes=dynamic_shapes())
 
 
 def export_onnx(
     model: VideoSwinForVideoClassification, path: str | Path, pixel_values: torch.Tensor | None = None
 ) -> Path:
-    """Write `path` (ONNX, input `pixel_values`, output `logits`) with dynamic batch and time axes."""
+    """Write `path` (ONNX, input `pixel_values`, output `logits`): dynamic batch; time and frame size those of
+    `pixel_values` (default: the config's `num_frames` and `image_size`), which onnxruntime then enforces."""
     path = Path(path)
     pixel_values = example_pixel_values(model) if pixel_values is None else pixel_values
     torch.onnx.export(
@@ -48,7 +64,7 @@ def export_onnx(
         (pixel_values,),
         str(path),
         dynamo=True,
-        dynamic_shapes=dynamic_shapes(model),
+        dynamic_shapes=dynamic_shapes(dynamic_time=False),
         input_names=["pixel_values"],
         output_names=["logits"],
     )

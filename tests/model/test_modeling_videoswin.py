@@ -499,34 +499,6 @@ def test_torch_compile_training_fullgraph_without_graph_breaks():
     assert model.videoswin.encoder.layers[1].blocks[1].attention.relative_position_bias_table.grad.abs().sum() > 0
 
 
-def test_torch_export_classifier_dynamic_batch_and_time():
-    from transformers_videoswin.export import export_program
-
-    model = make_model()
-    program = export_program(model, clip(2, 8))
-    for batch, frames in [(1, 8), (3, 12)]:
-        pixel_values = clip(batch, frames)
-        with torch.no_grad():
-            torch.testing.assert_close(
-                program.module()(pixel_values)[0], model(pixel_values).logits, atol=1e-5, rtol=1e-5
-            )
-
-
-def test_onnx_export_matches_onnxruntime(tmp_path):
-    import onnxruntime
-
-    from transformers_videoswin.export import export_onnx
-
-    model = make_model(depths=(1, 1, 1, 1))
-    path = export_onnx(model, tmp_path / "videoswin.onnx", clip(2, 8))
-    session = onnxruntime.InferenceSession(str(path))
-    for batch, frames in [(1, 8), (3, 12)]:
-        pixel_values = clip(batch, frames)
-        (logits,) = session.run(None, {"pixel_values": pixel_values.numpy()})
-        with torch.no_grad():
-            torch.testing.assert_close(torch.from_numpy(logits), model(pixel_values).logits, atol=1e-4, rtol=1e-4)
-
-
 def test_strategies_give_the_same_gradients():
     """The fused and chunked strategies train the same: every parameter gradient agrees (the bias table included)."""
     pixel_values, labels = clip(2, 5, 50, 70), torch.tensor([0, 1])
