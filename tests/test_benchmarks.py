@@ -16,6 +16,7 @@ sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 
 import bench_extract  # noqa: E402
 import bench_inference  # noqa: E402
+import bench_memory  # noqa: E402
 import bench_training  # noqa: E402
 import count_kernels  # noqa: E402
 import profile_forward  # noqa: E402
@@ -133,3 +134,25 @@ def test_kernel_counter_skips_views():
         torch.mm(x, x)
     assert counter.counts["aten.mm"] == 1
     assert "aten.view" not in counter.counts and "aten.transpose" not in counter.counts
+
+
+def test_bench_memory_peak_is_the_commands_own():
+    """The peak is the command's (a child allocating 300 MiB), not this large test process's high-water mark."""
+    allocate = "data = b'x' * (300 * 2**20); print('[]')"
+    measured = bench_memory.peak_memory([sys.executable, "-c", allocate])
+    assert 300 <= measured["peak_rss_mib"] < 400, measured
+    assert measured["stdout"].strip() == "[]"
+    with pytest.raises(RuntimeError, match="failed"):
+        bench_memory.peak_memory([sys.executable, "-c", "raise SystemExit(3)"])
+
+
+def test_bench_memory_quick(tmp_path, capsys):
+    result = bench_memory.main(["--quick", "--views", "1x3", "--extra-batch-sizes", "", "--work-dir", str(tmp_path)])
+    rows = result["rows"]
+    assert [(row["clip"].split()[0], row["decoding"]) for row in rows] == [
+        ("640x360", "resize while decoding"),
+        ("114x64", "resize while decoding"),
+        ("640x360", "decode full, then resize"),
+    ]
+    assert all(row["peak_rss_mib"] > 100 for row in rows)
+    assert "| views | clip | decoding | --batch-size | peak RSS MiB |" in capsys.readouterr().out

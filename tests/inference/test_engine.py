@@ -19,7 +19,7 @@ from transformers_videoswin.inference import ClipPlan, file_entries, read_index_
 from transformers_videoswin.inference.engine import VideoClipStream
 from transformers_videoswin.inference.sources import DatasetTable, expand_inputs
 from transformers_videoswin.processing.sampling import sliding_window_indices
-from transformers_videoswin.processing.video_io import decode_frames
+from transformers_videoswin.processing.video_io import decode_frames, torchcodec_available
 from transformers_videoswin.testing.utils import write_test_video
 
 FRAMES = (40, 5, 23, 17)  # one video shorter than a window (8 frames)
@@ -278,3 +278,59 @@ def test_thread_balancer_gives_cores_to_decoding_only_when_it_is_the_bottleneck(
         assert not CpuThreadBalancer(torch.device("cpu"), num_workers=0).active
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("backend", ["pyav", *(["torchcodec"] if torchcodec_available() else [])])
+def test_sliding_windows_resize_while_decoding(tmp_path, monkeypatch, backend):
+    """Sliding windows hand the reader the processor's resize, so that no more than a chunk of full-resolution frames
+    is ever held (a 4K frame is 25 MB), and the frames are exactly those of decoding everything and then resizing
+    (tolerance 0: the same resize, applied to each chunk)."""
+    from transformers_videoswin.processing import video_io
+
+    monkeypatch.setattr(video_io, "CHUNK_FRAMES", 3)  # several chunks per window chunk
+    video = write_test_video(tmp_path / "large.mp4", 30, 96, 128, pattern="noisy")
+    plan = ClipPlan(window=4, stride=3, frame_interval=2, decode_backend=backend)
+
+    def clips(processor):
+        stream = VideoClipStream(processor, plan, file_entries([str(video)]), chunk_size=2)
+        items = [item for item in stream if item["kind"] == "clips"]
+        assert items, "no clips"
+        return torch.cat([item["frames"][item["gather"]] for item in items])  # [windows, 4, 3, 48, 48]
+
+    kwargs = dict(size={"shortest_edge": 48}, crop_size={"height": 48, "width": 48})
+    resizing = VideoSwinVideoProcessor(**kwargs)
+    decoded_sizes, resized_sizes = [], []
+    decode_transform = resizing.decode_transform
+
+    def spy_transform(**overrides):
+        resize = decode_transform(**overrides)
+
+        def spy(frames):
+            decoded_sizes.append(tuple(frames.shape[1:3]))
+            resized = resize(frames)
+            resized_sizes.append(tuple(resized.shape[1:3]))
+            return resized
+
+        return spy
+
+    monkeypatch.setattr(resizing, "decode_transform", spy_transform)
+    resized_while_decoding = clips(resizing)
+    assert set(decoded_sizes) == {(96, 128)} and set(resized_sizes) == {(48, 64)}  # the reader ran the resize
+    assert len(decoded_sizes) > 1  # chunk by chunk
+    decoded_then_resized = clips(VideoSwinVideoProcessor(decode_resize=False, **kwargs))
+    assert resized_while_decoding.shape == (5, 4, 3, 48, 48)  # 15 sampled frames: 4 windows and a padded one
+    torch.testing.assert_close(resized_while_decoding, decoded_then_resized, rtol=0, atol=0)
+
+
+def test_clips_of_consecutive_frames_are_views_not_copies():
+    """The official views of a video are consecutive rows of its frames: batches of them are views (12 views of 32
+    frames at 224x224 are 231 MB); overlapping sliding windows are gathered. Both equal `frames[gather]`."""
+    from transformers_videoswin.inference.engine import _gather_clips
+
+    frames = torch.randn(24, 3, 4, 4)
+    consecutive = torch.arange(8, 20).view(3, 4)
+    clips = _gather_clips(frames, consecutive)
+    assert clips.data_ptr() == frames[8].data_ptr()  # a view
+    torch.testing.assert_close(clips, frames[consecutive], rtol=0, atol=0)
+    overlapping = torch.tensor([[0, 1, 2, 3], [2, 3, 4, 5]])
+    torch.testing.assert_close(_gather_clips(frames, overlapping), frames[overlapping], rtol=0, atol=0)

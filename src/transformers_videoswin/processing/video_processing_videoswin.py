@@ -20,6 +20,9 @@ for averaged predictions.
 Memory: frames decoded here are resized as they are decoded, a chunk of a few frames at a time, with the same
 resize as for frame arrays (so the result is bit-identical to decoding everything and then resizing, checked in the
 tests), so a 4K video never holds more than a few full-resolution frames (``decode_resize=False`` turns this off).
+Callers that decode frames themselves (the sliding windows of ``transformers_videoswin.inference``) get the same
+resize from ``decode_transform()`` and pass the frames to ``preprocess_frames(..., resized=True)``.
+``benchmarks/bench_memory.py`` measures the peak memory of ``videoswin classify`` on a 4K clip.
 
 Input forms and pixel range: see :mod:`transformers_videoswin.processing.input_forms` (a list of frames is one video;
 float frames in [0, 1] are not rescaled again).
@@ -150,9 +153,8 @@ class VideoSwinVideoProcessor(VideoSwinPixelDefaults, BaseVideoProcessor):
         if num_crops not in (1, 3):
             raise ValueError(f"`num_crops` must be 1 or 3, got {num_crops!r}.")
         kwargs["do_rescale"] = resolve_do_rescale(videos, kwargs.get("do_rescale"), self.do_rescale)
-        transform = None
-        if from_files and self._resizes_while_decoding(kwargs):
-            transform = self._resize_transform(kwargs.get("size", self.size), kwargs.get("resample", self.resample))
+        transform = self.decode_transform(**kwargs) if from_files else None
+        if transform is not None:
             kwargs["do_resize"] = False  # done chunk by chunk while decoding
         token = _CALL_DECODING.set(_Decoding(kwargs["decode_backend"], transform))
         try:
@@ -160,11 +162,16 @@ class VideoSwinVideoProcessor(VideoSwinPixelDefaults, BaseVideoProcessor):
         finally:
             _CALL_DECODING.reset(token)
 
-    def _resizes_while_decoding(self, kwargs: dict) -> bool:
+    def decode_transform(self, **kwargs) -> FrameTransform | None:
+        """The resize to give a reader's ``get_frames(indices, transform=...)``, so that each chunk of frames is
+        resized as soon as it is decoded (frames then go through ``preprocess_frames(..., resized=True)``); None
+        when this processor resizes afterwards (``decode_resize=False``, no resize, or resizing on another device).
+        ``kwargs``: per-call overrides of ``do_resize``, ``decode_resize``, ``device``, ``size`` and ``resample``."""
         do_resize = kwargs.get("do_resize", self.do_resize)
         decode_resize = kwargs.get("decode_resize", self.decode_resize)
-        device = kwargs.get("device")
-        return bool(do_resize and decode_resize is not False and device in (None, "cpu"))
+        if not (do_resize and decode_resize is not False and kwargs.get("device") in (None, "cpu")):
+            return None
+        return self._resize_transform(kwargs.get("size", self.size), kwargs.get("resample", self.resample))
 
     def _resize_transform(self, size, resample) -> FrameTransform:
         """The processor's own resize, applied to a chunk of decoded uint8 frames ``[n, H, W, 3]``."""
@@ -177,14 +184,19 @@ class VideoSwinVideoProcessor(VideoSwinPixelDefaults, BaseVideoProcessor):
 
         return resize_chunk
 
-    def preprocess_frames(self, frames: torch.Tensor, num_crops: int = 1) -> torch.Tensor:
+    def preprocess_frames(self, frames: torch.Tensor, num_crops: int = 1, resized: bool = False) -> torch.Tensor:
         """Resize, crop and normalise already-decoded frames as one run, with no sampling.
 
-        ``frames``: uint8 ``[N, H, W, 3]`` (e.g. from :func:`~transformers_videoswin.processing.video_io.open_video`).
+        ``frames``: uint8 ``[N, H, W, 3]`` (e.g. from :func:`~transformers_videoswin.processing.video_io.open_video`),
+        or, with ``resized=True``, frames already resized while decoding (``get_frames(..., transform=
+        processor.decode_transform())``), which are then only cropped and normalised.
         Returns float ``[num_crops, N, 3, h, w]``. Used when the caller picks the frames itself (sliding windows share
         frames between overlapping windows, so each frame is preprocessed once and windows are gathered after).
         """
-        pixel_values = self(frames, do_sample_frames=False, num_crops=num_crops, return_tensors="pt")["pixel_values"]
+        kwargs = {"do_resize": False} if resized else {}
+        pixel_values = self(frames, do_sample_frames=False, num_crops=num_crops, return_tensors="pt", **kwargs)[
+            "pixel_values"
+        ]
         return pixel_values[0] if num_crops > 1 else pixel_values  # [1, N, ...] is one crop of one video
 
     # ------------------------------------------------------------------ sampling and decoding
@@ -315,7 +327,10 @@ class VideoSwinVideoProcessor(VideoSwinPixelDefaults, BaseVideoProcessor):
             if crops * num_clips == 1:
                 stacked = stacked[:, 0]
             processed[shape] = stacked
-        pixel_values = reorder_videos(processed, grouped_index)
+        if len(processed) == 1 and return_tensors:  # one group, in input order: already the batch, no stacked copy
+            pixel_values = next(iter(processed.values()))  # (a copy of 12 views of 32 frames is 231 MB)
+        else:
+            pixel_values = reorder_videos(processed, grouped_index)
         return BatchFeature(data={"pixel_values": pixel_values}, tensor_type=return_tensors)
 
 
