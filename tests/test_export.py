@@ -17,18 +17,19 @@ SIZES = [(64, 64), (56, 72)]
 
 
 def tiny_model() -> VideoSwinForVideoClassification:
+    """Two blocks in stage 2, so that shifted windows (and their masks) are in the traced graph."""
     torch.manual_seed(0)
-    return VideoSwinForVideoClassification(VideoSwinConfig(**tiny_config_kwargs(depths=(1, 1, 1, 1)))).eval()
+    return VideoSwinForVideoClassification(VideoSwinConfig(**tiny_config_kwargs(depths=(1, 2, 1, 1)))).eval()
 
 
 def clip(batch: int, frames: int, height: int, width: int) -> torch.Tensor:
     return torch.randn(batch, frames, 3, height, width)
 
 
-def sweep(model, run, tolerance: float) -> set[tuple[int, int, int]]:
-    """Runs `run` over `LENGTHS x SIZES`; every answer must match eager to `tolerance`. Returns the accepted shapes."""
+def sweep(model, run, tolerance: float, sizes=SIZES) -> set[tuple[int, int, int]]:
+    """Runs `run` over `LENGTHS x sizes`; every answer must match eager to `tolerance`. Returns the accepted shapes."""
     accepted = set()
-    for height, width in SIZES:
+    for height, width in sizes:
         for frames in LENGTHS:
             pixel_values = clip(1, frames, height, width)
             try:
@@ -58,21 +59,24 @@ def test_exported_program_is_right_or_rejects_over_lengths_and_sizes():
             torch.testing.assert_close(program(pixel_values)[0], model(pixel_values).logits, atol=1e-5, rtol=1e-5)
 
 
-def test_onnx_model_is_right_or_rejects_over_lengths_and_sizes(tmp_path):
+@pytest.mark.parametrize("traced", [TRACED, (2, 5, 50, 70)], ids=["8x64x64", "5x50x70-padded"])
+def test_onnx_model_is_right_or_rejects_over_lengths_and_sizes(tmp_path, traced):
     """ONNX has no shape guards: the graph serves the traced length and frame size only (any batch), and
-    onnxruntime refuses every other shape with an error that names the expected dimension."""
+    onnxruntime refuses every other shape with an error that names the expected dimension. The second traced clip
+    needs padding in time, height and width."""
     import onnxruntime
 
     model = tiny_model()
-    session = onnxruntime.InferenceSession(str(export_onnx(model, tmp_path / "videoswin.onnx", clip(*TRACED))))
+    session = onnxruntime.InferenceSession(str(export_onnx(model, tmp_path / "videoswin.onnx", clip(*traced))))
 
     def run(pixel_values: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(session.run(None, {"pixel_values": pixel_values.numpy()})[0])
 
-    assert sweep(model, run, tolerance=1e-4) == {(8, 64, 64)}
-    with pytest.raises(Exception, match="Got: 9 Expected: 8"):
-        run(clip(1, 9, 64, 64))
+    _, frames, height, width = traced
+    assert sweep(model, run, tolerance=1e-4, sizes=[(height, width), (56, 72)]) == {(frames, height, width)}
+    with pytest.raises(Exception, match=f"Got: {frames + 1} Expected: {frames}"):
+        run(clip(1, frames + 1, height, width))
     for batch in (1, 3):  # dynamic batch
-        pixel_values = clip(batch, 8, 64, 64)
+        pixel_values = clip(batch, frames, height, width)
         with torch.no_grad():
             torch.testing.assert_close(run(pixel_values), model(pixel_values).logits, atol=1e-4, rtol=1e-4)
