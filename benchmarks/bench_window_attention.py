@@ -13,7 +13,8 @@ The workload is the attention core of one SW-MSA block of Swin-T at 32x224x224, 
 - `sdpa-folded` (the model's fused strategy): SDPA over `[1, windows * heads, N, d]` with the bias and shift mask
   folded into one `[1, windows * heads, N, N]` additive mask;
 - `sdpa-windows`: SDPA with the windows as the batch, `[windows, heads, N, N]` mask;
-- `eager-baddbmm`: `baddbmm(mask, q * scale, k^T)`, softmax, `bmm` (the bias folded into the score matmul);
+- `eager-baddbmm`: `baddbmm(mask, q * scale, k^T)`, softmax (fp32, as the model's eager attention), `bmm` (the
+  bias folded into the score matmul);
 - `sdpa-compiled`: `sdpa-folded` under `torch.compile` (inductor);
 - `flex-score-mod`: FlexAttention under `torch.compile`, bias and -100 shift mask added in a `score_mod` from the
   `[heads, N, N]` bias and the `[windows, N]` region labels: no `[windows, heads, N, N]` tensor exists;
@@ -83,7 +84,7 @@ def variants(work: dict) -> dict:
 
         def run():
             scores = torch.baddbmm(mask, flat[0] * scale, flat[1].transpose(1, 2))
-            return torch.bmm(scores.softmax(-1), flat[2]).view_as(q)
+            return torch.bmm(scores.softmax(-1, dtype=torch.float32).to(q.dtype), flat[2]).view_as(q)
 
         return run
 
