@@ -24,6 +24,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--checkpoint", required=True, help="official .pth file: local path or http(s) URL")
     parser.add_argument("--output-dir", required=True, help="directory to write the converted model to")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace the contents of a non-empty --output-dir (else refused)"
+    )
     parser.add_argument("--window-size", type=int, nargs=3, metavar=("D", "H", "W"), help="override the window")
     parser.add_argument("--patch-size", type=int, nargs=3, metavar=("T", "H", "W"), help="override the patch size")
     parser.add_argument(
@@ -49,10 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Imported after parsing so that --help answers without loading torch and transformers.
     from transformers_videoswin.checkpoints import ConversionError, convert_official_checkpoint
-    from transformers_videoswin.checkpoints.hub import push_to_hub, save_hub_directory
+    from transformers_videoswin.checkpoints.hub import check_output_dir, push_to_hub, save_hub_directory
     from transformers_videoswin.checkpoints.model_cards import render_card
 
     try:
+        check_output_dir(args.output_dir, args.overwrite, args.push_to_hub)  # before the long part
         result = convert_official_checkpoint(
             args.checkpoint,
             window_size=args.window_size,
@@ -69,10 +73,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     card = render_card(result.released, args.push_to_hub) if result.released else None
-    save_hub_directory(result.model, args.output_dir, sampling=result.sampling, model_card=card)
+    save_hub_directory(
+        result.model, args.output_dir, sampling=result.sampling, model_card=card, overwrite=args.overwrite
+    )
     print(f"wrote {args.output_dir}")
     if args.push_to_hub:
-        print(f"uploaded: {push_to_hub(args.output_dir, args.push_to_hub)}")
+        try:
+            print(f"uploaded: {push_to_hub(args.output_dir, args.push_to_hub)}")
+        except Exception as error:  # noqa: BLE001 -- the converted model is saved; say so in one line
+            print(
+                f"error: the upload to {args.push_to_hub} failed ({type(error).__name__}: {error}); the converted "
+                f"model is saved in {args.output_dir}: upload it later with `hf upload {args.push_to_hub} "
+                f"{args.output_dir}`.",
+                file=sys.stderr,
+            )
+            return 1
     return 0
 
 

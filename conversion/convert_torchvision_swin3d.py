@@ -23,6 +23,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--checkpoint", required=True, help="torchvision swin3d state dict (.pth): path or URL")
     parser.add_argument("--output-dir", required=True, help="directory to write the converted model to")
     parser.add_argument(
+        "--overwrite", action="store_true", help="replace the contents of a non-empty --output-dir (else refused)"
+    )
+    parser.add_argument(
         "--label-set", help="kinetics400, kinetics600, ssv2 or none (default: kinetics400 for 400-class heads)"
     )
     parser.add_argument("--num-frames", type=int, help="clip length stored in the config (default 32)")
@@ -43,9 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Imported after parsing so that --help answers without loading torch and transformers.
     from transformers_videoswin.checkpoints import ConversionError, convert_torchvision_checkpoint
-    from transformers_videoswin.checkpoints.hub import save_hub_directory
+    from transformers_videoswin.checkpoints.hub import check_output_dir, save_hub_directory
 
     try:
+        check_output_dir(args.output_dir, args.overwrite)  # before the long part
         result = convert_torchvision_checkpoint(
             args.checkpoint,
             label_set=args.label_set,
@@ -59,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConversionError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    save_hub_directory(result.model, args.output_dir)
+    save_hub_directory(result.model, args.output_dir, overwrite=args.overwrite)
     print(f"wrote {args.output_dir}")
     return 0
 

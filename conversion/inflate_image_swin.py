@@ -25,6 +25,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--image-checkpoint", required=True, help="official 2D .pth (path or URL) or transformers dir")
     parser.add_argument("--output-dir", required=True, help="directory to write the video model to")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace the contents of a non-empty --output-dir (else refused)"
+    )
     parser.add_argument("--window-size", type=int, nargs=3, default=(8, 7, 7), metavar=("D", "H", "W"))
     parser.add_argument("--patch-size", type=int, nargs=3, default=(2, 4, 4), metavar=("T", "H", "W"))
     parser.add_argument("--num-labels", type=int, default=400, help="classes of the new head (default 400)")
@@ -40,9 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Imported after parsing so that --help answers without loading torch and transformers.
     from transformers_videoswin.checkpoints import ConversionError, inflate_and_verify
-    from transformers_videoswin.checkpoints.hub import save_hub_directory
+    from transformers_videoswin.checkpoints.hub import check_output_dir, save_hub_directory
 
     try:
+        check_output_dir(args.output_dir, args.overwrite)  # before the long part
         model, report = inflate_and_verify(
             args.image_checkpoint,
             window_size=args.window_size,
@@ -59,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConversionError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    save_hub_directory(model, args.output_dir)
+    save_hub_directory(model, args.output_dir, overwrite=args.overwrite)
     print(f"wrote {args.output_dir}")
     return 0
 

@@ -46,6 +46,7 @@ from transformers_videoswin.training import (
     get_recipe,
     label_names_from_features,
     load_annotation_lists,
+    load_video_dataset,
     make_index_sampler,
     prepare_video_column,
     read_label_names,
@@ -206,7 +207,7 @@ def load_raw_datasets(data_args: DataTrainingArguments, model_args: ModelArgumen
     kwargs = {"cache_dir": model_args.cache_dir, "streaming": data_args.streaming}
     if data_args.data_dir:
         kwargs["data_dir"] = data_args.data_dir
-    return datasets.load_dataset(data_args.dataset_name, data_args.dataset_config_name, **kwargs)
+    return load_video_dataset(data_args.dataset_name, data_args.dataset_config_name, **kwargs)
 
 
 def pick_eval_split(raw, data_args: DataTrainingArguments, training_args: TrainingArguments, seed: int):

@@ -18,6 +18,7 @@ import bench_extract  # noqa: E402
 import bench_inference  # noqa: E402
 import bench_memory  # noqa: E402
 import bench_training  # noqa: E402
+import bench_window_attention  # noqa: E402
 import count_kernels  # noqa: E402
 import profile_forward  # noqa: E402
 from common import videoswin_flops, videoswin_flops_by_kind  # noqa: E402
@@ -134,6 +135,26 @@ def test_kernel_counter_skips_views():
         torch.mm(x, x)
     assert counter.counts["aten.mm"] == 1
     assert "aten.view" not in counter.counts and "aten.transpose" not in counter.counts
+
+
+def test_bench_window_attention_variants_agree(capsys):
+    """Every attention variant (FlexAttention and inductor included) runs and computes the reference numbers."""
+    result = bench_window_attention.main(["--quick", "--stages", "1", "--dtypes", "fp32", "--repeats", "1"])
+    rows = {row["impl"]: row for row in result["rows"]}
+    assert set(rows) == {
+        "sdpa-folded",
+        "sdpa-windows",
+        "eager-baddbmm",
+        "sdpa-compiled",
+        "flex-score-mod",
+        "flex-block-mask",
+    }
+    for row in rows.values():
+        assert row["status"] == "ok", row
+        assert row["max_abs_diff"] <= bench_window_attention.TOLERANCE["fp32"]
+        assert row["median_s"] > 0 and row["speedup"] > 0
+    assert "| stage | dtype | implementation |" in capsys.readouterr().out
+    torch._dynamo.reset()
 
 
 def test_bench_memory_peak_is_the_commands_own():

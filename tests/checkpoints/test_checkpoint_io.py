@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 import pytest
 import torch
@@ -46,3 +47,115 @@ def test_layouts_and_paths(official_checkpoint, tmp_path):
     with pytest.raises(ConversionError, match="No such checkpoint"):
         resolve(tmp_path / "missing.pth")
     assert is_url("https://github.com/x/y.pth") and not is_url(tmp_path / "y.pth")
+
+
+class _Files:
+    """What the test server serves: path -> (bytes, ETag), and paths whose transfer stops half-way."""
+
+    def __init__(self):
+        self.files: dict[str, tuple[bytes, str]] = {}
+        self.truncated: set[str] = set()
+        self.gets = 0
+
+
+@pytest.fixture
+def checkpoint_server():
+    import http.server
+    import threading
+
+    served = _Files()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def _head(self) -> bytes | None:
+            if self.path not in served.files:
+                self.send_error(404)
+                return None
+            body, etag = served.files[self.path]
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("ETag", etag)
+            self.end_headers()
+            return body
+
+        def do_HEAD(self):
+            self._head()
+
+        def do_GET(self):
+            served.gets += 1
+            body = self._head()
+            if body is not None:
+                self.wfile.write(body[: len(body) // 2] if self.path in served.truncated else body)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", served
+    server.shutdown()
+    server.server_close()
+
+
+def test_download_cache_is_keyed_by_url_and_revalidated(checkpoint_server, tmp_path, monkeypatch):
+    """Two URLs with one file name are two cache entries; a file changed on the server is downloaded again; offline,
+    the cached file is used only while its SHA-256 matches; an interrupted transfer leaves nothing behind."""
+    from transformers_videoswin.checkpoints.checkpoint_io import download
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
+    base, served = checkpoint_server
+    served.files["/a/model.pth"] = (b"first model", '"a1"')
+    served.files["/b/model.pth"] = (b"second model", '"b1"')
+    cache = tmp_path / "cache"
+    first, second = download(f"{base}/a/model.pth", cache), download(f"{base}/b/model.pth", cache)
+    assert first.read_bytes() == b"first model" and second.read_bytes() == b"second model"
+    assert download(f"{base}/a/model.pth", cache) == first and served.gets == 2  # unchanged: not downloaded again
+
+    served.files["/a/model.pth"] = (b"first model, retrained", '"a2"')
+    assert download(f"{base}/a/model.pth", cache).read_bytes() == b"first model, retrained" and served.gets == 3
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert download(f"{base}/a/model.pth", cache).read_bytes() == b"first model, retrained"
+    first.write_bytes(b"first model, retrainex")  # damaged in the cache
+    with pytest.raises(ConversionError, match="offline mode is on"):
+        download(f"{base}/a/model.pth", cache)
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    served.files["/c/model.pth"] = (b"x" * 1000, '"c1"')
+    served.truncated.add("/c/model.pth")
+    with pytest.raises(ConversionError, match="Could not download .*stopped after 500 of 1000 bytes"):
+        download(f"{base}/c/model.pth", cache)
+    assert sorted(path.stat().st_size for path in cache.rglob("model.pth")) == [12, 22]  # a and b only
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("text", "is not a PyTorch checkpoint"),
+        ("empty", r"is empty \(0 bytes\)"),
+        ("truncated", "is truncated or corrupt"),
+        ("directory", "is a directory"),
+    ],
+)
+def test_unreadable_checkpoints_get_one_line_errors(kind, message, official_tiny_dir, tmp_path, capsys):
+    """Each says what is wrong and what to do, from the library and as one line from the converter (no traceback),
+    and nothing is written."""
+    from test_conversion_cli import import_script
+
+    path = tmp_path / "model.pth"
+    if kind == "text":
+        path.write_text("<html><body>404 Not Found</body></html>\n")
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "truncated":
+        original = (official_tiny_dir / "official_checkpoint.pth").read_bytes()
+        path.write_bytes(original[: len(original) // 2])
+    else:
+        path.mkdir()
+    with pytest.raises(ConversionError, match=message):
+        load_checkpoint(path)
+    main = import_script("convert_official_checkpoint.py").main
+    assert main(["--checkpoint", str(path), "--output-dir", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert re.search(message, err) and not (tmp_path / "out").exists()

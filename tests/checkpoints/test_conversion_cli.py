@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -115,3 +116,54 @@ def test_official_cli_writes_nothing_on_mismatch(official_tiny_dir, golden, tmp_
     captured = capsys.readouterr()
     assert "MISMATCH" in captured.out and "Verification failed" in captured.err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "script", ["convert_official_checkpoint.py", "convert_torchvision_swin3d.py", "inflate_image_swin.py"]
+)
+def test_bad_output_dirs_are_refused_before_the_checkpoint_is_read(script, tmp_path, capsys, monkeypatch):
+    """A file, a path under a file, a directory that cannot be written to and a non-empty directory (without
+    --overwrite) are each refused in one line. The checkpoint named does not exist: the output check comes first."""
+    main = import_script(script).main
+    checkpoint_flag = "--image-checkpoint" if script == "inflate_image_swin.py" else "--checkpoint"
+    missing = str(tmp_path / "not-read.pth")
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "previous").mkdir()
+    (tmp_path / "previous" / "stale.bin").write_text("x")
+    cases = {
+        str(tmp_path / "file"): "is a file; give a directory",
+        str(tmp_path / "file" / "out"): "cannot be created: .* is a file",
+        str(tmp_path / "previous"): "exists and is not empty. Pass --overwrite",
+    }
+    for output_dir, message in cases.items():
+        assert main([checkpoint_flag, missing, "--output-dir", output_dir]) == 1
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and re.search(message, err), err
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("transformers_videoswin.checkpoints.hub.tempfile.TemporaryFile", refuse)
+    assert main([checkpoint_flag, missing, "--output-dir", str(tmp_path / "new")]) == 1
+    assert "is not writable" in capsys.readouterr().err
+    monkeypatch.undo()
+    # With --overwrite the output check passes, and the missing checkpoint is what is reported.
+    assert main([checkpoint_flag, missing, "--output-dir", str(tmp_path / "previous"), "--overwrite"]) == 1
+    assert "not-read.pth" in capsys.readouterr().err
+
+
+def test_overwrite_replaces_an_earlier_conversion_and_push_needs_the_network(
+    official_tiny_dir, tmp_path, capsys, monkeypatch
+):
+    main = import_script("convert_official_checkpoint.py").main
+    checkpoint = str(official_tiny_dir / "official_checkpoint.pth")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "pytorch_model.bin").write_text("stale weights of an earlier run")
+    assert main(["--checkpoint", checkpoint, "--output-dir", str(out), "--overwrite"]) == 0
+    assert not (out / "pytorch_model.bin").exists() and (out / "model.safetensors").is_file()
+    capsys.readouterr()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert main(["--checkpoint", checkpoint, "--output-dir", str(tmp_path / "o2"), "--push-to-hub", "me/m"]) == 1
+    assert "needs the network, but offline mode is on" in capsys.readouterr().err
+    assert not (tmp_path / "o2").exists()

@@ -134,3 +134,23 @@ def test_annotation_list_errors_and_packaged_label_names(tmp_path):
     with pytest.raises(ValueError, match="bad.txt:1"):
         read_annotation_list(tmp_path / "bad.txt")
     assert len(read_label_names("kinetics400")) == 400
+
+
+def test_local_datasets_with_the_same_folder_name_do_not_share_a_cache(tmp_path):
+    """Two Hub-layout folders both named `data` (and one folder rewritten in place) each load their own rows; plain
+    `datasets.load_dataset` would hand the second folder the first one's cached rows."""
+    from transformers_videoswin.testing.synthetic import generate_synthetic_dataset
+    from transformers_videoswin.training import load_video_dataset
+
+    sizes = {"first": 2, "second": 3}
+    folders = {
+        key: generate_synthetic_dataset(tmp_path / key / "data", num_train=n, num_validation=1, num_test=1, seed=n)
+        for key, n in sizes.items()
+    }
+    cache = tmp_path / "cache"
+    for key, folder in folders.items():
+        train = load_video_dataset(str(folder), cache_dir=cache)["train"]
+        assert train.num_rows == sizes[key]
+    rewritten = generate_synthetic_dataset(folders["first"], num_train=4, num_validation=1, num_test=1, seed=9)
+    assert load_video_dataset(str(rewritten), cache_dir=cache)["train"].num_rows == 4
+    assert load_video_dataset(str(folders["second"]), cache_dir=cache)["train"].num_rows == 3  # cached, still its own

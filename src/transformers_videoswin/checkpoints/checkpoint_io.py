@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import pickle
-import shutil
+import tempfile
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -12,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from ..processing.video_io import offline_mode
 
 
 class ConversionError(ValueError):
@@ -45,28 +49,73 @@ def is_url(path_or_url: str | os.PathLike) -> bool:
     return urllib.parse.urlparse(str(path_or_url)).scheme in ("http", "https")
 
 
-def download(url: str, cache_dir: str | os.PathLike | None = None) -> Path:
-    """Download `url` once into the cache (with a progress bar) and return the local file."""
-    target = Path(cache_dir or default_cache_dir()) / Path(urllib.parse.urlparse(url).path).name
-    if target.is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(target.suffix + ".part")
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _remote_version(url: str) -> dict[str, Any] | None:
+    """`{"size", "etag"}` from a HEAD request, or None when the server cannot be asked (offline, no network)."""
+    if offline_mode():
+        return None
     try:
-        with urllib.request.urlopen(url) as response, open(partial, "wb") as out:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=30) as response:
+            size = response.headers.get("Content-Length")
+            return {"size": int(size) if size else None, "etag": response.headers.get("ETag")}
+    except OSError:
+        return None
+
+
+def download(url: str, cache_dir: str | os.PathLike | None = None) -> Path:
+    """The file at `url`, downloaded once into the cache (with a progress bar), and downloaded again when the server
+    has changed it.
+
+    Files are cached by URL (two URLs ending in the same file name are two entries), beside a `.json` record of the
+    URL, size, ETag and SHA-256. A cached file is used while a HEAD request reports the same size and ETag, or, when
+    the server cannot be asked (offline), while its SHA-256 still matches the record. A download goes to a
+    temporary file that is renamed into place only once complete."""
+    name = Path(urllib.parse.urlparse(url).path).name or "checkpoint.pth"
+    folder = Path(cache_dir or default_cache_dir()) / hashlib.sha256(url.encode()).hexdigest()[:16]
+    target, record_path = folder / name, folder / f"{name}.json"
+    record = json.loads(record_path.read_text()) if record_path.is_file() and target.is_file() else None
+    if record is not None:
+        remote = _remote_version(url)
+        if remote is None:
+            if _sha256(target) == record.get("sha256"):
+                return target
+        elif remote["size"] in (None, record.get("size")) and remote["etag"] == record.get("etag"):
+            return target
+    if offline_mode():
+        raise ConversionError(
+            f"Cannot download {url}: offline mode is on (HF_HUB_OFFLINE) and it is not in the cache {folder}. "
+            "Download it yourself and pass the local path, or unset HF_HUB_OFFLINE."
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    descriptor, partial = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, os.fdopen(descriptor, "wb") as out:
             from tqdm.auto import tqdm
 
             total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=target.name) as bar:
+            etag = response.headers.get("ETag")
+            with tqdm(total=total, unit="B", unit_scale=True, desc=name) as bar:
                 while chunk := response.read(1 << 20):
                     out.write(chunk)
                     bar.update(len(chunk))
+        size = os.path.getsize(partial)
+        if total is not None and size != total:
+            raise OSError(f"the transfer stopped after {size} of {total} bytes")
+        os.replace(partial, target)
     except OSError as error:
-        partial.unlink(missing_ok=True)
+        Path(partial).unlink(missing_ok=True)
         raise ConversionError(
-            f"Could not download {url}: {error}. Download it manually and pass the local path."
-        ) from error
-    shutil.move(partial, target)
+            f"Could not download {url}: {error}. Try again, or download it yourself and pass the local path."
+        ) from None
+    record = {"url": url, "size": size, "etag": etag, "sha256": _sha256(target)}
+    record_path.write_text(json.dumps(record, indent=2))
     return target
 
 
@@ -74,16 +123,37 @@ def resolve(path_or_url: str | os.PathLike, cache_dir: str | os.PathLike | None 
     """A local path for a path or URL; raises ConversionError when the file does not exist."""
     path = download(str(path_or_url), cache_dir) if is_url(path_or_url) else Path(path_or_url)
     if not path.exists():
-        raise ConversionError(f"No such checkpoint: {path}")
+        raise ConversionError(f"No such checkpoint: {path}. Give the path of a .pth file or an http(s) URL.")
     return path
+
+
+def check_checkpoint_file(path: str | os.PathLike) -> None:
+    """Refuse, with a ConversionError that says what to do, what `torch.load` cannot read: a directory, an empty
+    file, a file that is neither torch's zip format nor a pickle (a web page saved by mistake, for example)."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConversionError(f"{path} is a directory; give the checkpoint file (.pth) inside it.")
+    size = path.stat().st_size
+    if size == 0:
+        raise ConversionError(f"{path} is empty (0 bytes): the download or copy did not finish. Get the file again.")
+    with open(path, "rb") as f:
+        head = f.read(64)
+    if not head.startswith(b"PK\x03\x04") and head[:1] != b"\x80":  # torch.save's zip, or a legacy pickle
+        preview = head[:32].decode("utf-8", "replace").splitlines()[0] if head else ""
+        raise ConversionError(
+            f"{path} is not a PyTorch checkpoint (it starts with {preview!r}); expected a .pth written by torch.save. "
+            "If it was downloaded, the server may have sent an error page: download it again."
+        )
 
 
 def load_checkpoint(path: str | os.PathLike, trust_checkpoint: bool = False) -> Any:
     """`torch.load` on CPU with `weights_only=True`; full unpickling only when `trust_checkpoint` is set.
 
     Unpickling can run arbitrary code, so it is refused by default; the released Video Swin files load without it
-    (they hold tensors, numbers and strings only).
+    (they hold tensors, numbers and strings only). Files `torch.load` cannot read get a ConversionError that says
+    what is wrong (see `check_checkpoint_file`; a truncated file is reported as such).
     """
+    check_checkpoint_file(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
@@ -94,6 +164,11 @@ def load_checkpoint(path: str | os.PathLike, trust_checkpoint: bool = False) -> 
                 "code from the file. If you trust where it came from, pass --trust-checkpoint "
                 f"(trust_checkpoint=True). Details: {str(error).splitlines()[0]}"
             ) from error
+    except (RuntimeError, EOFError, OSError) as error:
+        raise ConversionError(
+            f"{path} is truncated or corrupt ({str(error).splitlines()[0]}); the download or copy did not finish. "
+            "Get the file again."
+        ) from None
     return torch.load(path, map_location="cpu", weights_only=False)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,7 +13,9 @@ from typing import Any
 from transformers import PreTrainedModel
 
 from ..processing.image_processing_videoswin import VideoSwinImageProcessor
+from ..processing.video_io import offline_mode
 from ..processing.video_processing_videoswin import VideoSwinVideoProcessor
+from .checkpoint_io import ConversionError
 
 # `trust_remote_code=True` finds every class through `auto_map`; the code files are saved beside the weights.
 AUTO_MAP = {
@@ -59,6 +63,41 @@ def save_processors(
         image_processor.save_pretrained(output_dir)
 
 
+def check_output_dir(output_dir: str | os.PathLike, overwrite: bool = False, push_to_hub: str | None = None) -> None:
+    """The checks a conversion makes before its long part, so that it never fails after it: `output_dir` must be a
+    directory this process can write to, empty or absent unless `overwrite` (the files of an earlier conversion
+    would otherwise be left beside the new ones), and `push_to_hub` needs the network. Raises `ConversionError`."""
+    output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ConversionError(f"--output-dir {output_dir} is a file; give a directory (it is created if missing).")
+    existing = output_dir
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConversionError(
+            f"--output-dir {output_dir} cannot be created: {existing} is a file. Give a path under a directory."
+        )
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise ConversionError(
+            f"--output-dir {output_dir} is not writable ({existing}: {error.strerror}). Give a directory you can "
+            "write to."
+        ) from None
+    if output_dir.is_dir() and any(output_dir.iterdir()) and not overwrite:
+        raise ConversionError(
+            f"--output-dir {output_dir} exists and is not empty. Pass --overwrite to replace its contents (every "
+            "file in it is removed first), or give a new directory."
+        )
+    if push_to_hub:
+        if offline_mode():
+            raise ConversionError(
+                f"--push-to-hub {push_to_hub} needs the network, but offline mode is on (HF_HUB_OFFLINE). Convert "
+                "without --push-to-hub, then upload the directory with `hf upload` when online."
+            )
+
+
 def save_hub_directory(
     model: PreTrainedModel,
     output_dir: str | os.PathLike,
@@ -66,12 +105,16 @@ def save_hub_directory(
     sampling: str = "kinetics",
     processors: tuple[VideoSwinImageProcessor, VideoSwinVideoProcessor] | None = None,
     model_card: str | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Save `model` (safetensors), its config with `auto_map`, the model and processor code, processor configs
     (`processors`, by default the official test transform for the model's input size and `sampling`) and optionally
     a README.md. The copied code files import each other with single-dot relative imports, so the directory loads
-    with `trust_remote_code=True` where this package is not installed."""
+    with `trust_remote_code=True` where this package is not installed. With `overwrite`, whatever `output_dir`
+    held before is removed first, so that no stale file survives."""
     output_dir = Path(output_dir)
+    if overwrite and output_dir.is_dir():
+        shutil.rmtree(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     model = getattr(model, "_orig_mod", model)  # a torch.compile'd model saves its original module
     model.config.auto_map = dict(AUTO_MAP)

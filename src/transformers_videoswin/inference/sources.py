@@ -111,7 +111,7 @@ class DatasetTable:
         if self._dataset is None:
             import datasets
 
-            from ..training.video_datasets import prepare_video_column
+            from ..training.video_datasets import load_video_dataset, prepare_video_column
 
             path = Path(self.name)
             if path.is_file() or (glob.has_magic(self.name) and self.name.endswith(".parquet")):
@@ -119,7 +119,7 @@ class DatasetTable:
                     "parquet", data_files={self.split: self.name}, split=self.split, streaming=self.streaming
                 )
             else:
-                dataset = datasets.load_dataset(self.name, split=self.split, streaming=self.streaming)
+                dataset = load_video_dataset(self.name, split=self.split, streaming=self.streaming)
             columns = list(dataset.column_names or getattr(dataset, "features", {}) or [])
             if columns and self.video_column not in columns:
                 raise ValueError(

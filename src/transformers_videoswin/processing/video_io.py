@@ -85,7 +85,7 @@ def torchcodec_available() -> bool:
     return _torchcodec_decoder_class() is not None
 
 
-def _offline() -> bool:
+def offline_mode() -> bool:
     """``HF_HUB_OFFLINE`` as huggingface_hub reads it (at import), or as set in the environment since."""
     from huggingface_hub import constants
 
@@ -93,7 +93,7 @@ def _offline() -> bool:
 
 
 def _fetch_url(url: str) -> bytes:
-    if _offline():
+    if offline_mode():
         raise VideoDecodeError(
             f"Cannot read video {url}: HF_HUB_OFFLINE is set, so URLs are not downloaded. Download the video "
             "yourself and pass the local path, or unset HF_HUB_OFFLINE."

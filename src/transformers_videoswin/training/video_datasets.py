@@ -232,6 +232,33 @@ def collate_clips(examples: list[dict]) -> dict[str, torch.Tensor]:
 # Loading the input forms
 
 
+def load_video_dataset(path: str, name: str | None = None, cache_dir: str | os.PathLike | None = None, **kwargs):
+    """`datasets.load_dataset(path, name, **kwargs)`, with local data cached by its absolute path and contents.
+
+    `datasets` keys the cache of a local folder by the folder's name and its card's data-file patterns, so two
+    folders both named ``data`` (or one folder rewritten in place) would share the first one's cached rows. Here a
+    local `path` (or `data_dir`) gets a cache of its own under `cache_dir` (default: the `datasets` cache), keyed
+    by its absolute path and the name, size and modification time of every file in it.
+    """
+    import hashlib
+
+    import datasets
+
+    local = [Path(p) for p in (path, kwargs.get("data_dir")) if p is not None and Path(p).is_dir()]
+    if local and not kwargs.get("streaming"):
+        digest = hashlib.sha256()
+        for root in local:
+            root = root.resolve()
+            digest.update(str(root).encode())
+            for file in sorted(root.rglob("*")):
+                if file.is_file():
+                    stat = file.stat()
+                    digest.update(f"{file.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        base = Path(cache_dir) if cache_dir is not None else Path(datasets.config.HF_DATASETS_CACHE)
+        cache_dir = base / "local" / digest.hexdigest()[:16]
+    return datasets.load_dataset(path, name, cache_dir=None if cache_dir is None else str(cache_dir), **kwargs)
+
+
 def read_annotation_list(path: str | os.PathLike) -> tuple[list[str], list[int]]:
     """An mmaction annotation list: one ``<relative path> <label>`` per line (paths may contain spaces; the label is
     the last field). Blank lines and ``#`` comments are ignored."""
