@@ -280,16 +280,24 @@ def test_thread_balancer_gives_cores_to_decoding_only_when_it_is_the_bottleneck(
         torch.set_num_threads(before)
 
 
+PLANS = {  # 30 frames sampled every 2: 4 full windows and a padded one; 2 clips x 3 crops
+    "windows": (dict(window=4, stride=3, frame_interval=2), 5),
+    "views": (dict(num_frames=4, frame_interval=2, num_clips=2, num_crops=3), 6),
+}
+
+
 @pytest.mark.parametrize("backend", ["pyav", *(["torchcodec"] if torchcodec_available() else [])])
-def test_sliding_windows_resize_while_decoding(tmp_path, monkeypatch, backend):
-    """Sliding windows hand the reader the processor's resize, so that no more than a chunk of full-resolution frames
-    is ever held (a 4K frame is 25 MB), and the frames are exactly those of decoding everything and then resizing
-    (tolerance 0: the same resize, applied to each chunk)."""
+@pytest.mark.parametrize("kind", sorted(PLANS))
+def test_clips_are_resized_while_decoding(tmp_path, monkeypatch, backend, kind):
+    """`videoswin classify` / `features` (windows and views) hand the reader the processor's resize, so that no more
+    than a chunk of full-resolution frames is ever held (a 4K frame is 25 MB), and the clips are exactly those of
+    decoding everything and then resizing (tolerance 0: the same resize, applied to each chunk)."""
     from transformers_videoswin.processing import video_io
 
     monkeypatch.setattr(video_io, "CHUNK_FRAMES", 3)  # several chunks per window chunk
     video = write_test_video(tmp_path / "large.mp4", 30, 96, 128, pattern="noisy")
-    plan = ClipPlan(window=4, stride=3, frame_interval=2, decode_backend=backend)
+    plan_kwargs, num_clips = PLANS[kind]
+    plan = ClipPlan(decode_backend=backend, **plan_kwargs)
 
     def clips(processor):
         stream = VideoClipStream(processor, plan, file_entries([str(video)]), chunk_size=2)
@@ -318,7 +326,7 @@ def test_sliding_windows_resize_while_decoding(tmp_path, monkeypatch, backend):
     assert set(decoded_sizes) == {(96, 128)} and set(resized_sizes) == {(48, 64)}  # the reader ran the resize
     assert len(decoded_sizes) > 1  # chunk by chunk
     decoded_then_resized = clips(VideoSwinVideoProcessor(decode_resize=False, **kwargs))
-    assert resized_while_decoding.shape == (5, 4, 3, 48, 48)  # 15 sampled frames: 4 windows and a padded one
+    assert resized_while_decoding.shape == (num_clips, 4, 3, 48, 48)
     torch.testing.assert_close(resized_while_decoding, decoded_then_resized, rtol=0, atol=0)
 
 
