@@ -138,23 +138,63 @@ def test_kernel_counter_skips_views():
 
 
 def test_bench_window_attention_variants_agree(capsys):
-    """Every attention variant (FlexAttention and inductor included) runs and computes the reference numbers."""
-    result = bench_window_attention.main(["--quick", "--stages", "1", "--dtypes", "fp32", "--repeats", "1"])
+    """Every attention variant (the model's fused and chunked calls, FlexAttention and inductor included) runs and
+    computes the reference numbers; the table and the float64 facts are printed."""
+    result = bench_window_attention.main(["--quick", "--stage", "1", "--dtype", "fp32", "--repeats", "1"])
     rows = {row["impl"]: row for row in result["rows"]}
     assert set(rows) == {
-        "sdpa-folded",
+        "model-fused",
+        "model-chunked",
         "sdpa-windows",
+        "sdpa-groups",
         "eager-baddbmm",
         "sdpa-compiled",
+        "eager-compiled",
         "flex-score-mod",
+        "flex-table",
         "flex-block-mask",
+        "matmuls-only",
+        "matmul (ceiling)",
     }
-    for row in rows.values():
+    assert rows["matmul (ceiling)"]["percent_of_ceiling"] == pytest.approx(100)
+    for name, row in rows.items():
+        assert row["median_s"] > 0 and row["gflops_per_s"] > 0, row
+        if name == "matmul (ceiling)":
+            continue
+        assert row["speedup"] > 0, row
+        if name == "matmuls-only":  # a bound, not attention: nothing to agree with
+            assert "max_abs_diff" not in row
+            continue
         assert row["status"] == "ok", row
-        assert row["max_abs_diff"] <= bench_window_attention.TOLERANCE["fp32"]
-        assert row["median_s"] > 0 and row["speedup"] > 0
-    assert "| stage | dtype | implementation |" in capsys.readouterr().out
+        # The stated tolerance, 1e-5 of the output's largest magnitude, both against the model's call and float64.
+        assert 0 < row["tolerance"] < 1e-4
+        assert row["max_abs_diff"] <= row["tolerance"]
+        assert row["err_vs_fp64"] <= row["tolerance"]
+    assert rows["model-fused"]["max_abs_diff"] == 0
+    for name in ("sdpa-compiled", "eager-compiled", "flex-score-mod", "flex-table", "flex-block-mask"):
+        assert rows[name]["first_call_s"] > 0
+    (fact,) = result["facts"]
+    assert fact["minus100_vs_removed"] < 1e-12  # exp(-100) is far below fp32 resolution
+    out = capsys.readouterr().out
+    assert "| stage | dtype | implementation | median s | x model-fused |" in out
+    assert "| 1 | fp32 | flex-block-mask |" in out
     torch._dynamo.reset()
+
+
+def test_bench_window_attention_detects_a_wrong_variant(monkeypatch):
+    """The agreement check can fail: a variant that drops the relative position bias is reported WRONG."""
+    original = bench_window_attention.variants
+
+    def with_a_wrong_one(work):
+        found = original(work)
+        q, k, v = work["q"], work["k"], work["v"]
+        wrong = (lambda: lambda: torch.nn.functional.scaled_dot_product_attention(q, k, v), False)
+        return {name: found[name] for name in ("model-fused", "sdpa-windows")} | {"no-bias": wrong}
+
+    monkeypatch.setattr(bench_window_attention, "variants", with_a_wrong_one)
+    rows, _ = bench_window_attention.measure(1, bench_window_attention.QUICK_STAGES[1], "fp32", 1)
+    status = {row["impl"]: row["status"] for row in rows}
+    assert status == {"model-fused": "ok", "sdpa-windows": "ok", "no-bias": "WRONG", "matmul (ceiling)": "64^3 matmul"}
 
 
 def test_bench_memory_peak_is_the_commands_own():
