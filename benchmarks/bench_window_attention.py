@@ -187,7 +187,7 @@ def variants(work: dict) -> dict[str, tuple[Callable[[], Callable[[], torch.Tens
         def run():
             outputs = []
             for group in layout.groups:
-                mask = bias.unsqueeze(0) if group.shift_mask is None else bias + group.shift_mask.to(bias.dtype)
+                mask = bias[None] if group.shift_mask is None else bias[None] + group.shift_mask.to(bias.dtype)
                 for start in range(group.first, group.end, step):
                     stub.offset = start
                     outputs.append(module(windows[start : min(group.end, start + step)], mask)[0])
@@ -206,7 +206,7 @@ def variants(work: dict) -> dict[str, tuple[Callable[[], Callable[[], torch.Tens
         def run():
             outputs = []
             for group in layout.groups:
-                mask = bias.unsqueeze(0) if group.shift_mask is None else bias + group.shift_mask.to(bias.dtype)
+                mask = bias[None] if group.shift_mask is None else bias[None] + group.shift_mask.to(bias.dtype)
                 parts = [t[group.first : group.end] for t in sorted_qkv]
                 outputs.append(F.scaled_dot_product_attention(*parts, attn_mask=mask))
             return torch.cat(outputs)[inverse]
