@@ -56,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     from transformers_videoswin.checkpoints.model_cards import render_card
 
     try:
-        check_output_dir(args.output_dir, args.overwrite, args.push_to_hub)  # before the long part
+        check_output_dir(
+            args.output_dir, args.overwrite, args.push_to_hub, inputs=(args.checkpoint, args.expected_output)
+        )  # before the long part
         result = convert_official_checkpoint(
             args.checkpoint,
             window_size=args.window_size,

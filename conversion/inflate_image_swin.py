@@ -46,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     from transformers_videoswin.checkpoints.hub import check_output_dir, save_hub_directory
 
     try:
-        check_output_dir(args.output_dir, args.overwrite)  # before the long part
+        check_output_dir(
+            args.output_dir, args.overwrite, inputs=(args.image_checkpoint, args.expected_output)
+        )  # before the long part
         model, report = inflate_and_verify(
             args.image_checkpoint,
             window_size=args.window_size,

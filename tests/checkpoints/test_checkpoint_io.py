@@ -159,3 +159,64 @@ def test_unreadable_checkpoints_get_one_line_errors(kind, message, official_tiny
     err = capsys.readouterr().err
     assert err.startswith("error: ") and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert re.search(message, err) and not (tmp_path / "out").exists()
+
+
+def test_download_recovers_from_a_damaged_record_and_never_leaves_a_partial_file(
+    checkpoint_server, tmp_path, monkeypatch
+):
+    """A cache record cut short (a crash while it was written) means download again, not a crash; a transfer
+    interrupted by Ctrl-C leaves no partial file; a cache that cannot be created is one ConversionError."""
+    from transformers_videoswin.checkpoints.checkpoint_io import download
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
+    base, served = checkpoint_server
+    served.files["/m/model.pth"] = (b"weights", '"w1"')
+    cache = tmp_path / "cache"
+    path = download(f"{base}/m/model.pth", cache)
+    record = path.with_name("model.pth.json")
+    assert record.is_file() and served.gets == 1
+    record.write_text('{"url": "http://')  # cut short
+    assert download(f"{base}/m/model.pth", cache).read_bytes() == b"weights" and served.gets == 2
+
+    class Interrupted:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *args):
+            return False
+
+        def update(self, n):
+            raise KeyboardInterrupt
+
+    served.files["/n/model.pth"] = (b"other weights", '"n1"')
+    monkeypatch.setattr("tqdm.auto.tqdm", Interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        download(f"{base}/n/model.pth", cache)
+    assert sorted(p.name for p in cache.rglob("*") if p.is_file()) == ["model.pth", "model.pth.json"]  # /m only
+
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(ConversionError, match=r"Could not download .*Not a directory.*set VIDEOSWIN_CACHE"):
+        download(f"{base}/m/model.pth", tmp_path / "a-file" / "cache")
+
+
+@pytest.mark.parametrize("kind", ["empty", "no weights", "bad config"])
+def test_inflate_refuses_a_directory_that_is_not_a_model_in_one_line(kind, tmp_path, capsys):
+    """inflate_image_swin.py takes a .pth or a transformers Swin directory; any other directory is one line."""
+    from test_conversion_cli import import_script
+
+    source = tmp_path / "swin"
+    source.mkdir()
+    if kind == "no weights":
+        (source / "config.json").write_text('{"model_type": "swin", "architectures": ["SwinModel"]}')
+    elif kind == "bad config":
+        (source / "config.json").write_text("{not json")
+    main = import_script("inflate_image_swin.py").main
+    assert main(["--image-checkpoint", str(source), "--output-dir", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    expected = "without config.json" if kind == "empty" else "is not a loadable transformers Swin directory"
+    assert expected in err and not (tmp_path / "out").exists()

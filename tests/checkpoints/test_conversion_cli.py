@@ -167,3 +167,52 @@ def test_overwrite_replaces_an_earlier_conversion_and_push_needs_the_network(
     assert main(["--checkpoint", checkpoint, "--output-dir", str(tmp_path / "o2"), "--push-to-hub", "me/m"]) == 1
     assert "needs the network, but offline mode is on" in capsys.readouterr().err
     assert not (tmp_path / "o2").exists()
+
+
+def test_overwrite_never_deletes_the_inputs_or_the_working_directory(official_tiny_dir, tmp_path, capsys, monkeypatch):
+    main = import_script("convert_official_checkpoint.py").main
+    out = tmp_path / "out"
+    out.mkdir()
+    checkpoint = out / "official_checkpoint.pth"
+    checkpoint.write_bytes((official_tiny_dir / "official_checkpoint.pth").read_bytes())
+    assert main(["--checkpoint", str(checkpoint), "--output-dir", str(out), "--overwrite"]) == 1
+    assert "--overwrite would delete it" in capsys.readouterr().err and checkpoint.is_file()
+
+    monkeypatch.chdir(out)
+    fixture = str(official_tiny_dir / "official_checkpoint.pth")
+    assert main(["--checkpoint", fixture, "--output-dir", str(tmp_path), "--overwrite"]) == 1
+    assert "--overwrite would delete it" in capsys.readouterr().err and checkpoint.is_file()
+
+
+def test_overwrite_keeps_the_previous_model_when_the_save_fails(official_tiny_dir, tmp_path, monkeypatch):
+    """--overwrite writes the new directory beside the old one and swaps them: a save that fails half-way leaves
+    the previous model as it was, and nothing hidden beside it; a successful one keeps the directory's mode."""
+    from transformers_videoswin.checkpoints import hub
+
+    main = import_script("convert_official_checkpoint.py").main
+    out = tmp_path / "out"
+    out.mkdir(mode=0o755)
+    (out / "model.safetensors").write_text("the previous model")
+
+    def fail_half_way(model, output_dir, *args):
+        (output_dir / "config.json").write_text("{}")
+        raise OSError(28, "No space left on device")
+
+    real_write = hub._write_hub_directory
+    monkeypatch.setattr(hub, "_write_hub_directory", fail_half_way)
+    args = [
+        "--checkpoint",
+        str(official_tiny_dir / "official_checkpoint.pth"),
+        "--output-dir",
+        str(out),
+        "--overwrite",
+    ]
+    with pytest.raises(OSError, match="No space left"):
+        main(args)
+    assert [p.name for p in tmp_path.iterdir()] == ["out"] and [p.name for p in out.iterdir()] == ["model.safetensors"]
+    assert (out / "model.safetensors").read_text() == "the previous model"
+
+    monkeypatch.setattr(hub, "_write_hub_directory", real_write)
+    assert main(args) == 0
+    assert (out / "config.json").is_file() and (out / "model.safetensors").stat().st_size > 1000
+    assert [p.name for p in tmp_path.iterdir()] == ["out"] and out.stat().st_mode & 0o777 == 0o755

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import pickle
@@ -65,8 +66,19 @@ def _remote_version(url: str) -> dict[str, Any] | None:
         with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=30) as response:
             size = response.headers.get("Content-Length")
             return {"size": int(size) if size else None, "etag": response.headers.get("ETag")}
-    except OSError:
+    except (OSError, ValueError, http.client.HTTPException):
         return None
+
+
+def _read_record(record_path: Path, target: Path) -> dict[str, Any] | None:
+    """The sidecar record of a cached file, or None when either is missing or the record is unreadable."""
+    if not (record_path.is_file() and target.is_file()):
+        return None
+    try:
+        record = json.loads(record_path.read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def download(url: str, cache_dir: str | os.PathLike | None = None) -> Path:
@@ -80,7 +92,7 @@ def download(url: str, cache_dir: str | os.PathLike | None = None) -> Path:
     name = Path(urllib.parse.urlparse(url).path).name or "checkpoint.pth"
     folder = Path(cache_dir or default_cache_dir()) / hashlib.sha256(url.encode()).hexdigest()[:16]
     target, record_path = folder / name, folder / f"{name}.json"
-    record = json.loads(record_path.read_text()) if record_path.is_file() and target.is_file() else None
+    record = _read_record(record_path, target)
     if record is not None:
         remote = _remote_version(url)
         if remote is None:
@@ -93,9 +105,10 @@ def download(url: str, cache_dir: str | os.PathLike | None = None) -> Path:
             f"Cannot download {url}: offline mode is on (HF_HUB_OFFLINE) and it is not in the cache {folder}. "
             "Download it yourself and pass the local path, or unset HF_HUB_OFFLINE."
         )
-    folder.mkdir(parents=True, exist_ok=True)
-    descriptor, partial = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+    partial = None
     try:
+        folder.mkdir(parents=True, exist_ok=True)
+        descriptor, partial = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
         with urllib.request.urlopen(url, timeout=60) as response, os.fdopen(descriptor, "wb") as out:
             from tqdm.auto import tqdm
 
@@ -109,14 +122,30 @@ def download(url: str, cache_dir: str | os.PathLike | None = None) -> Path:
         if total is not None and size != total:
             raise OSError(f"the transfer stopped after {size} of {total} bytes")
         os.replace(partial, target)
-    except OSError as error:
-        Path(partial).unlink(missing_ok=True)
+        partial = None
+        record = {"url": url, "size": size, "etag": etag, "sha256": _sha256(target)}
+        _write_atomically(record_path, json.dumps(record, indent=2))
+    except (OSError, ValueError, http.client.HTTPException) as error:
         raise ConversionError(
-            f"Could not download {url}: {error}. Try again, or download it yourself and pass the local path."
+            f"Could not download {url} into {folder}: {error}. Try again (set VIDEOSWIN_CACHE to cache elsewhere), "
+            "or download it yourself and pass the local path."
         ) from None
-    record = {"url": url, "size": size, "etag": etag, "sha256": _sha256(target)}
-    record_path.write_text(json.dumps(record, indent=2))
+    finally:  # also on Ctrl-C: never leave a partial file behind
+        if partial is not None:
+            Path(partial).unlink(missing_ok=True)
     return target
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write `text` to a temporary file beside `path`, then rename it into place."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(descriptor, "w") as f:
+            f.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def resolve(path_or_url: str | os.PathLike, cache_dir: str | os.PathLike | None = None) -> Path:
@@ -165,9 +194,9 @@ def load_checkpoint(path: str | os.PathLike, trust_checkpoint: bool = False) -> 
                 f"(trust_checkpoint=True). Details: {str(error).splitlines()[0]}"
             ) from error
     except (RuntimeError, EOFError, OSError) as error:
+        reason = str(error).splitlines()[0].split(". ")[0]  # torch's own text goes on for several sentences
         raise ConversionError(
-            f"{path} is truncated or corrupt ({str(error).splitlines()[0]}); the download or copy did not finish. "
-            "Get the file again."
+            f"{path} is truncated or corrupt ({reason}); the download or copy did not finish. Get the file again."
         ) from None
     return torch.load(path, map_location="cpu", weights_only=False)
 

@@ -15,7 +15,7 @@ from transformers import PreTrainedModel
 from ..processing.image_processing_videoswin import VideoSwinImageProcessor
 from ..processing.video_io import offline_mode
 from ..processing.video_processing_videoswin import VideoSwinVideoProcessor
-from .checkpoint_io import ConversionError
+from .checkpoint_io import ConversionError, is_url
 
 # `trust_remote_code=True` finds every class through `auto_map`; the code files are saved beside the weights.
 AUTO_MAP = {
@@ -63,10 +63,17 @@ def save_processors(
         image_processor.save_pretrained(output_dir)
 
 
-def check_output_dir(output_dir: str | os.PathLike, overwrite: bool = False, push_to_hub: str | None = None) -> None:
+def check_output_dir(
+    output_dir: str | os.PathLike,
+    overwrite: bool = False,
+    push_to_hub: str | None = None,
+    inputs: tuple[str | os.PathLike | None, ...] = (),
+) -> None:
     """The checks a conversion makes before its long part, so that it never fails after it: `output_dir` must be a
     directory this process can write to, empty or absent unless `overwrite` (the files of an earlier conversion
-    would otherwise be left beside the new ones), and `push_to_hub` needs the network. Raises `ConversionError`."""
+    would otherwise be left beside the new ones), and `push_to_hub` needs the network. `overwrite` empties the
+    directory, so it is refused for one that holds one of the local `inputs`, the working directory or the home
+    directory. Raises `ConversionError`."""
     output_dir = Path(output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise ConversionError(f"--output-dir {output_dir} is a file; give a directory (it is created if missing).")
@@ -85,11 +92,18 @@ def check_output_dir(output_dir: str | os.PathLike, overwrite: bool = False, pus
             f"--output-dir {output_dir} is not writable ({existing}: {error.strerror}). Give a directory you can "
             "write to."
         ) from None
-    if output_dir.is_dir() and any(output_dir.iterdir()) and not overwrite:
-        raise ConversionError(
-            f"--output-dir {output_dir} exists and is not empty. Pass --overwrite to replace its contents (every "
-            "file in it is removed first), or give a new directory."
-        )
+    if output_dir.is_dir() and any(output_dir.iterdir()):
+        if not overwrite:
+            raise ConversionError(
+                f"--output-dir {output_dir} exists and is not empty. Pass --overwrite to replace its contents (every "
+                "file in it is removed first), or give a new directory."
+            )
+        protected = [Path(p) for p in inputs if p is not None and not is_url(p)] + [Path.cwd(), Path.home()]
+        for path in protected:
+            if path.resolve().is_relative_to(output_dir.resolve()):
+                raise ConversionError(
+                    f"--output-dir {output_dir} holds {path}, and --overwrite would delete it. Give a new directory."
+                )
     if push_to_hub:
         if offline_mode():
             raise ConversionError(
@@ -110,12 +124,37 @@ def save_hub_directory(
     """Save `model` (safetensors), its config with `auto_map`, the model and processor code, processor configs
     (`processors`, by default the official test transform for the model's input size and `sampling`) and optionally
     a README.md. The copied code files import each other with single-dot relative imports, so the directory loads
-    with `trust_remote_code=True` where this package is not installed. With `overwrite`, whatever `output_dir`
-    held before is removed first, so that no stale file survives."""
+    with `trust_remote_code=True` where this package is not installed. With `overwrite`, the new directory is
+    written beside `output_dir` and then takes its place: no stale file survives, and a save that fails half-way
+    leaves the previous contents as they were."""
     output_dir = Path(output_dir)
     if overwrite and output_dir.is_dir():
-        shutil.rmtree(output_dir)
+        staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.new-", dir=output_dir.parent))
+        previous = staging.with_name(staging.name.replace(".new-", ".old-"))
+        try:
+            os.chmod(staging, output_dir.stat().st_mode & 0o7777)  # mkdtemp's is 0o700
+            _write_hub_directory(model, staging, sampling, processors, model_card)
+            os.rename(output_dir, previous)
+            try:
+                os.rename(staging, output_dir)
+            except BaseException:
+                os.rename(previous, output_dir)
+                raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+            shutil.rmtree(previous, ignore_errors=True)
+        return output_dir
     output_dir.mkdir(parents=True, exist_ok=True)
+    return _write_hub_directory(model, output_dir, sampling, processors, model_card)
+
+
+def _write_hub_directory(
+    model: PreTrainedModel,
+    output_dir: Path,
+    sampling: str,
+    processors: tuple[VideoSwinImageProcessor, VideoSwinVideoProcessor] | None,
+    model_card: str | None,
+) -> Path:
     model = getattr(model, "_orig_mod", model)  # a torch.compile'd model saves its original module
     model.config.auto_map = dict(AUTO_MAP)
     model.config.architectures = [type(model).__name__]
