@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import pickle
@@ -65,8 +66,17 @@ def _remote_version(url: str) -> dict[str, Any] | None:
         with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=30) as response:
             size = response.headers.get("Content-Length")
             return {"size": int(size) if size else None, "etag": response.headers.get("ETag")}
-    except OSError:
+    except (OSError, ValueError, http.client.HTTPException):
         return None
+
+
+def _read_record(path: Path) -> dict[str, Any] | None:
+    """The cache record beside a downloaded file, or None when it is missing or unreadable."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def download(url: str, cache_dir: str | os.PathLike | None = None) -> Path:
@@ -76,11 +86,13 @@ def download(url: str, cache_dir: str | os.PathLike | None = None) -> Path:
     Files are cached by URL (two URLs ending in the same file name are two entries), beside a `.json` record of the
     URL, size, ETag and SHA-256. A cached file is used while a HEAD request reports the same size and ETag, or, when
     the server cannot be asked (offline), while its SHA-256 still matches the record. A download goes to a
-    temporary file that is renamed into place only once complete."""
+    temporary file that is renamed into place only once complete and of the announced size; the record is written
+    last (atomically too), so an interrupted download or record means downloading again, never a wrong file.
+    (`torch.hub.download_url_to_file` is not used: it reports neither the ETag nor a transfer that stops early.)"""
     name = Path(urllib.parse.urlparse(url).path).name or "checkpoint.pth"
     folder = Path(cache_dir or default_cache_dir()) / hashlib.sha256(url.encode()).hexdigest()[:16]
     target, record_path = folder / name, folder / f"{name}.json"
-    record = json.loads(record_path.read_text()) if record_path.is_file() and target.is_file() else None
+    record = _read_record(record_path) if target.is_file() else None
     if record is not None:
         remote = _remote_version(url)
         if remote is None:
@@ -108,14 +120,19 @@ def download(url: str, cache_dir: str | os.PathLike | None = None) -> Path:
         size = os.path.getsize(partial)
         if total is not None and size != total:
             raise OSError(f"the transfer stopped after {size} of {total} bytes")
+        record_path.unlink(missing_ok=True)  # the old record must not vouch for the new file
         os.replace(partial, target)
-    except OSError as error:
-        Path(partial).unlink(missing_ok=True)
+    except (OSError, http.client.HTTPException) as error:
         raise ConversionError(
             f"Could not download {url}: {error}. Try again, or download it yourself and pass the local path."
         ) from None
+    finally:  # whatever stopped the transfer (Ctrl-C included), no partial file stays behind
+        Path(partial).unlink(missing_ok=True)
     record = {"url": url, "size": size, "etag": etag, "sha256": _sha256(target)}
-    record_path.write_text(json.dumps(record, indent=2))
+    descriptor, partial = tempfile.mkstemp(dir=folder, prefix=f".{name}.json.", suffix=".part")
+    with os.fdopen(descriptor, "w") as out:
+        json.dump(record, out, indent=2)
+    os.replace(partial, record_path)  # a file without its record is downloaded again, never trusted
     return target
 
 
