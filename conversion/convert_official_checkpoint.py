@@ -25,7 +25,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--checkpoint", required=True, help="official .pth file: local path or http(s) URL")
     parser.add_argument("--output-dir", required=True, help="directory to write the converted model to")
     parser.add_argument(
-        "--overwrite", action="store_true", help="replace the contents of a non-empty --output-dir (else refused)"
+        "--overwrite",
+        action="store_true",
+        help="replace the files of an earlier model directory at --output-dir (a non-empty one is refused otherwise)",
     )
     parser.add_argument("--window-size", type=int, nargs=3, metavar=("D", "H", "W"), help="override the window")
     parser.add_argument("--patch-size", type=int, nargs=3, metavar=("T", "H", "W"), help="override the patch size")

@@ -26,7 +26,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--image-checkpoint", required=True, help="official 2D .pth (path or URL) or transformers dir")
     parser.add_argument("--output-dir", required=True, help="directory to write the video model to")
     parser.add_argument(
-        "--overwrite", action="store_true", help="replace the contents of a non-empty --output-dir (else refused)"
+        "--overwrite",
+        action="store_true",
+        help="replace the files of an earlier model directory at --output-dir (a non-empty one is refused otherwise)",
     )
     parser.add_argument("--window-size", type=int, nargs=3, default=(8, 7, 7), metavar=("D", "H", "W"))
     parser.add_argument("--patch-size", type=int, nargs=3, default=(2, 4, 4), metavar=("T", "H", "W"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import re
 
 import pytest
@@ -53,7 +54,7 @@ class _Files:
     """What the test server serves: path -> (bytes, ETag), and paths whose transfer stops half-way."""
 
     def __init__(self):
-        self.files: dict[str, tuple[bytes, str]] = {}
+        self.files: dict[str, tuple[bytes, str | None]] = {}
         self.truncated: set[str] = set()
         self.gets = 0
 
@@ -76,7 +77,8 @@ def checkpoint_server():
             body, etag = served.files[self.path]
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
-            self.send_header("ETag", etag)
+            if etag is not None:
+                self.send_header("ETag", etag)
             self.end_headers()
             return body
 
@@ -161,23 +163,29 @@ def test_unreadable_checkpoints_get_one_line_errors(kind, message, official_tiny
     assert re.search(message, err) and not (tmp_path / "out").exists()
 
 
-def test_download_recovers_from_a_damaged_record_and_never_leaves_a_partial_file(
-    checkpoint_server, tmp_path, monkeypatch
-):
-    """A cache record cut short (a crash while it was written) means download again, not a crash; a transfer
-    interrupted by Ctrl-C leaves no partial file; a cache that cannot be created is one ConversionError."""
+def test_download_revalidates_each_signal_and_never_trusts_a_broken_record(checkpoint_server, tmp_path, monkeypatch):
+    """A new ETag alone (same size), or a new size alone (a server without ETags), means downloading again; an
+    unreadable record means downloading again instead of a traceback; a transfer stopped by Ctrl-C leaves no
+    partial file and keeps the previous complete one."""
     from transformers_videoswin.checkpoints.checkpoint_io import download
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
     base, served = checkpoint_server
-    served.files["/m/model.pth"] = (b"weights", '"w1"')
-    cache = tmp_path / "cache"
-    path = download(f"{base}/m/model.pth", cache)
+    cache, url = tmp_path / "cache", f"{base}/m/model.pth"
+    served.files["/m/model.pth"] = (b"version 1", '"v1"')
+    path = download(url, cache)
+    served.files["/m/model.pth"] = (b"version 2", '"v2"')  # same size, new ETag
+    assert download(url, cache).read_bytes() == b"version 2" and served.gets == 2
+    served.files["/m/model.pth"] = (b"version three", None)  # no ETag, new size
+    assert download(url, cache).read_bytes() == b"version three" and served.gets == 3
+    assert download(url, cache) == path and served.gets == 3  # unchanged: the cached file
+
     record = path.with_name("model.pth.json")
-    assert record.is_file() and served.gets == 1
-    record.write_text('{"url": "http://')  # cut short
-    assert download(f"{base}/m/model.pth", cache).read_bytes() == b"weights" and served.gets == 2
+    assert json.loads(record.read_text())["url"] == url
+    record.write_text('{"url": "' + url)  # cut short
+    assert download(url, cache).read_bytes() == b"version three" and served.gets == 4
+    assert json.loads(record.read_text())["size"] == len(b"version three")
 
     class Interrupted:
         def __init__(self, *args, **kwargs):
@@ -186,21 +194,31 @@ def test_download_recovers_from_a_damaged_record_and_never_leaves_a_partial_file
         def __enter__(self):
             return self
 
-        def __exit__(self, *args):
+        def __exit__(self, *exc):
             return False
 
         def update(self, n):
             raise KeyboardInterrupt
 
-    served.files["/n/model.pth"] = (b"other weights", '"n1"')
+    served.files["/m/model.pth"] = (b"version four", '"v4"')
     monkeypatch.setattr("tqdm.auto.tqdm", Interrupted)
     with pytest.raises(KeyboardInterrupt):
-        download(f"{base}/n/model.pth", cache)
-    assert sorted(p.name for p in cache.rglob("*") if p.is_file()) == ["model.pth", "model.pth.json"]  # /m only
+        download(url, cache)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["model.pth", "model.pth.json"]
+    assert path.read_bytes() == b"version three"
 
+
+def test_a_cache_that_cannot_be_created_is_one_conversion_error(checkpoint_server, tmp_path, monkeypatch):
+    from transformers_videoswin.checkpoints.checkpoint_io import download
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
+    base, served = checkpoint_server
+    served.files["/m/model.pth"] = (b"weights", '"w1"')
     (tmp_path / "a-file").write_text("x")
-    with pytest.raises(ConversionError, match=r"Could not download .*Not a directory.*set VIDEOSWIN_CACHE"):
+    with pytest.raises(ConversionError, match=r"Could not download .*Not a directory.*VIDEOSWIN_CACHE moves"):
         download(f"{base}/m/model.pth", tmp_path / "a-file" / "cache")
+    assert served.gets == 0
 
 
 @pytest.mark.parametrize("kind", ["empty", "no weights", "bad config"])

@@ -70,12 +70,10 @@ def _remote_version(url: str) -> dict[str, Any] | None:
         return None
 
 
-def _read_record(record_path: Path, target: Path) -> dict[str, Any] | None:
-    """The sidecar record of a cached file, or None when either is missing or the record is unreadable."""
-    if not (record_path.is_file() and target.is_file()):
-        return None
+def _read_record(path: Path) -> dict[str, Any] | None:
+    """The cache record beside a downloaded file, or None when it is missing or unreadable."""
     try:
-        record = json.loads(record_path.read_text())
+        record = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
     return record if isinstance(record, dict) else None
@@ -88,11 +86,13 @@ def download(url: str, cache_dir: str | os.PathLike | None = None) -> Path:
     Files are cached by URL (two URLs ending in the same file name are two entries), beside a `.json` record of the
     URL, size, ETag and SHA-256. A cached file is used while a HEAD request reports the same size and ETag, or, when
     the server cannot be asked (offline), while its SHA-256 still matches the record. A download goes to a
-    temporary file that is renamed into place only once complete."""
+    temporary file that is renamed into place only once complete and of the announced size; the record is written
+    last (atomically too), so an interrupted download or record means downloading again, never a wrong file.
+    (`torch.hub.download_url_to_file` is not used: it reports neither the ETag nor a transfer that stops early.)"""
     name = Path(urllib.parse.urlparse(url).path).name or "checkpoint.pth"
     folder = Path(cache_dir or default_cache_dir()) / hashlib.sha256(url.encode()).hexdigest()[:16]
     target, record_path = folder / name, folder / f"{name}.json"
-    record = _read_record(record_path, target)
+    record = _read_record(record_path) if target.is_file() else None
     if record is not None:
         remote = _remote_version(url)
         if remote is None:
@@ -121,31 +121,22 @@ def download(url: str, cache_dir: str | os.PathLike | None = None) -> Path:
         size = os.path.getsize(partial)
         if total is not None and size != total:
             raise OSError(f"the transfer stopped after {size} of {total} bytes")
+        record_path.unlink(missing_ok=True)  # the old record must not vouch for the new file
         os.replace(partial, target)
-        partial = None
         record = {"url": url, "size": size, "etag": etag, "sha256": _sha256(target)}
-        _write_atomically(record_path, json.dumps(record, indent=2))
+        descriptor, partial = tempfile.mkstemp(dir=folder, prefix=f".{name}.json.", suffix=".part")
+        with os.fdopen(descriptor, "w") as out:
+            json.dump(record, out, indent=2)
+        os.replace(partial, record_path)  # a file without its record is downloaded again, never trusted
     except (OSError, ValueError, http.client.HTTPException) as error:
         raise ConversionError(
-            f"Could not download {url} into {folder}: {error}. Try again (set VIDEOSWIN_CACHE to cache elsewhere), "
-            "or download it yourself and pass the local path."
+            f"Could not download {url} into {folder}: {error}. Try again (VIDEOSWIN_CACHE moves the cache), or "
+            "download it yourself and pass the local path."
         ) from None
-    finally:  # also on Ctrl-C: never leave a partial file behind
+    finally:  # whatever stopped the transfer (Ctrl-C included), no partial file stays behind
         if partial is not None:
             Path(partial).unlink(missing_ok=True)
     return target
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write `text` to a temporary file beside `path`, then rename it into place."""
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(descriptor, "w") as f:
-            f.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def resolve(path_or_url: str | os.PathLike, cache_dir: str | os.PathLike | None = None) -> Path:
