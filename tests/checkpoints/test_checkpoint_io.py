@@ -51,11 +51,13 @@ def test_layouts_and_paths(official_checkpoint, tmp_path):
 
 
 class _Files:
-    """What the test server serves: path -> (bytes, ETag), and paths whose transfer stops half-way."""
+    """What the test server serves: path -> (bytes, ETag), paths whose transfer stops half-way, and paths served as
+    web pages (Content-Type text/html)."""
 
     def __init__(self):
         self.files: dict[str, tuple[bytes, str | None]] = {}
         self.truncated: set[str] = set()
+        self.pages: set[str] = set()
         self.gets = 0
 
 
@@ -79,6 +81,8 @@ def checkpoint_server():
             self.send_header("Content-Length", str(len(body)))
             if etag is not None:
                 self.send_header("ETag", etag)
+            if self.path in served.pages:
+                self.send_header("Content-Type", "text/html; charset=utf-8")
             self.end_headers()
             return body
 
@@ -258,3 +262,21 @@ def test_a_truncated_legacy_pickle_checkpoint_is_one_line(keep, trust, official_
     assert main(args) == 1
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "is truncated or corrupt" in err and "Traceback" not in err
+
+
+def test_a_web_page_or_a_missing_file_is_not_cached_as_a_checkpoint(checkpoint_server, tmp_path, monkeypatch):
+    """A server that answers with a web page (a login or error page with status 200) or a 404 gets one
+    ConversionError, and nothing is left in the cache to be reused on the next run."""
+    from transformers_videoswin.checkpoints.checkpoint_io import download
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
+    base, served = checkpoint_server
+    served.files["/p/model.pth"] = (b"<html><body>Sign in to continue</body></html>", '"p1"')
+    served.pages.add("/p/model.pth")
+    cache = tmp_path / "cache"
+    with pytest.raises(ConversionError, match=r"Could not download .*sent a web page \(text/html\)"):
+        download(f"{base}/p/model.pth", cache)
+    with pytest.raises(ConversionError, match=r"Could not download .*404"):
+        download(f"{base}/missing/model.pth", cache)
+    assert not [path for path in cache.rglob("*") if path.is_file()]

@@ -112,6 +112,8 @@ def download(url: str, cache_dir: str | os.PathLike | None = None) -> Path:
         with urllib.request.urlopen(url, timeout=60) as response, os.fdopen(descriptor, "wb") as out:
             from tqdm.auto import tqdm
 
+            if response.headers.get_content_type() == "text/html":  # a login or error page answered with 200
+                raise OSError("the server sent a web page (text/html), not a checkpoint; check the URL")
             total = int(response.headers.get("Content-Length") or 0) or None
             etag = response.headers.get("ETag")
             with tqdm(total=total, unit="B", unit_scale=True, desc=name) as bar:
