@@ -79,7 +79,18 @@ def load_image_swin_state_dict(source: str | os.PathLike, trust_checkpoint: bool
     if Path(source).is_dir():
         from transformers import AutoConfig, SwinForImageClassification, SwinModel
 
-        config = AutoConfig.from_pretrained(source)
+        if not (Path(source) / "config.json").is_file():
+            raise ConversionError(
+                f"{source} is a directory without a config.json, so not a transformers Swin; give an official 2D .pth "
+                "file (path or URL) or a directory written by SwinModel/SwinForImageClassification.save_pretrained."
+            )
+        try:
+            config = AutoConfig.from_pretrained(source)
+        except (OSError, ValueError) as error:
+            raise ConversionError(
+                f"{source} holds no readable transformers config ({str(error).splitlines()[0]}); give an official 2D "
+                ".pth file or a directory written by SwinModel.save_pretrained."
+            ) from None
         if config.model_type != "swin":
             raise ConversionError(f"{source} holds a {config.model_type!r} model; only Swin (v1) can be inflated.")
         if "SwinForImageClassification" in (config.architectures or []):
