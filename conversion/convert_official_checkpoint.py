@@ -59,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     from transformers_videoswin.checkpoints.model_cards import render_card
 
     try:
-        check_output_dir(args.output_dir, args.overwrite, args.push_to_hub)  # before the long part
+        check_output_dir(
+            args.output_dir, args.overwrite, args.push_to_hub, inputs=(args.checkpoint, args.expected_output)
+        )  # before the long part
         if args.expected_output:
             check_checkpoint_file(args.expected_output)
         result = convert_official_checkpoint(

@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     from transformers_videoswin.checkpoints.hub import check_output_dir, save_hub_directory
 
     try:
-        check_output_dir(args.output_dir, args.overwrite)  # before the long part
+        check_output_dir(args.output_dir, args.overwrite, inputs=(args.checkpoint,))  # before the long part
         result = convert_torchvision_checkpoint(
             args.checkpoint,
             label_set=args.label_set,

@@ -49,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     from transformers_videoswin.checkpoints.hub import check_output_dir, save_hub_directory
 
     try:
-        check_output_dir(args.output_dir, args.overwrite)  # before the long part
+        check_output_dir(
+            args.output_dir, args.overwrite, inputs=(args.image_checkpoint, args.expected_output)
+        )  # before the long part
         if args.expected_output:
             check_checkpoint_file(args.expected_output)
         model, report = inflate_and_verify(

@@ -206,3 +206,35 @@ def test_download_revalidates_each_signal_and_never_trusts_a_broken_record(check
         download(url, cache)
     assert sorted(p.name for p in path.parent.iterdir()) == ["model.pth", "model.pth.json"]
     assert path.read_bytes() == b"version three"
+
+
+def test_a_cache_that_cannot_be_created_is_one_conversion_error(checkpoint_server, tmp_path, monkeypatch):
+    from transformers_videoswin.checkpoints.checkpoint_io import download
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
+    base, served = checkpoint_server
+    served.files["/m/model.pth"] = (b"weights", '"w1"')
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(ConversionError, match=r"Could not download .*Not a directory.*VIDEOSWIN_CACHE moves"):
+        download(f"{base}/m/model.pth", tmp_path / "a-file" / "cache")
+    assert served.gets == 0
+
+
+@pytest.mark.parametrize("kind", ["empty", "no weights", "bad config"])
+def test_inflate_refuses_a_directory_that_is_not_a_model_in_one_line(kind, tmp_path, capsys):
+    """inflate_image_swin.py takes a .pth or a transformers Swin directory; any other directory is one line."""
+    from test_conversion_cli import import_script
+
+    source = tmp_path / "swin"
+    source.mkdir()
+    if kind == "no weights":
+        (source / "config.json").write_text('{"model_type": "swin", "architectures": ["SwinModel"]}')
+    elif kind == "bad config":
+        (source / "config.json").write_text("{not json")
+    main = import_script("inflate_image_swin.py").main
+    assert main(["--image-checkpoint", str(source), "--output-dir", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    expected = "without config.json" if kind == "empty" else "is not a loadable transformers Swin directory"
+    assert expected in err and not (tmp_path / "out").exists()

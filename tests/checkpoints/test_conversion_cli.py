@@ -245,3 +245,60 @@ def test_a_bad_expected_output_is_refused_before_the_checkpoint_is_read(script, 
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1 and re.search(message, err), err
     assert not (tmp_path / "out").exists()
+
+
+def test_overwrite_never_deletes_the_checkpoint_or_the_working_directory(
+    official_tiny_dir, tmp_path, capsys, monkeypatch
+):
+    main = import_script("convert_official_checkpoint.py").main
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "config.json").write_text("{}")  # an earlier model directory ...
+    checkpoint = out / "official_checkpoint.pth"  # ... holding the checkpoint to convert
+    checkpoint.write_bytes((official_tiny_dir / "official_checkpoint.pth").read_bytes())
+    assert main(["--checkpoint", str(checkpoint), "--output-dir", str(out), "--overwrite"]) == 1
+    assert "which --overwrite would delete" in capsys.readouterr().err and checkpoint.is_file()
+
+    checkpoint.unlink()
+    monkeypatch.chdir(out)
+    fixture = str(official_tiny_dir / "official_checkpoint.pth")
+    assert main(["--checkpoint", fixture, "--output-dir", ".", "--overwrite"]) == 1
+    assert "which --overwrite would delete" in capsys.readouterr().err and (out / "config.json").is_file()
+
+
+def test_overwrite_keeps_the_earlier_model_when_the_save_fails(official_tiny_dir, tmp_path, monkeypatch):
+    """--overwrite writes the new files into a hidden folder first: a save that fails half-way (a full disk) leaves
+    the earlier model as it was and nothing else; a save that succeeds replaces every earlier file."""
+    from transformers_videoswin.checkpoints import hub
+
+    main = import_script("convert_official_checkpoint.py").main
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "config.json").write_text('{"earlier": true}')
+    (out / "pytorch_model.bin").write_text("the earlier model")
+
+    def fail_half_way(model, output_dir, *args):
+        (output_dir / "config.json").write_text("{}")
+        raise OSError(28, "No space left on device")
+
+    real_write = hub._write_hub_directory
+    monkeypatch.setattr(hub, "_write_hub_directory", fail_half_way)
+    args = [
+        "--checkpoint",
+        str(official_tiny_dir / "official_checkpoint.pth"),
+        "--output-dir",
+        str(out),
+        "--overwrite",
+    ]
+    with pytest.raises(OSError, match="No space left"):
+        main(args)
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "pytorch_model.bin"]
+    assert (out / "config.json").read_text() == '{"earlier": true}'
+
+    monkeypatch.setattr(hub, "_write_hub_directory", real_write)
+    assert main(args) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert (
+        "model.safetensors" in names and "pytorch_model.bin" not in names and not any(n.startswith(".") for n in names)
+    )
+    assert "earlier" not in (out / "config.json").read_text()

@@ -13,7 +13,7 @@ from transformers import SwinConfig, SwinForImageClassification, SwinModel
 
 from transformers_videoswin import VideoSwinForVideoClassification, VideoSwinModel
 from transformers_videoswin.checkpoints import ConversionError, inflate_and_verify, inflate_image_swin
-from transformers_videoswin.checkpoints.inflate import inflate_state_dict, load_image_swin_state_dict
+from transformers_videoswin.checkpoints.inflate import inflate_state_dict
 
 pytest_plugins = ["conversion_fixtures"]
 
@@ -161,21 +161,3 @@ def test_transformers_swin_with_absolute_embeddings_is_refused(tmp_path):
     SwinModel(config).save_pretrained(tmp_path / "ape")
     with pytest.raises(ConversionError, match="position_embeddings"):
         inflate_image_swin(tmp_path / "ape")
-
-
-@pytest.mark.parametrize("config_text", [None, '{"hidden_size": 8}'])
-def test_a_directory_that_is_not_a_transformers_swin_gets_one_line(config_text, tmp_path, capsys):
-    """`--image-checkpoint` may be a transformers directory, so a directory without a (readable) config is refused in
-    one line, not with transformers' traceback."""
-    from test_conversion_cli import import_script
-
-    source = tmp_path / "weights.pth"
-    source.mkdir()
-    if config_text is not None:
-        (source / "config.json").write_text(config_text)
-    with pytest.raises(ConversionError, match="transformers"):
-        load_image_swin_state_dict(source)
-    main = import_script("inflate_image_swin.py").main
-    assert main(["--image-checkpoint", str(source), "--output-dir", str(tmp_path / "out")]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1 and str(source) in err

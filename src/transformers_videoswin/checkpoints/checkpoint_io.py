@@ -105,9 +105,10 @@ def download(url: str, cache_dir: str | os.PathLike | None = None) -> Path:
             f"Cannot download {url}: offline mode is on (HF_HUB_OFFLINE) and it is not in the cache {folder}. "
             "Download it yourself and pass the local path, or unset HF_HUB_OFFLINE."
         )
-    folder.mkdir(parents=True, exist_ok=True)
-    descriptor, partial = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+    partial = None
     try:
+        folder.mkdir(parents=True, exist_ok=True)
+        descriptor, partial = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
         with urllib.request.urlopen(url, timeout=60) as response, os.fdopen(descriptor, "wb") as out:
             from tqdm.auto import tqdm
 
@@ -122,17 +123,19 @@ def download(url: str, cache_dir: str | os.PathLike | None = None) -> Path:
             raise OSError(f"the transfer stopped after {size} of {total} bytes")
         record_path.unlink(missing_ok=True)  # the old record must not vouch for the new file
         os.replace(partial, target)
-    except (OSError, http.client.HTTPException) as error:
+        record = {"url": url, "size": size, "etag": etag, "sha256": _sha256(target)}
+        descriptor, partial = tempfile.mkstemp(dir=folder, prefix=f".{name}.json.", suffix=".part")
+        with os.fdopen(descriptor, "w") as out:
+            json.dump(record, out, indent=2)
+        os.replace(partial, record_path)  # a file without its record is downloaded again, never trusted
+    except (OSError, ValueError, http.client.HTTPException) as error:
         raise ConversionError(
-            f"Could not download {url}: {error}. Try again, or download it yourself and pass the local path."
+            f"Could not download {url} into {folder}: {error}. Try again (VIDEOSWIN_CACHE moves the cache), or "
+            "download it yourself and pass the local path."
         ) from None
     finally:  # whatever stopped the transfer (Ctrl-C included), no partial file stays behind
-        Path(partial).unlink(missing_ok=True)
-    record = {"url": url, "size": size, "etag": etag, "sha256": _sha256(target)}
-    descriptor, partial = tempfile.mkstemp(dir=folder, prefix=f".{name}.json.", suffix=".part")
-    with os.fdopen(descriptor, "w") as out:
-        json.dump(record, out, indent=2)
-    os.replace(partial, record_path)  # a file without its record is downloaded again, never trusted
+        if partial is not None:
+            Path(partial).unlink(missing_ok=True)
     return target
 
 
@@ -184,9 +187,9 @@ def load_checkpoint(path: str | os.PathLike, trust_checkpoint: bool = False) -> 
                 f"(trust_checkpoint=True). Details: {str(error).splitlines()[0]}"
             ) from error
     except (RuntimeError, EOFError, OSError) as error:
+        reason = str(error).splitlines()[0].split(". ")[0]  # torch's own text goes on for several sentences
         raise ConversionError(
-            f"{path} is truncated or corrupt ({str(error).splitlines()[0]}); the download or copy did not finish. "
-            "Get the file again."
+            f"{path} is truncated or corrupt ({reason}); the download or copy did not finish. Get the file again."
         ) from None
     return torch.load(path, map_location="cpu", weights_only=False)
 
