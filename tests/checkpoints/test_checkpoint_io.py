@@ -238,3 +238,23 @@ def test_inflate_refuses_a_directory_that_is_not_a_model_in_one_line(kind, tmp_p
     assert err.startswith("error: ") and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     expected = "without config.json" if kind == "empty" else "is not a loadable transformers Swin directory"
     assert expected in err and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("trust", [False, True])
+@pytest.mark.parametrize("keep", [10, 300])
+def test_a_truncated_legacy_pickle_checkpoint_is_one_line(keep, trust, official_checkpoint, tmp_path, capsys):
+    """torch.save's pre-zip format cut short: torch raises an EOFError without a message (or, unpickling fully, an
+    UnpicklingError); both are reported as a truncated file, not an IndexError or a traceback."""
+    from test_conversion_cli import import_script
+
+    full = tmp_path / "legacy.pth"
+    torch.save(official_checkpoint, full, _use_new_zipfile_serialization=False)
+    path = tmp_path / "cut.pth"
+    path.write_bytes(full.read_bytes()[:keep])
+    with pytest.raises(ConversionError, match="is truncated or corrupt"):
+        load_checkpoint(path, trust_checkpoint=trust)
+    main = import_script("convert_official_checkpoint.py").main
+    args = ["--checkpoint", str(path), "--output-dir", str(tmp_path / "out")] + (["--trust-checkpoint"] * trust)
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "is truncated or corrupt" in err and "Traceback" not in err

@@ -184,14 +184,27 @@ def load_checkpoint(path: str | os.PathLike, trust_checkpoint: bool = False) -> 
                 f"{path} holds Python objects beyond tensors, numbers and strings, so it cannot be read with "
                 "torch.load(weights_only=True). Loading it fully means unpickling, which can execute arbitrary "
                 "code from the file. If you trust where it came from, pass --trust-checkpoint "
-                f"(trust_checkpoint=True). Details: {str(error).splitlines()[0]}"
+                f"(trust_checkpoint=True). Details: {_first_sentence(error)}"
             ) from error
     except (RuntimeError, EOFError, OSError) as error:
-        reason = str(error).splitlines()[0].split(". ")[0]  # torch's own text goes on for several sentences
-        raise ConversionError(
-            f"{path} is truncated or corrupt ({reason}); the download or copy did not finish. Get the file again."
-        ) from None
-    return torch.load(path, map_location="cpu", weights_only=False)
+        raise _unreadable(path, error) from None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as error:
+        raise _unreadable(path, error) from None
+
+
+def _first_sentence(error: BaseException) -> str:
+    """The first sentence of an error's message (torch's go on for several), or its type when it has none."""
+    lines = str(error).strip().splitlines()
+    return lines[0].split(". ")[0] if lines else type(error).__name__
+
+
+def _unreadable(path: str | os.PathLike, error: BaseException) -> ConversionError:
+    return ConversionError(
+        f"{path} is truncated or corrupt ({_first_sentence(error)}); the download or copy did not finish. "
+        "Get the file again."
+    )
 
 
 def official_state_dict(checkpoint: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
