@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Imported after parsing so that --help answers without loading torch and transformers.
     from transformers_videoswin.checkpoints import ConversionError, convert_official_checkpoint
+    from transformers_videoswin.checkpoints.checkpoint_io import check_checkpoint_file
     from transformers_videoswin.checkpoints.hub import check_output_dir, push_to_hub, save_hub_directory
     from transformers_videoswin.checkpoints.model_cards import render_card
 
@@ -61,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         check_output_dir(
             args.output_dir, args.overwrite, args.push_to_hub, inputs=(args.checkpoint, args.expected_output)
         )  # before the long part
+        if args.expected_output:
+            check_checkpoint_file(args.expected_output)
         result = convert_official_checkpoint(
             args.checkpoint,
             window_size=args.window_size,

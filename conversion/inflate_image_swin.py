@@ -45,12 +45,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Imported after parsing so that --help answers without loading torch and transformers.
     from transformers_videoswin.checkpoints import ConversionError, inflate_and_verify
+    from transformers_videoswin.checkpoints.checkpoint_io import check_checkpoint_file
     from transformers_videoswin.checkpoints.hub import check_output_dir, save_hub_directory
 
     try:
         check_output_dir(
             args.output_dir, args.overwrite, inputs=(args.image_checkpoint, args.expected_output)
         )  # before the long part
+        if args.expected_output:
+            check_checkpoint_file(args.expected_output)
         model, report = inflate_and_verify(
             args.image_checkpoint,
             window_size=args.window_size,

@@ -229,6 +229,24 @@ def test_push_to_hub_without_a_token_is_refused_up_front(tmp_path, capsys, monke
     assert len(err.strip().splitlines()) == 1 and "needs a Hugging Face token" in err and not out.exists()
 
 
+@pytest.mark.parametrize("script", ["convert_official_checkpoint.py", "inflate_image_swin.py"])
+def test_a_bad_expected_output_is_refused_before_the_checkpoint_is_read(script, tmp_path, capsys):
+    """A missing or unreadable --expected-output is reported in one line up front (the checkpoint named does not
+    exist: had it been read first, that would be the error)."""
+    main = import_script(script).main
+    checkpoint_flag = "--image-checkpoint" if script == "inflate_image_swin.py" else "--checkpoint"
+    (tmp_path / "page.pt").write_text("<html>Not Found</html>")
+    for expected, message in (
+        ("missing.pt", "No such file: .*missing.pt"),
+        ("page.pt", "is not a PyTorch checkpoint"),
+    ):
+        argv = [checkpoint_flag, str(tmp_path / "not-read.pth"), "--output-dir", str(tmp_path / "out")]
+        assert main([*argv, "--expected-output", str(tmp_path / expected)]) == 1
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and re.search(message, err), err
+    assert not (tmp_path / "out").exists()
+
+
 def test_overwrite_never_deletes_the_checkpoint_or_the_working_directory(
     official_tiny_dir, tmp_path, capsys, monkeypatch
 ):

@@ -150,9 +150,12 @@ def resolve(path_or_url: str | os.PathLike, cache_dir: str | os.PathLike | None 
 
 
 def check_checkpoint_file(path: str | os.PathLike) -> None:
-    """Refuse, with a ConversionError that says what to do, what `torch.load` cannot read: a directory, an empty
-    file, a file that is neither torch's zip format nor a pickle (a web page saved by mistake, for example)."""
+    """Refuse, with a ConversionError that says what to do, what `torch.load` cannot read: a missing path, a
+    directory, an empty file, a file that is neither torch's zip format nor a pickle (a web page saved by mistake,
+    for example)."""
     path = Path(path)
+    if not path.exists():
+        raise ConversionError(f"No such file: {path}. Check the path.")
     if path.is_dir():
         raise ConversionError(f"{path} is a directory; give the checkpoint file (.pth) inside it.")
     size = path.stat().st_size
