@@ -25,7 +25,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--checkpoint", required=True, help="official .pth file: local path or http(s) URL")
     parser.add_argument("--output-dir", required=True, help="directory to write the converted model to")
     parser.add_argument(
-        "--overwrite", action="store_true", help="replace the contents of a non-empty --output-dir (else refused)"
+        "--overwrite",
+        action="store_true",
+        help="replace the files of an earlier model directory at --output-dir (a non-empty one is refused otherwise)",
     )
     parser.add_argument("--window-size", type=int, nargs=3, metavar=("D", "H", "W"), help="override the window")
     parser.add_argument("--patch-size", type=int, nargs=3, metavar=("T", "H", "W"), help="override the patch size")
@@ -52,11 +54,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Imported after parsing so that --help answers without loading torch and transformers.
     from transformers_videoswin.checkpoints import ConversionError, convert_official_checkpoint
+    from transformers_videoswin.checkpoints.checkpoint_io import check_checkpoint_file
     from transformers_videoswin.checkpoints.hub import check_output_dir, push_to_hub, save_hub_directory
     from transformers_videoswin.checkpoints.model_cards import render_card
 
     try:
-        check_output_dir(args.output_dir, args.overwrite, args.push_to_hub)  # before the long part
+        check_output_dir(
+            args.output_dir, args.overwrite, args.push_to_hub, inputs=(args.checkpoint, args.expected_output)
+        )  # before the long part
+        if args.expected_output:
+            check_checkpoint_file(args.expected_output)
         result = convert_official_checkpoint(
             args.checkpoint,
             window_size=args.window_size,

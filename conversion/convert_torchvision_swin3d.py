@@ -23,7 +23,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--checkpoint", required=True, help="torchvision swin3d state dict (.pth): path or URL")
     parser.add_argument("--output-dir", required=True, help="directory to write the converted model to")
     parser.add_argument(
-        "--overwrite", action="store_true", help="replace the contents of a non-empty --output-dir (else refused)"
+        "--overwrite",
+        action="store_true",
+        help="replace the files of an earlier model directory at --output-dir (a non-empty one is refused otherwise)",
     )
     parser.add_argument(
         "--label-set", help="kinetics400, kinetics600, ssv2 or none (default: kinetics400 for 400-class heads)"
@@ -49,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     from transformers_videoswin.checkpoints.hub import check_output_dir, save_hub_directory
 
     try:
-        check_output_dir(args.output_dir, args.overwrite)  # before the long part
+        check_output_dir(args.output_dir, args.overwrite, inputs=(args.checkpoint,))  # before the long part
         result = convert_torchvision_checkpoint(
             args.checkpoint,
             label_set=args.label_set,

@@ -26,7 +26,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--image-checkpoint", required=True, help="official 2D .pth (path or URL) or transformers dir")
     parser.add_argument("--output-dir", required=True, help="directory to write the video model to")
     parser.add_argument(
-        "--overwrite", action="store_true", help="replace the contents of a non-empty --output-dir (else refused)"
+        "--overwrite",
+        action="store_true",
+        help="replace the files of an earlier model directory at --output-dir (a non-empty one is refused otherwise)",
     )
     parser.add_argument("--window-size", type=int, nargs=3, default=(8, 7, 7), metavar=("D", "H", "W"))
     parser.add_argument("--patch-size", type=int, nargs=3, default=(2, 4, 4), metavar=("T", "H", "W"))
@@ -43,10 +45,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Imported after parsing so that --help answers without loading torch and transformers.
     from transformers_videoswin.checkpoints import ConversionError, inflate_and_verify
+    from transformers_videoswin.checkpoints.checkpoint_io import check_checkpoint_file
     from transformers_videoswin.checkpoints.hub import check_output_dir, save_hub_directory
 
     try:
-        check_output_dir(args.output_dir, args.overwrite)  # before the long part
+        check_output_dir(
+            args.output_dir, args.overwrite, inputs=(args.image_checkpoint, args.expected_output)
+        )  # before the long part
+        if args.expected_output:
+            check_checkpoint_file(args.expected_output)
         model, report = inflate_and_verify(
             args.image_checkpoint,
             window_size=args.window_size,

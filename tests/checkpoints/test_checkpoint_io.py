@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import re
 
 import pytest
@@ -50,11 +51,13 @@ def test_layouts_and_paths(official_checkpoint, tmp_path):
 
 
 class _Files:
-    """What the test server serves: path -> (bytes, ETag), and paths whose transfer stops half-way."""
+    """What the test server serves: path -> (bytes, ETag), paths whose transfer stops half-way, and paths served as
+    web pages (Content-Type text/html)."""
 
     def __init__(self):
-        self.files: dict[str, tuple[bytes, str]] = {}
+        self.files: dict[str, tuple[bytes, str | None]] = {}
         self.truncated: set[str] = set()
+        self.pages: set[str] = set()
         self.gets = 0
 
 
@@ -76,7 +79,10 @@ def checkpoint_server():
             body, etag = served.files[self.path]
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
-            self.send_header("ETag", etag)
+            if etag is not None:
+                self.send_header("ETag", etag)
+            if self.path in served.pages:
+                self.send_header("Content-Type", "text/html; charset=utf-8")
             self.end_headers()
             return body
 
@@ -159,3 +165,118 @@ def test_unreadable_checkpoints_get_one_line_errors(kind, message, official_tiny
     err = capsys.readouterr().err
     assert err.startswith("error: ") and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert re.search(message, err) and not (tmp_path / "out").exists()
+
+
+def test_download_revalidates_each_signal_and_never_trusts_a_broken_record(checkpoint_server, tmp_path, monkeypatch):
+    """A new ETag alone (same size), or a new size alone (a server without ETags), means downloading again; an
+    unreadable record means downloading again instead of a traceback; a transfer stopped by Ctrl-C leaves no
+    partial file and keeps the previous complete one."""
+    from transformers_videoswin.checkpoints.checkpoint_io import download
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
+    base, served = checkpoint_server
+    cache, url = tmp_path / "cache", f"{base}/m/model.pth"
+    served.files["/m/model.pth"] = (b"version 1", '"v1"')
+    path = download(url, cache)
+    served.files["/m/model.pth"] = (b"version 2", '"v2"')  # same size, new ETag
+    assert download(url, cache).read_bytes() == b"version 2" and served.gets == 2
+    served.files["/m/model.pth"] = (b"version three", None)  # no ETag, new size
+    assert download(url, cache).read_bytes() == b"version three" and served.gets == 3
+    assert download(url, cache) == path and served.gets == 3  # unchanged: the cached file
+
+    record = path.with_name("model.pth.json")
+    assert json.loads(record.read_text())["url"] == url
+    record.write_text('{"url": "' + url)  # cut short
+    assert download(url, cache).read_bytes() == b"version three" and served.gets == 4
+    assert json.loads(record.read_text())["size"] == len(b"version three")
+
+    class Interrupted:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def update(self, n):
+            raise KeyboardInterrupt
+
+    served.files["/m/model.pth"] = (b"version four", '"v4"')
+    monkeypatch.setattr("tqdm.auto.tqdm", Interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        download(url, cache)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["model.pth", "model.pth.json"]
+    assert path.read_bytes() == b"version three"
+
+
+def test_a_cache_that_cannot_be_created_is_one_conversion_error(checkpoint_server, tmp_path, monkeypatch):
+    from transformers_videoswin.checkpoints.checkpoint_io import download
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
+    base, served = checkpoint_server
+    served.files["/m/model.pth"] = (b"weights", '"w1"')
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(ConversionError, match=r"Could not download .*Not a directory.*VIDEOSWIN_CACHE moves"):
+        download(f"{base}/m/model.pth", tmp_path / "a-file" / "cache")
+    assert served.gets == 0
+
+
+@pytest.mark.parametrize("kind", ["empty", "no weights", "bad config"])
+def test_inflate_refuses_a_directory_that_is_not_a_model_in_one_line(kind, tmp_path, capsys):
+    """inflate_image_swin.py takes a .pth or a transformers Swin directory; any other directory is one line."""
+    from test_conversion_cli import import_script
+
+    source = tmp_path / "swin"
+    source.mkdir()
+    if kind == "no weights":
+        (source / "config.json").write_text('{"model_type": "swin", "architectures": ["SwinModel"]}')
+    elif kind == "bad config":
+        (source / "config.json").write_text("{not json")
+    main = import_script("inflate_image_swin.py").main
+    assert main(["--image-checkpoint", str(source), "--output-dir", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    expected = "without config.json" if kind == "empty" else "is not a loadable transformers Swin directory"
+    assert expected in err and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("trust", [False, True])
+@pytest.mark.parametrize("keep", [10, 300])
+def test_a_truncated_legacy_pickle_checkpoint_is_one_line(keep, trust, official_checkpoint, tmp_path, capsys):
+    """torch.save's pre-zip format cut short: torch raises an EOFError without a message (or, unpickling fully, an
+    UnpicklingError); both are reported as a truncated file, not an IndexError or a traceback."""
+    from test_conversion_cli import import_script
+
+    full = tmp_path / "legacy.pth"
+    torch.save(official_checkpoint, full, _use_new_zipfile_serialization=False)
+    path = tmp_path / "cut.pth"
+    path.write_bytes(full.read_bytes()[:keep])
+    with pytest.raises(ConversionError, match="is truncated or corrupt"):
+        load_checkpoint(path, trust_checkpoint=trust)
+    main = import_script("convert_official_checkpoint.py").main
+    args = ["--checkpoint", str(path), "--output-dir", str(tmp_path / "out")] + (["--trust-checkpoint"] * trust)
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "is truncated or corrupt" in err and "Traceback" not in err
+
+
+def test_a_web_page_or_a_missing_file_is_not_cached_as_a_checkpoint(checkpoint_server, tmp_path, monkeypatch):
+    """A server that answers with a web page (a login or error page with status 200) or a 404 gets one
+    ConversionError, and nothing is left in the cache to be reused on the next run."""
+    from transformers_videoswin.checkpoints.checkpoint_io import download
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
+    base, served = checkpoint_server
+    served.files["/p/model.pth"] = (b"<html><body>Sign in to continue</body></html>", '"p1"')
+    served.pages.add("/p/model.pth")
+    cache = tmp_path / "cache"
+    with pytest.raises(ConversionError, match=r"Could not download .*sent a web page \(text/html\)"):
+        download(f"{base}/p/model.pth", cache)
+    with pytest.raises(ConversionError, match=r"Could not download .*404"):
+        download(f"{base}/missing/model.pth", cache)
+    assert not [path for path in cache.rglob("*") if path.is_file()]

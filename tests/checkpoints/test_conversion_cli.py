@@ -128,7 +128,8 @@ def test_bad_output_dirs_are_refused_before_the_checkpoint_is_read(script, tmp_p
     checkpoint_flag = "--image-checkpoint" if script == "inflate_image_swin.py" else "--checkpoint"
     missing = str(tmp_path / "not-read.pth")
     (tmp_path / "file").write_text("x")
-    (tmp_path / "previous").mkdir()
+    (tmp_path / "previous").mkdir()  # an earlier model directory
+    (tmp_path / "previous" / "config.json").write_text("{}")
     (tmp_path / "previous" / "stale.bin").write_text("x")
     cases = {
         str(tmp_path / "file"): "is a file; give a directory",
@@ -159,6 +160,7 @@ def test_overwrite_replaces_an_earlier_conversion_and_push_needs_the_network(
     checkpoint = str(official_tiny_dir / "official_checkpoint.pth")
     out = tmp_path / "out"
     out.mkdir()
+    (out / "config.json").write_text("{}")
     (out / "pytorch_model.bin").write_text("stale weights of an earlier run")
     assert main(["--checkpoint", checkpoint, "--output-dir", str(out), "--overwrite"]) == 0
     assert not (out / "pytorch_model.bin").exists() and (out / "model.safetensors").is_file()
@@ -167,3 +169,136 @@ def test_overwrite_replaces_an_earlier_conversion_and_push_needs_the_network(
     assert main(["--checkpoint", checkpoint, "--output-dir", str(tmp_path / "o2"), "--push-to-hub", "me/m"]) == 1
     assert "needs the network, but offline mode is on" in capsys.readouterr().err
     assert not (tmp_path / "o2").exists()
+
+
+@pytest.mark.parametrize(
+    ("contents", "reason"),
+    [
+        ({"src/main.py": "code", "config.json": "{}"}, r"it holds folders \(src/\)"),
+        ({"notes.txt": "mine"}, "no config.json"),
+    ],
+)
+def test_overwrite_never_clears_what_is_not_a_model_directory(contents, reason, tmp_path, capsys):
+    """`--output-dir . --overwrite` in a repository, or a folder of someone's files, is refused before the checkpoint
+    is read, and nothing in it is touched; the library function refuses the same way."""
+    from transformers_videoswin.checkpoints import ConversionError
+    from transformers_videoswin.checkpoints.hub import save_hub_directory
+
+    out = tmp_path / "out"
+    for name, text in contents.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text(text)
+    before = sorted(str(path.relative_to(out)) for path in out.rglob("*"))
+    main = import_script("convert_official_checkpoint.py").main
+    assert main(["--checkpoint", str(tmp_path / "not-read.pth"), "--output-dir", str(out), "--overwrite"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and re.search(f"is not an earlier model directory .*{reason}", err), err
+    with pytest.raises(ConversionError, match=reason):
+        save_hub_directory(None, out, overwrite=True)
+    assert sorted(str(path.relative_to(out)) for path in out.rglob("*")) == before
+
+
+def test_a_directory_without_write_permission_is_refused(tmp_path, capsys):
+    """The real permission check (chmod). As root, permissions do not bite, so that case is skipped there; the
+    refusal itself is also covered by test_bad_output_dirs_are_refused_before_the_checkpoint_is_read."""
+    import os
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as root: chmod does not stop writes here")
+        main = import_script("convert_official_checkpoint.py").main
+        for output_dir in (locked, locked / "new"):
+            assert main(["--checkpoint", str(tmp_path / "x.pth"), "--output-dir", str(output_dir)]) == 1
+            assert "is not writable" in capsys.readouterr().err
+    finally:
+        locked.chmod(0o700)
+
+
+def test_push_to_hub_without_a_token_is_refused_up_front(tmp_path, capsys, monkeypatch):
+    for variable in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_OIDC_RESOURCE", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
+    monkeypatch.setattr("huggingface_hub.constants.HF_TOKEN_PATH", str(tmp_path / "no-token"))
+    main = import_script("convert_official_checkpoint.py").main
+    out = tmp_path / "out"
+    assert main(["--checkpoint", str(tmp_path / "x.pth"), "--output-dir", str(out), "--push-to-hub", "me/m"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "needs a Hugging Face token" in err and not out.exists()
+
+
+@pytest.mark.parametrize("script", ["convert_official_checkpoint.py", "inflate_image_swin.py"])
+def test_a_bad_expected_output_is_refused_before_the_checkpoint_is_read(script, tmp_path, capsys):
+    """A missing or unreadable --expected-output is reported in one line up front (the checkpoint named does not
+    exist: had it been read first, that would be the error)."""
+    main = import_script(script).main
+    checkpoint_flag = "--image-checkpoint" if script == "inflate_image_swin.py" else "--checkpoint"
+    (tmp_path / "page.pt").write_text("<html>Not Found</html>")
+    for expected, message in (
+        ("missing.pt", "No such file: .*missing.pt"),
+        ("page.pt", "is not a PyTorch checkpoint"),
+    ):
+        argv = [checkpoint_flag, str(tmp_path / "not-read.pth"), "--output-dir", str(tmp_path / "out")]
+        assert main([*argv, "--expected-output", str(tmp_path / expected)]) == 1
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and re.search(message, err), err
+    assert not (tmp_path / "out").exists()
+
+
+def test_overwrite_never_deletes_the_checkpoint_or_the_working_directory(
+    official_tiny_dir, tmp_path, capsys, monkeypatch
+):
+    main = import_script("convert_official_checkpoint.py").main
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "config.json").write_text("{}")  # an earlier model directory ...
+    checkpoint = out / "official_checkpoint.pth"  # ... holding the checkpoint to convert
+    checkpoint.write_bytes((official_tiny_dir / "official_checkpoint.pth").read_bytes())
+    assert main(["--checkpoint", str(checkpoint), "--output-dir", str(out), "--overwrite"]) == 1
+    assert "which --overwrite would delete" in capsys.readouterr().err and checkpoint.is_file()
+
+    checkpoint.unlink()
+    monkeypatch.chdir(out)
+    fixture = str(official_tiny_dir / "official_checkpoint.pth")
+    assert main(["--checkpoint", fixture, "--output-dir", ".", "--overwrite"]) == 1
+    assert "which --overwrite would delete" in capsys.readouterr().err and (out / "config.json").is_file()
+
+
+def test_overwrite_keeps_the_earlier_model_when_the_save_fails(official_tiny_dir, tmp_path, monkeypatch):
+    """--overwrite writes the new files into a hidden folder first: a save that fails half-way (a full disk) leaves
+    the earlier model as it was and nothing else; a save that succeeds replaces every earlier file."""
+    from transformers_videoswin.checkpoints import hub
+
+    main = import_script("convert_official_checkpoint.py").main
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "config.json").write_text('{"earlier": true}')
+    (out / "pytorch_model.bin").write_text("the earlier model")
+
+    def fail_half_way(model, output_dir, *args):
+        (output_dir / "config.json").write_text("{}")
+        raise OSError(28, "No space left on device")
+
+    real_write = hub._write_hub_directory
+    monkeypatch.setattr(hub, "_write_hub_directory", fail_half_way)
+    args = [
+        "--checkpoint",
+        str(official_tiny_dir / "official_checkpoint.pth"),
+        "--output-dir",
+        str(out),
+        "--overwrite",
+    ]
+    with pytest.raises(OSError, match="No space left"):
+        main(args)
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "pytorch_model.bin"]
+    assert (out / "config.json").read_text() == '{"earlier": true}'
+
+    monkeypatch.setattr(hub, "_write_hub_directory", real_write)
+    assert main(args) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert (
+        "model.safetensors" in names and "pytorch_model.bin" not in names and not any(n.startswith(".") for n in names)
+    )
+    assert "earlier" not in (out / "config.json").read_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import pickle
@@ -65,8 +66,17 @@ def _remote_version(url: str) -> dict[str, Any] | None:
         with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=30) as response:
             size = response.headers.get("Content-Length")
             return {"size": int(size) if size else None, "etag": response.headers.get("ETag")}
-    except OSError:
+    except (OSError, ValueError, http.client.HTTPException):
         return None
+
+
+def _read_record(path: Path) -> dict[str, Any] | None:
+    """The cache record beside a downloaded file, or None when it is missing or unreadable."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def download(url: str, cache_dir: str | os.PathLike | None = None) -> Path:
@@ -76,11 +86,13 @@ def download(url: str, cache_dir: str | os.PathLike | None = None) -> Path:
     Files are cached by URL (two URLs ending in the same file name are two entries), beside a `.json` record of the
     URL, size, ETag and SHA-256. A cached file is used while a HEAD request reports the same size and ETag, or, when
     the server cannot be asked (offline), while its SHA-256 still matches the record. A download goes to a
-    temporary file that is renamed into place only once complete."""
+    temporary file that is renamed into place only once complete and of the announced size; the record is written
+    last (atomically too), so an interrupted download or record means downloading again, never a wrong file.
+    (`torch.hub.download_url_to_file` is not used: it reports neither the ETag nor a transfer that stops early.)"""
     name = Path(urllib.parse.urlparse(url).path).name or "checkpoint.pth"
     folder = Path(cache_dir or default_cache_dir()) / hashlib.sha256(url.encode()).hexdigest()[:16]
     target, record_path = folder / name, folder / f"{name}.json"
-    record = json.loads(record_path.read_text()) if record_path.is_file() and target.is_file() else None
+    record = _read_record(record_path) if target.is_file() else None
     if record is not None:
         remote = _remote_version(url)
         if remote is None:
@@ -93,12 +105,15 @@ def download(url: str, cache_dir: str | os.PathLike | None = None) -> Path:
             f"Cannot download {url}: offline mode is on (HF_HUB_OFFLINE) and it is not in the cache {folder}. "
             "Download it yourself and pass the local path, or unset HF_HUB_OFFLINE."
         )
-    folder.mkdir(parents=True, exist_ok=True)
-    descriptor, partial = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+    partial = None
     try:
+        folder.mkdir(parents=True, exist_ok=True)
+        descriptor, partial = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
         with urllib.request.urlopen(url, timeout=60) as response, os.fdopen(descriptor, "wb") as out:
             from tqdm.auto import tqdm
 
+            if response.headers.get_content_type() == "text/html":  # a login or error page answered with 200
+                raise OSError("the server sent a web page (text/html), not a checkpoint; check the URL")
             total = int(response.headers.get("Content-Length") or 0) or None
             etag = response.headers.get("ETag")
             with tqdm(total=total, unit="B", unit_scale=True, desc=name) as bar:
@@ -108,14 +123,21 @@ def download(url: str, cache_dir: str | os.PathLike | None = None) -> Path:
         size = os.path.getsize(partial)
         if total is not None and size != total:
             raise OSError(f"the transfer stopped after {size} of {total} bytes")
+        record_path.unlink(missing_ok=True)  # the old record must not vouch for the new file
         os.replace(partial, target)
-    except OSError as error:
-        Path(partial).unlink(missing_ok=True)
+        record = {"url": url, "size": size, "etag": etag, "sha256": _sha256(target)}
+        descriptor, partial = tempfile.mkstemp(dir=folder, prefix=f".{name}.json.", suffix=".part")
+        with os.fdopen(descriptor, "w") as out:
+            json.dump(record, out, indent=2)
+        os.replace(partial, record_path)  # a file without its record is downloaded again, never trusted
+    except (OSError, ValueError, http.client.HTTPException) as error:
         raise ConversionError(
-            f"Could not download {url}: {error}. Try again, or download it yourself and pass the local path."
+            f"Could not download {url} into {folder}: {error}. Try again (VIDEOSWIN_CACHE moves the cache), or "
+            "download it yourself and pass the local path."
         ) from None
-    record = {"url": url, "size": size, "etag": etag, "sha256": _sha256(target)}
-    record_path.write_text(json.dumps(record, indent=2))
+    finally:  # whatever stopped the transfer (Ctrl-C included), no partial file stays behind
+        if partial is not None:
+            Path(partial).unlink(missing_ok=True)
     return target
 
 
@@ -128,9 +150,12 @@ def resolve(path_or_url: str | os.PathLike, cache_dir: str | os.PathLike | None 
 
 
 def check_checkpoint_file(path: str | os.PathLike) -> None:
-    """Refuse, with a ConversionError that says what to do, what `torch.load` cannot read: a directory, an empty
-    file, a file that is neither torch's zip format nor a pickle (a web page saved by mistake, for example)."""
+    """Refuse, with a ConversionError that says what to do, what `torch.load` cannot read: a missing path, a
+    directory, an empty file, a file that is neither torch's zip format nor a pickle (a web page saved by mistake,
+    for example)."""
     path = Path(path)
+    if not path.exists():
+        raise ConversionError(f"No such file: {path}. Check the path.")
     if path.is_dir():
         raise ConversionError(f"{path} is a directory; give the checkpoint file (.pth) inside it.")
     size = path.stat().st_size
@@ -162,14 +187,27 @@ def load_checkpoint(path: str | os.PathLike, trust_checkpoint: bool = False) -> 
                 f"{path} holds Python objects beyond tensors, numbers and strings, so it cannot be read with "
                 "torch.load(weights_only=True). Loading it fully means unpickling, which can execute arbitrary "
                 "code from the file. If you trust where it came from, pass --trust-checkpoint "
-                f"(trust_checkpoint=True). Details: {str(error).splitlines()[0]}"
+                f"(trust_checkpoint=True). Details: {_first_sentence(error)}"
             ) from error
     except (RuntimeError, EOFError, OSError) as error:
-        raise ConversionError(
-            f"{path} is truncated or corrupt ({str(error).splitlines()[0]}); the download or copy did not finish. "
-            "Get the file again."
-        ) from None
-    return torch.load(path, map_location="cpu", weights_only=False)
+        raise _unreadable(path, error) from None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as error:
+        raise _unreadable(path, error) from None
+
+
+def _first_sentence(error: BaseException) -> str:
+    """The first sentence of an error's message (torch's go on for several), or its type when it has none."""
+    lines = str(error).strip().splitlines()
+    return lines[0].split(". ")[0] if lines else type(error).__name__
+
+
+def _unreadable(path: str | os.PathLike, error: BaseException) -> ConversionError:
+    return ConversionError(
+        f"{path} is truncated or corrupt ({_first_sentence(error)}); the download or copy did not finish. "
+        "Get the file again."
+    )
 
 
 def official_state_dict(checkpoint: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

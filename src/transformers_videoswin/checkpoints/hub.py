@@ -15,7 +15,7 @@ from transformers import PreTrainedModel
 from ..processing.image_processing_videoswin import VideoSwinImageProcessor
 from ..processing.video_io import offline_mode
 from ..processing.video_processing_videoswin import VideoSwinVideoProcessor
-from .checkpoint_io import ConversionError
+from .checkpoint_io import ConversionError, is_url
 
 # `trust_remote_code=True` finds every class through `auto_map`; the code files are saved beside the weights.
 AUTO_MAP = {
@@ -63,10 +63,28 @@ def save_processors(
         image_processor.save_pretrained(output_dir)
 
 
-def check_output_dir(output_dir: str | os.PathLike, overwrite: bool = False, push_to_hub: str | None = None) -> None:
+def _not_an_earlier_output(output_dir: Path) -> str | None:
+    """Why the non-empty `output_dir` is not a model directory that `--overwrite` may clear, or None when it is one
+    (a `config.json` and plain files beside it, as `save_hub_directory` writes)."""
+    folders = sorted(entry.name + "/" for entry in output_dir.iterdir() if entry.is_dir())
+    if folders:
+        return f"it holds folders ({', '.join(folders[:3])})"
+    if not (output_dir / "config.json").is_file():
+        return "it has no config.json"
+    return None
+
+
+def check_output_dir(
+    output_dir: str | os.PathLike,
+    overwrite: bool = False,
+    push_to_hub: str | None = None,
+    inputs: tuple[str | os.PathLike | None, ...] = (),
+) -> None:
     """The checks a conversion makes before its long part, so that it never fails after it: `output_dir` must be a
     directory this process can write to, empty or absent unless `overwrite` (the files of an earlier conversion
-    would otherwise be left beside the new ones), and `push_to_hub` needs the network. Raises `ConversionError`."""
+    would otherwise be left beside the new ones), and `overwrite` only clears a model directory, never a folder of
+    something else, nor one holding one of the local `inputs` (the checkpoint being converted) or the working
+    directory. `push_to_hub` needs the network and a Hugging Face token. Raises `ConversionError`."""
     output_dir = Path(output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise ConversionError(f"--output-dir {output_dir} is a file; give a directory (it is created if missing).")
@@ -85,16 +103,35 @@ def check_output_dir(output_dir: str | os.PathLike, overwrite: bool = False, pus
             f"--output-dir {output_dir} is not writable ({existing}: {error.strerror}). Give a directory you can "
             "write to."
         ) from None
-    if output_dir.is_dir() and any(output_dir.iterdir()) and not overwrite:
-        raise ConversionError(
-            f"--output-dir {output_dir} exists and is not empty. Pass --overwrite to replace its contents (every "
-            "file in it is removed first), or give a new directory."
-        )
+    if output_dir.is_dir() and any(output_dir.iterdir()):
+        if not overwrite:
+            raise ConversionError(
+                f"--output-dir {output_dir} exists and is not empty. Pass --overwrite to replace its contents (every "
+                "file in it is removed first), or give a new directory."
+            )
+        reason = _not_an_earlier_output(output_dir)
+        if reason is not None:
+            raise ConversionError(
+                f"--output-dir {output_dir} is not an earlier model directory ({reason}), and --overwrite only "
+                "replaces one (a config.json and the files beside it). Empty it yourself, or give a new directory."
+            )
+        for path in [Path(p) for p in inputs if p is not None and not is_url(p)] + [Path.cwd()]:
+            if path.resolve().is_relative_to(output_dir.resolve()):
+                raise ConversionError(
+                    f"--output-dir {output_dir} holds {path}, which --overwrite would delete. Give a new directory."
+                )
     if push_to_hub:
         if offline_mode():
             raise ConversionError(
                 f"--push-to-hub {push_to_hub} needs the network, but offline mode is on (HF_HUB_OFFLINE). Convert "
                 "without --push-to-hub, then upload the directory with `hf upload` when online."
+            )
+        from huggingface_hub import get_token
+
+        if get_token() is None:
+            raise ConversionError(
+                f"--push-to-hub {push_to_hub} needs a Hugging Face token, and none is set. Run `hf auth login` (or "
+                "set HF_TOKEN) first, or convert without --push-to-hub and upload the directory later."
             )
 
 
@@ -110,12 +147,38 @@ def save_hub_directory(
     """Save `model` (safetensors), its config with `auto_map`, the model and processor code, processor configs
     (`processors`, by default the official test transform for the model's input size and `sampling`) and optionally
     a README.md. The copied code files import each other with single-dot relative imports, so the directory loads
-    with `trust_remote_code=True` where this package is not installed. With `overwrite`, whatever `output_dir`
-    held before is removed first, so that no stale file survives."""
+    with `trust_remote_code=True` where this package is not installed. With `overwrite`, an earlier model directory
+    in `output_dir` is replaced: the new files are written into a hidden folder inside it, then the old files are
+    removed and the new ones moved into place, so no stale file survives and a save that fails half-way leaves the
+    earlier model as it was (any other non-empty directory is refused: see `check_output_dir`)."""
     output_dir = Path(output_dir)
-    if overwrite and output_dir.is_dir():
-        shutil.rmtree(output_dir)
+    if overwrite and output_dir.is_dir() and any(output_dir.iterdir()):
+        reason = _not_an_earlier_output(output_dir)
+        if reason is not None:
+            raise ConversionError(f"Not replacing {output_dir}: {reason}, so it is not an earlier model directory.")
+        # Inside the directory, not beside it: its parent may be one we cannot write to.
+        staging = Path(tempfile.mkdtemp(prefix=".new-", dir=output_dir))
+        try:
+            _write_hub_directory(model, staging, sampling, processors, model_card)
+            for entry in output_dir.iterdir():
+                if entry != staging:
+                    entry.unlink()
+            for entry in staging.iterdir():
+                os.replace(entry, output_dir / entry.name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return output_dir
     output_dir.mkdir(parents=True, exist_ok=True)
+    return _write_hub_directory(model, output_dir, sampling, processors, model_card)
+
+
+def _write_hub_directory(
+    model: PreTrainedModel,
+    output_dir: Path,
+    sampling: str,
+    processors: tuple[VideoSwinImageProcessor, VideoSwinVideoProcessor] | None,
+    model_card: str | None,
+) -> Path:
     model = getattr(model, "_orig_mod", model)  # a torch.compile'd model saves its original module
     model.config.auto_map = dict(AUTO_MAP)
     model.config.architectures = [type(model).__name__]

@@ -79,13 +79,26 @@ def load_image_swin_state_dict(source: str | os.PathLike, trust_checkpoint: bool
     if Path(source).is_dir():
         from transformers import AutoConfig, SwinForImageClassification, SwinModel
 
-        config = AutoConfig.from_pretrained(source)
-        if config.model_type != "swin":
-            raise ConversionError(f"{source} holds a {config.model_type!r} model; only Swin (v1) can be inflated.")
-        if "SwinForImageClassification" in (config.architectures or []):
-            model = SwinForImageClassification.from_pretrained(source).swin
-        else:
-            model = SwinModel.from_pretrained(source)
+        if not (Path(source) / "config.json").is_file():
+            raise ConversionError(
+                f"{source} is a directory without config.json: give the 2D checkpoint file (.pth) inside it, or a "
+                "directory saved by transformers' SwinModel / SwinForImageClassification.save_pretrained."
+            )
+        try:
+            config = AutoConfig.from_pretrained(source)
+            if config.model_type != "swin":
+                raise ConversionError(f"{source} holds a {config.model_type!r} model; only Swin (v1) can be inflated.")
+            if "SwinForImageClassification" in (config.architectures or []):
+                model = SwinForImageClassification.from_pretrained(source).swin
+            else:
+                model = SwinModel.from_pretrained(source)
+        except (OSError, ValueError) as error:
+            if isinstance(error, ConversionError):
+                raise
+            raise ConversionError(
+                f"{source} is not a loadable transformers Swin directory ({str(error).splitlines()[0]}). Give a "
+                "directory written by save_pretrained, or the 2D checkpoint file (.pth)."
+            ) from None
         return hf_swin_to_official(model.state_dict())
     checkpoint = load_checkpoint(resolve(source), trust_checkpoint)
     if isinstance(checkpoint, dict) and isinstance(checkpoint.get("model"), dict):
