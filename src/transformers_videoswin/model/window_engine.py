@@ -167,7 +167,7 @@ def broadcast_over_windows(mask: torch.Tensor, num_windows: int) -> torch.Tensor
 
 @dataclass(frozen=True)
 class WindowGroup:
-    """Windows `[first, end)` of the sorted order (each clip's copy of a window adjacent), all sharing one shift mask."""
+    """Windows `[first, end)` of the sorted order (each clip's copy of a window adjacent), sharing one shift mask."""
 
     first: int
     end: int
@@ -267,8 +267,9 @@ def _attend_windows(
     mask: torch.Tensor,
     padding: torch.Tensor | None,
 ) -> torch.Tensor:
-    """The windows whose tokens sit at `rows` of the `[rows, C]` `tokens`: gather, norm, attention -> `[len(rows), C]`.
-    `padding` (`[len(rows), 1]`) marks the rows that stand for padding: zeros after the norm, as in the official code."""
+    """The windows whose tokens sit at `rows` of the `[rows, C]` `tokens`: gather, norm, attention ->
+    `[len(rows), C]`. `padding` (`[len(rows), 1]`) marks the rows that stand for padding: zeros after the norm, as in
+    the official code."""
     windows = norm(tokens.index_select(0, rows))
     if padding is not None:
         windows = windows.masked_fill(padding, 0)
@@ -336,10 +337,10 @@ class WindowEngine:
         eager: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`x + drop_path(attention(norm(x)))` over the windows of a `[B, D, H, W, C]` volume `x`, rolled by `-shift`
-        (all zero: W-MSA), with the `[heads, N, N]` relative position `bias`; `drop_path` is None at inference. `checkpoint` recomputes the branch (a
-        chunk of windows, on the chunked strategy) in backward. With `return_weights`, the fused strategy runs, so that
-        the `[B * num_windows, heads, N, N]` weights come in the official window order; else None. `eager` says that
-        `attention` materializes its weights (sizes the chunks)."""
+        (all zero: W-MSA), with the `[heads, N, N]` relative position `bias`; `drop_path` is None at inference.
+        `checkpoint` recomputes the branch (a chunk of windows, on the chunked strategy) in backward. With
+        `return_weights`, the fused strategy runs, so that the `[B * num_windows, heads, N, N]` weights come in the
+        official window order; else None. `eager` says that `attention` materializes its weights (sizes the chunks)."""
         if return_weights or use_fused(self.strategy, hidden_states.device):
             arguments = (hidden_states, norm, attention, bias, window, shift)
             output, weights = _run(checkpoint, shifted_window_attention, *arguments)
@@ -373,13 +374,12 @@ class WindowEngine:
         """`x + drop_path(feed_forward(x))` for tokens `x` of any shape `[..., C]`, where `feed_forward` widens each
         token to `hidden_width` features on the way. On the chunked strategy, tokens go through in chunks: updated in
         place at inference, and one recomputed chunk at a time under `checkpoint`."""
-        if use_fused(self.strategy, hidden_states.device):
+        training = drop_path is not None or torch.is_grad_enabled()
+        if use_fused(self.strategy, hidden_states.device) or (training and checkpoint is None):
             return _add(hidden_states, _run(checkpoint, feed_forward, hidden_states), drop_path)
         flat = hidden_states.view(-1, hidden_states.shape[-1])
         chunks = chunk_bounds(0, flat.shape[0], max(1, self.chunk_bytes // (hidden_width * flat.element_size())))
-        if drop_path is not None or torch.is_grad_enabled():
-            if checkpoint is None:
-                return _add(hidden_states, feed_forward(hidden_states), drop_path)
+        if training:  # one recomputed chunk at a time
             output = torch.cat([checkpoint(feed_forward, flat[start:stop]) for start, stop in chunks])
             return _add(hidden_states, output.view(hidden_states.shape), drop_path)
         for start, stop in chunks:  # inference: in place
