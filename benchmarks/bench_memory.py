@@ -10,9 +10,10 @@ from the package's own Swin-T configuration with random weights. Peers, each run
 - the same command on a 224p clip of the same length (the memory that decoding costs nothing extra: the floor);
 - the same command with frames decoded at full resolution and resized afterwards (`decode_resize: false` in the
   saved processor, the behaviour before resizing moved into decoding);
-- the large clip again at smaller `--batch-size` values (`--extra-batch-sizes`): once decoding is resized, the
-  peak is the model's forward pass over a batch of clips, on top of the process's imports (torch alone is about
-  500 MiB) and the views of the video (12 views of 32 frames at 224x224 in float32: 231 MB).
+- the large clip again at other `--batch-size` values (`--extra-batch-sizes`, default 8 and 2; the command's
+  default on the CPU is 1, since bigger batches are no faster there): once decoding is resized, the peak is the
+  model's forward pass over a batch of clips, on top of the process's imports (torch alone is about 500 MiB) and the
+  views of the video (12 views of 32 frames at 224x224 in float32: 231 MB).
 
 Memory is the peak resident set of the command: its own peak (`ru_maxrss` from `wait4` in a small launcher
 process, which covers the command and any decoding workers it waited for, whichever peaked highest), and the peak of
@@ -144,11 +145,12 @@ def peak_memory(command: list[str]) -> dict:
     return {"peak_rss_mib": maxrss_kib / 1024, "peak_pss_mib": peak_pss[0], "seconds": seconds, "stdout": stdout}
 
 
-def classify_command(video: Path, model_dir: Path, views: str, workers: int, batch_size: int) -> list[str]:
+def classify_command(video: Path, model_dir: Path, views: str, workers: int, batch_size: int | None) -> list[str]:
+    """The command line; `batch_size` None leaves `--batch-size` at the command's default."""
     return [
         sys.executable, "-m", "transformers_videoswin.cli", "classify", str(video), "--model", str(model_dir),
-        "--views", views, "--num-workers", str(workers), "--batch-size", str(batch_size), "--device", "cpu",
-        "--no-progress", "--json",
+        "--views", views, "--num-workers", str(workers), "--device", "cpu", "--no-progress", "--json",
+        *([] if batch_size is None else ["--batch-size", str(batch_size)]),
     ]  # fmt: skip
 
 
@@ -166,9 +168,11 @@ def main(argv=None) -> dict:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--views", default="1x1,4x3")
     parser.add_argument("--num-workers", type=int, default=0, help="decoding workers of the command (0: in-process)")
-    parser.add_argument("--batch-size", type=int, default=8, help="clips per forward pass (the command's default: 8)")
     parser.add_argument(
-        "--extra-batch-sizes", default="2", help="also run the large clip at these batch sizes (comma-separated)"
+        "--batch-size", type=int, default=None, help="clips per forward pass (default: the command's, 1 on the CPU)"
+    )
+    parser.add_argument(
+        "--extra-batch-sizes", default="8,2", help="also run the large clip at these batch sizes (comma-separated)"
     )
     parser.add_argument("--work-dir", default=None, help="keep the clips and models here (default: a temp dir)")
     parser.add_argument("--json", default=None)
@@ -207,7 +211,8 @@ def main(argv=None) -> dict:
                 results = json.loads(measured.pop("stdout"))  # one record per video
                 if len(results) != 1 or results[0].get("error"):
                     raise RuntimeError(f"classify did not classify {video}: {results}")
-                row = {"views": views, "clip": clip_name, "decoding": how, "batch_size": batch_size, **measured}
+                batch = "default" if batch_size is None else f"{batch_size}"
+                row = {"views": views, "clip": clip_name, "decoding": how, "batch_size": batch, **measured}
                 base = base or row
                 row["rss_vs_4k"] = row["peak_rss_mib"] / base["peak_rss_mib"]
                 rows.append(row)

@@ -99,8 +99,9 @@ def _add_clips(parser: argparse.ArgumentParser, default_views: str = "1x1") -> N
 def _add_run(parser: argparse.ArgumentParser) -> None:
     run = parser.add_argument_group("running")
     run.add_argument(
-        "--batch-size", "--max-testing-views", dest="batch_size", type=_positive_int, default=8,
-        help="clips per forward pass (from several videos)",
+        "--batch-size", "--max-testing-views", dest="batch_size", type=_positive_int, default=None,
+        help="clips per forward pass, from several videos (default: 8 on a GPU; 1 on the CPU, where bigger batches "
+        "are no faster and only cost memory)",
     )  # fmt: skip
     run.add_argument("--num-workers", type=int, default=None, help="decoding processes (default: half the cores)")
     run.add_argument("--output-dir", default=None, help="one file per video + index.jsonl; re-running resumes")
@@ -146,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     timeline.add_argument("--fps", type=float, default=None)
     timeline.add_argument("--last-window", choices=LAST_WINDOW_POLICIES, default="pad")
     timeline.add_argument("--top-k", type=_positive_int, default=4, help="classes to plot")
-    timeline.add_argument("--batch-size", type=_positive_int, default=8)
+    timeline.add_argument("--batch-size", type=_positive_int, default=None, help="as for classify")
 
     merge = sub.add_parser("merge", help="merge the index parts of a sharded run into index.jsonl")
     merge.add_argument("output_dir", metavar="DIR")

@@ -342,3 +342,31 @@ def test_clips_of_consecutive_frames_are_views_not_copies():
     torch.testing.assert_close(clips, frames[consecutive], rtol=0, atol=0)
     overlapping = torch.tensor([[0, 1, 2, 3], [2, 3, 4, 5]])
     torch.testing.assert_close(_gather_clips(frames, overlapping), frames[overlapping], rtol=0, atol=0)
+
+
+def test_default_batch_size_is_one_clip_on_the_cpu_and_eight_on_accelerators(setup, monkeypatch):
+    """On the CPU the model already works a few windows at a time, so a bigger batch is no faster and only costs
+    memory (benchmarks/bench_memory.py): the default is 1 clip per forward pass there, 8 on accelerators; an explicit
+    batch size is kept."""
+    from transformers_videoswin.cli import main
+    from transformers_videoswin.inference.engine import InferenceEngine, default_batch_size
+
+    assert default_batch_size(torch.device("cpu")) == 1
+    assert default_batch_size(torch.device("cuda", 0)) == default_batch_size(torch.device("meta")) == 8
+    model = setup["model"].videoswin
+    assert InferenceEngine(model).batch_size == 1
+    assert InferenceEngine(model, batch_size=5).batch_size == 5
+    forward, batches = InferenceEngine.forward, []
+
+    def recording_forward(self, clips):
+        batches.append(clips.shape[0])
+        return forward(self, clips)
+
+    monkeypatch.setattr(InferenceEngine, "forward", recording_forward)
+    argv = ["classify", setup["videos"][0], "--model", str(setup["root"] / "model"), "--views", "2x3"]
+    argv += ["--num-workers", "0", "--device", "cpu", "--no-progress", "--json"]
+    assert main(argv) == 0
+    assert batches == [1] * 6  # 6 views, one per pass
+    batches.clear()
+    assert main([*argv, "--batch-size", "4"]) == 0
+    assert batches == [4, 2]

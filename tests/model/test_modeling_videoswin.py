@@ -7,6 +7,7 @@ import math
 import subprocess
 import sys
 import textwrap
+import weakref
 
 import pytest
 import torch
@@ -38,9 +39,9 @@ def make_model(cls=VideoSwinForVideoClassification, attn_implementation: str = "
 
 
 def set_chunk_bytes(model: torch.nn.Module, chunk_bytes: int) -> None:
-    """Give every block's window engine the chunked strategy's budget `chunk_bytes`."""
+    """Give every window engine (blocks, patch embedding, patch merging) the chunked strategy's budget `chunk_bytes`."""
     for module in model.modules():
-        if isinstance(module, modeling_videoswin.VideoSwinBlock):
+        if isinstance(getattr(module, "window_engine", None), modeling_videoswin.WindowEngine):
             module.window_engine.chunk_bytes = chunk_bytes
 
 
@@ -200,18 +201,41 @@ def test_inference_and_training_paths_match_plain_reference(
 
 
 def test_inference_path_chunks_and_leaves_inputs_untouched():
-    """With chunks of a few windows / tokens, outputs stay the same and the embeddings are not modified in place."""
+    """With chunks of a few windows / tokens, and the patch embedding and merging run in slabs (clips, time slices),
+    every stage's output stays the same and the embeddings are not modified in place."""
     model = make_model(VideoSwinModel)
     pixel_values = clip(2, 5, 50, 70)
     with torch.no_grad():
         whole = model(pixel_values, output_hidden_states=True)
         set_chunk_bytes(model, 4096)
         chunked = model(pixel_values, output_hidden_states=True)
-        embeddings = model.embeddings(pixel_values).flatten(1, 3)
+        embeddings = model.embeddings.embed_patches(pixel_values).flatten(1, 3)  # one call: no slabs
     # Smaller chunks change how the matmuls block their sums, so float32 rounding differs by a few ulps (1.4e-6 was
     # seen on outputs of magnitude ~0.3): the bar is the reference tolerance, not bit equality.
     torch.testing.assert_close(chunked.last_hidden_state, whole.last_hidden_state, atol=REFERENCE_ATOL, rtol=1e-5)
-    torch.testing.assert_close(chunked.hidden_states[0], embeddings)
+    for chunked_stage, whole_stage in zip(chunked.hidden_states, whole.hidden_states, strict=True):
+        torch.testing.assert_close(chunked_stage, whole_stage, atol=REFERENCE_ATOL, rtol=1e-5)
+    torch.testing.assert_close(chunked.hidden_states[0], embeddings, atol=REFERENCE_ATOL, rtol=1e-5)
+
+
+@pytest.mark.parametrize("output_hidden_states", [False, True])
+def test_stage_outputs_are_freed_once_read_at_inference(output_hidden_states):
+    """Without hidden states, each stage's output is freed once the next stage has read it (at batch 8, Swin-T's
+    first stage output is 154 MB); with them, all are kept. (The embeddings are the encoder's argument: they live as
+    long as its call.)"""
+    model = make_model(VideoSwinModel)
+    produced = []
+
+    def remember(module, args, output):
+        produced.append(weakref.ref(output[1]))
+
+    for stage in model.encoder.layers[:-1]:
+        stage.register_forward_hook(remember)
+    alive = []
+    model.encoder.layers[-1].register_forward_pre_hook(lambda *_: alive.extend(ref() is not None for ref in produced))
+    with torch.no_grad():
+        model(clip(), output_hidden_states=output_hidden_states)
+    assert alive == [output_hidden_states] * 3  # the first three stages' outputs
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -168,3 +168,55 @@ def test_strategy_rule():
     assert use_fused("fused", cpu) and not use_fused("chunked", meta)
     assert torch.compile(lambda x: x + use_fused("chunked", x.device), fullgraph=True)(torch.zeros(1)).item() == 1
     torch._dynamo.reset()
+
+
+class RecordingSlabs(nn.Module):
+    """A patch-embedding-like volume function (`[B, T, C, H, W]` -> `[B, ceil(T / 2), H / 2, W / 2, E]`, the time
+    axis padded to pairs) that records the slab shapes it is called on."""
+
+    def __init__(self, channels: int = 3, width: int = 5):
+        super().__init__()
+        torch.manual_seed(0)
+        self.projection = nn.Conv3d(channels, width, kernel_size=(2, 2, 2), stride=(2, 2, 2))
+        self.norm = nn.LayerNorm(width)
+        self.shapes = []
+
+    def forward(self, volume: torch.Tensor) -> torch.Tensor:
+        self.shapes.append(tuple(volume.shape))
+        volume = volume.transpose(1, 2)
+        volume = nn.functional.pad(volume, (0, 0, 0, 0, 0, volume.shape[2] % 2))
+        return self.norm(self.projection(volume).permute(0, 2, 3, 4, 1))
+
+
+@pytest.mark.parametrize(
+    "chunk_bytes, slab_shapes",
+    [
+        (2**30, [(3, 7, 3, 4, 4)]),  # everything fits: one call
+        (8 * 2 * 48 * 4, [(2, 7, 3, 4, 4), (1, 7, 3, 4, 4)]),  # 8 steps of 2 frames per slab: two clips at a time
+        (2 * 48 * 4, ([(1, 2, 3, 4, 4)] * 3 + [(1, 1, 3, 4, 4)]) * 3),  # one step: 2-frame slices, the last padded
+        (1, ([(1, 2, 3, 4, 4)] * 3 + [(1, 1, 3, 4, 4)]) * 3),  # under one step: still one step at a time
+    ],
+    ids=["whole", "clips", "slices", "tiny"],
+)
+def test_map_slabs_equals_one_call_and_bounds_the_slabs(chunk_bytes, slab_shapes):
+    """At inference on the chunked strategy a volume function runs on slabs of about `chunk_bytes` of input (whole
+    clips, or aligned time slices of one clip) written into one output: the same numbers as one call."""
+    function = RecordingSlabs()
+    volume = torch.randn(3, 7, 3, 4, 4)  # 7 frames: the last time step of each clip is padded
+    with torch.no_grad():
+        expected = function(volume)
+        function.shapes.clear()
+        output = WindowEngine("chunked", chunk_bytes=chunk_bytes).map_slabs(function, volume, time_step=2)
+    assert function.shapes == slab_shapes
+    assert output.shape == expected.shape == (3, 4, 2, 2, 5)
+    torch.testing.assert_close(output, expected, atol=TOLERANCE, rtol=TOLERANCE)
+
+
+@pytest.mark.parametrize("strategy, grad", [("fused", False), ("chunked", True)], ids=["fused", "autograd"])
+def test_map_slabs_is_one_call_when_fused_or_with_gradients(strategy, grad):
+    function = RecordingSlabs()
+    volume = torch.randn(3, 7, 3, 4, 4)
+    with torch.set_grad_enabled(grad):
+        output = WindowEngine(strategy, chunk_bytes=1).map_slabs(function, volume, time_step=2)
+    assert function.shapes == [(3, 7, 3, 4, 4)]
+    assert output.requires_grad == grad

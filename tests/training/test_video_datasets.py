@@ -154,3 +154,46 @@ def test_local_datasets_with_the_same_folder_name_do_not_share_a_cache(tmp_path)
     rewritten = generate_synthetic_dataset(folders["first"], num_train=4, num_validation=1, num_test=1, seed=9)
     assert load_video_dataset(str(rewritten), cache_dir=cache)["train"].num_rows == 4
     assert load_video_dataset(str(folders["second"]), cache_dir=cache)["train"].num_rows == 3  # cached, still its own
+
+
+@pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
+def test_clips_are_resized_while_decoding_with_the_same_result(monkeypatch, train):
+    """Large videos: frames are resized chunk by chunk as they are decoded (the pipeline's first, deterministic
+    step), not decoded whole; the clip is exactly the one that decoding whole frames gives."""
+    from transformers_videoswin.training import video_datasets
+
+    recipe = get_recipe("kinetics", num_frames=4, frame_interval=2, image_size=32, resize_ratio=1.25, flip_prob=0.5)
+    frames = render_clip("move_right", np.random.default_rng(0), num_frames=12, size=160)
+    rows = datasets.Dataset.from_dict(
+        {"video": [{"bytes": encode_mp4(frames[:, :96]), "path": "a.mp4"}], "label": [0]}
+    )
+    decoded_shapes = []
+    read = video_datasets.read_video_clips
+
+    def recording_read(*args, **kwargs):
+        result = read(*args, **kwargs)
+        decoded_shapes.append(tuple(result[0].shape))
+        return result
+
+    monkeypatch.setattr(video_datasets, "read_video_clips", recording_read)
+    clips = {}
+    for decode_resize in (True, False):
+        transform = (build_train_transform if train else build_eval_transform)(recipe)
+        clip_loader = ClipLoader(
+            "video", "label", make_index_sampler(recipe, train=train), transform, seed=3, decode_resize=decode_resize
+        )
+        assert (clip_loader.decode_transform is not None) == decode_resize
+        clips[decode_resize] = VideoClipDataset(rows, clip_loader, CorruptVideoTracker())[0]["pixel_values"]
+    # 96 x 160 frames: short side 32 * 1.25 = 40 while decoding, full size without
+    assert decoded_shapes == [(4, 40, 66, 3), (4, 96, 160, 3)]
+    assert clips[True].shape == (4, 3, 32, 32)
+    torch.testing.assert_close(clips[True], clips[False], atol=0, rtol=0)
+
+
+def test_no_decode_transform_for_a_pipeline_that_does_not_start_with_a_resize():
+    from torchvision.transforms import v2
+
+    from transformers_videoswin.training.transforms import decode_transform
+
+    assert decode_transform(v2.Compose([v2.RandomHorizontalFlip(), v2.Resize(40)])) is None
+    assert decode_transform(build_train_transform(RECIPE)) is not None

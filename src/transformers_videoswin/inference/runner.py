@@ -78,7 +78,7 @@ def run_inference(
     output_dir: str | os.PathLike | None = None,
     output_format: str = "safetensors",
     index_format: str = "jsonl",
-    batch_size: int = 8,
+    batch_size: int | None = None,
     num_workers: int = 0,
     device: str | torch.device = "cpu",
     dtype: torch.dtype | None = None,
@@ -109,7 +109,7 @@ def run_inference(
         sink = DirectorySink(outputs, index, metadata)
     sink = sink if sink is not None else MemorySink()
     stream = VideoClipStream(
-        processor, plan, entries, table, shard, chunk_size=window_chunk_size(batch_size), outputs=outputs
+        processor, plan, entries, table, shard, chunk_size=window_chunk_size(engine.batch_size), outputs=outputs
     )
     loader = make_loader(stream, num_workers, pin_memory=engine.device.type == "cuda")
     total = len(stream) if entries is not None or (table is not None and not table.streaming) else None

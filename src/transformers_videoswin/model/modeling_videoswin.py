@@ -95,12 +95,17 @@ class VideoSwinEmbeddings(nn.Module):
         self.patch_embeddings = VideoSwinPatchEmbeddings(config)
         self.norm = nn.LayerNorm(config.embed_dim, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.window_engine = WindowEngine(config.window_strategy)
+
+    def embed_patches(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """`[B, T, C, H, W]` -> `[B, T', H', W', embed_dim]`: patches, then the patch norm."""
+        embeddings = self.patch_embeddings(pixel_values.transpose(1, 2))
+        return self.norm(embeddings.permute(0, 2, 3, 4, 1))
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """`[B, T, C, H, W]` pixel values -> `[B, T', H', W', embed_dim]` token volume."""
-        embeddings = self.patch_embeddings(pixel_values.transpose(1, 2))
-        embeddings = self.norm(embeddings.permute(0, 2, 3, 4, 1))
-        return self.dropout(embeddings)
+        time_step = self.patch_embeddings.patch_size[0]
+        return self.dropout(self.window_engine.map_slabs(self.embed_patches, pixel_values, time_step))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -316,9 +321,14 @@ class VideoSwinPatchMerging(nn.Module):
         super().__init__()
         self.norm = nn.LayerNorm(4 * dim, eps=config.layer_norm_eps)
         self.reduction = nn.Linear(4 * dim, 2 * dim, bias=False)
+        self.window_engine = WindowEngine(config.window_strategy)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         """`[B, D, H, W, C]` -> `[B, D, ceil(H/2), ceil(W/2), 2C]`."""
+        return self.window_engine.map_slabs(self.merge, hidden_states)
+
+    def merge(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """`[B, D, H, W, C]` -> `[B, D, ceil(H/2), ceil(W/2), 2C]`: each 2x2 neighbourhood, normed and reduced."""
         height, width = hidden_states.shape[2:4]
         if height % 2 or width % 2:
             hidden_states = F.pad(hidden_states, (0, 0, 0, width % 2, 0, height % 2))
@@ -396,23 +406,27 @@ class VideoSwinEncoder(nn.Module):
     def forward(
         self,
         hidden_states: torch.Tensor,
-        input_dimensions: Size3D,
         output_attentions: bool = False,
         num_stages: int | None = None,
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...], tuple[Size3D, ...]]:
-        """Runs the first `num_stages` stages (all by default) on `[B, D * H * W, C]` embeddings of a `(D, H, W)`
-        volume. Returns the last stage's output, and every stage's input-side tokens (the embeddings, then each
-        stage's output before its patch merging) with their `(D, H, W)` sizes."""
+        keep_stage_outputs: bool = True,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor | None, ...], tuple[Size3D, ...]]:
+        """Runs the first `num_stages` stages (all by default) on `[B, D, H, W, C]` embeddings. Returns the last
+        stage's `[B, D' * H' * W', C']` output, every stage's input-side tokens (the embeddings, then each stage's
+        output before its patch merging; None unless `keep_stage_outputs`, so that each is freed once the next stage
+        has read it) and their `(D, H, W)` sizes."""
         stages = self.layers[:num_stages]
-        stage_outputs, sizes = (hidden_states,), (tuple(input_dimensions),)
+        input_dimensions = tuple(hidden_states.shape[1:4])
+        hidden_states = hidden_states.flatten(1, 3)
+        stage_outputs, sizes = (hidden_states if keep_stage_outputs else None,), (input_dimensions,)
         for index, stage in enumerate(stages):
             size = input_dimensions
             hidden_states, stage_output, input_dimensions = stage(
                 hidden_states, input_dimensions, output_attentions, index < len(stages) - 1
             )
-            stage_outputs += (stage_output,)
+            stage_outputs += (stage_output if keep_stage_outputs else None,)
             sizes += (size,)
-        return stage_outputs[-1], stage_outputs, sizes
+            del stage_output  # not kept: freed now, not during the next stage
+        return hidden_states, stage_outputs, sizes
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -605,9 +619,8 @@ class VideoSwinModel(VideoSwinPreTrainedModel):
             Run only the first `num_stages` stages (the backbone's shortcut); all by default.
         """
         output_attentions, output_hidden_states = self._output_flags(output_attentions, output_hidden_states)
-        embeddings = self.embed(pixel_values)
         hidden_states, stage_outputs, sizes = self.encoder(
-            embeddings.flatten(1, 3), tuple(embeddings.shape[1:4]), output_attentions, num_stages
+            self.embed(pixel_values), output_attentions, num_stages, keep_stage_outputs=bool(output_hidden_states)
         )
         if self.layernorm is not None and len(stage_outputs) == len(self.encoder.layers) + 1:
             hidden_states = self.layernorm(hidden_states)

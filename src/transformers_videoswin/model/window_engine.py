@@ -30,6 +30,8 @@ Size3D = tuple[int, int, int]
 TokenFunction = Callable[[torch.Tensor], torch.Tensor]
 # `attention(windows [G, W, N, C], mask)` -> (`[G, W, N, C]`, weights or None); see `VideoSwinWindowAttention`.
 AttentionFunction = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]
+# A volume operation whose output has one time step per `time_step` input steps: `[B, T, ...]` -> `[B, T', ...]`.
+VolumeFunction = Callable[[torch.Tensor], torch.Tensor]
 # `checkpoint(function, *args)`: recompute `function` in backward (activation checkpointing), or None.
 Checkpoint = Callable[..., object] | None
 
@@ -386,6 +388,31 @@ class WindowEngine:
             chunk = flat[start:stop]
             chunk += feed_forward(chunk)
         return hidden_states
+
+    def map_slabs(self, function: VolumeFunction, volume: torch.Tensor, time_step: int = 1) -> torch.Tensor:
+        """`function` over a `[B, T, ...]` volume, where it gives `[B, ceil(T / time_step), ...]` and treats clips
+        and `time_step`-frame slices independently (the patch embedding: `time_step` frames per token; patch merging:
+        1). One call, unless this is inference on the chunked strategy: then slab by slab (whole clips, or aligned
+        slices of one clip, of about `chunk_bytes` of input each) into one preallocated output, so that the
+        function's temporaries (a transposed copy, a concatenation, a norm) are a slab's, not the batch's."""
+        if use_fused(self.strategy, volume.device) or torch.is_grad_enabled():
+            return function(volume)
+        batch, time = volume.shape[:2]
+        steps = -(-time // time_step)
+        step_bytes = volume[:1, :time_step].numel() * volume.element_size()
+        steps_per_slab = max(1, self.chunk_bytes // step_bytes)
+        if steps_per_slab >= batch * steps:
+            return function(volume)
+        clips_per_slab = max(1, steps_per_slab // steps)
+        steps_per_slab = min(steps_per_slab, steps)
+        output = None
+        for first_clip, end_clip in chunk_bounds(0, batch, clips_per_slab):
+            for first, end in chunk_bounds(0, steps, steps_per_slab):
+                slab = function(volume[first_clip:end_clip, first * time_step : end * time_step])
+                if output is None:
+                    output = slab.new_empty((batch, steps, *slab.shape[2:]))
+                output[first_clip:end_clip, first:end] = slab
+        return output
 
     def windows_per_chunk(self, window_volume: int, channels: int, heads: int, element_size: int, eager: bool) -> int:
         """How many windows of `window_volume` tokens fit `chunk_bytes`: their qkv, or their attention weights where

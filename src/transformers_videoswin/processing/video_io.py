@@ -544,12 +544,15 @@ def decode_frames(source, indices, backend: str = "auto", transform: FrameTransf
         return reader.get_frames(indices, transform)
 
 
-def read_video_clips(source, indices_fn, backend: str = "auto") -> tuple[torch.Tensor, np.ndarray, VideoInfo]:
+def read_video_clips(
+    source, indices_fn, backend: str = "auto", transform: FrameTransform | None = None
+) -> tuple[torch.Tensor, np.ndarray, VideoInfo]:
     """Open ``source`` once, call ``indices_fn(info)`` for the indices to decode (any shape), return
-    ``(frames [indices.size, H, W, 3], indices, info)``."""
+    ``(frames [indices.size, H, W, 3], indices, info)``; with ``transform``, applied to each chunk as it is decoded
+    (see :meth:`VideoReader.get_frames`)."""
     with open_video(source, backend=backend) as reader:
         indices = np.asarray(indices_fn(reader.info), dtype=np.int64)
-        return reader.get_frames(indices.reshape(-1)), indices, reader.info
+        return reader.get_frames(indices.reshape(-1), transform=transform), indices, reader.info
 
 
 __all__ = [

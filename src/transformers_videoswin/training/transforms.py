@@ -15,6 +15,8 @@ from transformers.image_utils import IMAGENET_DEFAULT_MEAN as IMAGENET_MEAN
 from transformers.image_utils import IMAGENET_DEFAULT_STD as IMAGENET_STD
 from transformers.video_processing_utils import BaseVideoProcessor
 
+from ..processing.video_io import FrameTransform
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -121,15 +123,37 @@ def build_eval_transform(recipe: Recipe):
     return build_processors(recipe)[1]
 
 
-def apply_video_transform(transform, frames_thwc: torch.Tensor, generator: torch.Generator | None = None):
-    """Apply `transform` to uint8 ``[T, H, W, 3]`` frames and return a plain float tensor ``[T, 3, H', W']``.
+def decode_transform(transform) -> FrameTransform | None:
+    """The part of `transform` that can run on each chunk of frames as it is decoded (a 4K frame is 25 MB): the
+    processor's own resize (:meth:`VideoSwinVideoProcessor.decode_transform`), or the deterministic `v2.Resize` that
+    opens a training pipeline. None when `transform` starts otherwise.
+
+    The pipeline's own `Resize` then finds frames already at its size and returns them untouched (torchvision's
+    resize does nothing when the size does not change), so clips are the same as when whole frames are decoded."""
+    if isinstance(transform, BaseVideoProcessor):
+        return transform.decode_transform()
+    first = transform.transforms[0] if isinstance(transform, v2.Compose) and transform.transforms else None
+    if not isinstance(first, v2.Resize):
+        return None
+
+    def resize_chunk(frames: torch.Tensor) -> torch.Tensor:  # uint8 [n, H, W, 3] -> [n, h, w, 3]
+        return first(tv_tensors.Video(frames.permute(0, 3, 1, 2))).as_subclass(torch.Tensor).permute(0, 2, 3, 1)
+
+    return resize_chunk
+
+
+def apply_video_transform(
+    transform, frames_thwc: torch.Tensor, generator: torch.Generator | None = None, resized: bool = False
+):
+    """Apply `transform` to uint8 ``[T, H, W, 3]`` frames and return a plain float tensor ``[T, 3, H', W']``;
+    `resized`: the frames went through :func:`decode_transform` while they were decoded.
 
     torchvision draws its random parameters from torch's global generator; when `generator` is given, that state is
     forked for the call and seeded from `generator`, so augmentations are reproducible per sample (resumed runs see
     the same clips as uninterrupted ones) without disturbing the global stream.
     """
     if isinstance(transform, BaseVideoProcessor):  # deterministic: resize, crop, normalise as the saved processor
-        return transform.preprocess_frames(frames_thwc)[0]
+        return transform.preprocess_frames(frames_thwc, resized=resized)[0]
     video = tv_tensors.Video(frames_thwc.permute(0, 3, 1, 2).contiguous())
     if generator is None:
         return transform(video).as_subclass(torch.Tensor)
@@ -148,5 +172,6 @@ __all__ = [
     "build_eval_transform",
     "build_processors",
     "build_train_transform",
+    "decode_transform",
     "get_recipe",
 ]

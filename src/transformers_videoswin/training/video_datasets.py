@@ -25,7 +25,7 @@ import torch
 from ..checkpoints.labels import LABEL_SETS, load_labels
 from ..processing.sampling import sample_indices
 from ..processing.video_io import VideoDecodeError, read_video_clips
-from .transforms import Recipe, apply_video_transform
+from .transforms import Recipe, apply_video_transform, decode_transform
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +132,10 @@ class ClipLoader:
         data_root: str | os.PathLike | None = None,
         decode_backend: str = "auto",
         shuffle_frames: bool = False,
+        decode_resize: bool = True,
     ):
+        """`decode_resize`: resize frames as they are decoded when `transform` starts with a resize (the same clips,
+        a fraction of the memory for large videos; see :func:`~.transforms.decode_transform`)."""
         self.video_column = video_column
         self.label_column = label_column
         self.index_sampler = index_sampler
@@ -141,6 +144,7 @@ class ClipLoader:
         self.data_root = data_root
         self.decode_backend = decode_backend
         self.shuffle_frames = shuffle_frames
+        self.decode_transform = decode_transform(transform) if decode_resize else None
 
     def __call__(self, row: dict, key: Sequence[int]) -> dict:
         entropy = [int(self.seed), *(int(k) for k in key)]
@@ -148,13 +152,18 @@ class ClipLoader:
         torch_generator = torch.Generator().manual_seed(int(np_generator.integers(2**62)))
         source, _ = resolve_video_source(row[self.video_column], self.data_root)
         frames, indices, _ = read_video_clips(
-            source, lambda info: self.index_sampler(info.num_frames, np_generator), backend=self.decode_backend
+            source,
+            lambda info: self.index_sampler(info.num_frames, np_generator),
+            backend=self.decode_backend,
+            transform=self.decode_transform,
         )
         if indices.shape[0] != 1:
             raise ValueError("ClipLoader samples one clip per video; use the multi-view evaluation for several.")
         if self.shuffle_frames:
             frames = frames[torch.randperm(frames.shape[0], generator=torch_generator)]
-        pixel_values = apply_video_transform(self.transform, frames, torch_generator)
+        pixel_values = apply_video_transform(
+            self.transform, frames, torch_generator, resized=self.decode_transform is not None
+        )
         return {"pixel_values": pixel_values, "labels": int(row[self.label_column])}
 
 
