@@ -39,11 +39,10 @@ def make_model(cls=VideoSwinForVideoClassification, attn_implementation: str = "
 
 
 def set_chunk_bytes(model: torch.nn.Module, chunk_bytes: int) -> None:
-    """Give every window engine (blocks, patch embedding, patch merging) the chunked strategy's budget `chunk_bytes`,
-    for block chunks and embedding / merging slabs alike."""
+    """Give every window engine (blocks, patch embedding, patch merging) the chunked strategy's budget `chunk_bytes`."""
     for module in model.modules():
         if isinstance(getattr(module, "window_engine", None), modeling_videoswin.WindowEngine):
-            module.window_engine.chunk_bytes = module.window_engine.slab_bytes = chunk_bytes
+            module.window_engine.chunk_bytes = chunk_bytes
 
 
 def clip(batch: int = 2, frames: int = 8, height: int = 64, width: int = 64) -> torch.Tensor:

@@ -189,7 +189,7 @@ class RecordingSlabs(nn.Module):
 
 
 @pytest.mark.parametrize(
-    "slab_bytes, slab_shapes",
+    "chunk_bytes, slab_shapes",
     [
         (2**30, [(3, 7, 3, 4, 4)]),  # everything fits: one call
         (8 * 2 * 48 * 4, [(2, 7, 3, 4, 4), (1, 7, 3, 4, 4)]),  # 8 steps of 2 frames per slab: two clips at a time
@@ -198,15 +198,15 @@ class RecordingSlabs(nn.Module):
     ],
     ids=["whole", "clips", "slices", "tiny"],
 )
-def test_map_slabs_equals_one_call_and_bounds_the_slabs(slab_bytes, slab_shapes):
-    """At inference on the chunked strategy a volume function runs on slabs of at most `slab_bytes` of input (whole
+def test_map_slabs_equals_one_call_and_bounds_the_slabs(chunk_bytes, slab_shapes):
+    """At inference on the chunked strategy a volume function runs on slabs of about `chunk_bytes` of input (whole
     clips, or aligned time slices of one clip) written into one output: the same numbers as one call."""
     function = RecordingSlabs()
     volume = torch.randn(3, 7, 3, 4, 4)  # 7 frames: the last time step of each clip is padded
     with torch.no_grad():
         expected = function(volume)
         function.shapes.clear()
-        output = WindowEngine("chunked", slab_bytes=slab_bytes).map_slabs(function, volume, time_step=2)
+        output = WindowEngine("chunked", chunk_bytes=chunk_bytes).map_slabs(function, volume, time_step=2)
     assert function.shapes == slab_shapes
     assert output.shape == expected.shape == (3, 4, 2, 2, 5)
     torch.testing.assert_close(output, expected, atol=TOLERANCE, rtol=TOLERANCE)
@@ -217,6 +217,6 @@ def test_map_slabs_is_one_call_when_fused_or_with_gradients(strategy, grad):
     function = RecordingSlabs()
     volume = torch.randn(3, 7, 3, 4, 4)
     with torch.set_grad_enabled(grad):
-        output = WindowEngine(strategy, slab_bytes=1).map_slabs(function, volume, time_step=2)
+        output = WindowEngine(strategy, chunk_bytes=1).map_slabs(function, volume, time_step=2)
     assert function.shapes == [(3, 7, 3, 4, 4)]
     assert output.requires_grad == grad

@@ -1,19 +1,16 @@
-"""How Video Swin runs its volume operations: a block's two residual branches ((shifted) window attention, and the
-MLP), and the patch embedding and patch merging.
+"""How a Video Swin block runs its two residual branches: (shifted) window attention, and the MLP.
 
 `WindowEngine` is the whole interface the model sees. A block asks it for `x + DropPath(attention(LN(x)))` over a
 `[B, D, H, W, C]` volume (`add_window_attention`) and for `x + DropPath(MLP(LN(x)))` (`add_feed_forward`); the
-patch embedding and patch merging hand it their per-clip function (`map_slabs`). The engine picks one of two
-strategies that compute the same numbers:
+engine picks one of two strategies that compute the same numbers:
 
 - **fused** (every device that is not the CPU, the meta device included, and any traced graph: `torch.compile`,
   `torch.export`): `shifted_window_attention` norms, pads, shifts, partitions, attends over every window of the batch
   in one call, and reverses. The number of kernels a block launches does not depend on the batch or the clip size.
 - **chunked** (the CPU): the windows are gathered straight from the tokens (one index per chunk does the padding,
   the shift and the partition, see `WindowLayout`) and attended a chunk at a time, so that no temporary outgrows
-  `chunk_bytes`; at inference the residual is updated in place, and the patch embedding and merging run a slab of
-  clips (or of frames) at a time into one output. On a 2-core CPU, large temporaries cost page faults on every call,
-  and the launch count does not matter.
+  `chunk_bytes`; at inference the residual is updated in place. On a 2-core CPU, large temporaries cost page faults
+  on every call, and the launch count does not matter.
 
 `config.window_strategy` ("auto", "fused" or "chunked") overrides the choice; "auto" is the rule above.
 """
@@ -45,10 +42,6 @@ WINDOW_STRATEGIES = ("auto", "fused", "chunked")
 # stays under this size. The default allocator maps and unmaps blocks over 32 MiB on every call; small ones stay in
 # cache.
 CHUNK_BYTES = 8 * 2**20
-# Chunked strategy: the input of one slab of the patch embedding or merging. Its temporaries are a few times the
-# slab; up to this size the default allocator keeps them in its heap (a 32x224x224 clip in float32 is 19 MB: one
-# slab, as one call).
-SLAB_BYTES = 32 * 2**20
 
 
 def use_fused(strategy: str, device: torch.device) -> bool:
@@ -324,16 +317,13 @@ def chunked_window_attention(
 
 @dataclass
 class WindowEngine:
-    """Runs a block's residual branches, and the patch embedding and merging, with the strategy `strategy` picks for
-    the device (see the module docstring).
+    """Runs a block's residual branches with the strategy `strategy` picks for the device (see the module docstring).
 
-    `chunk_bytes` is the chunked strategy's budget for its widest temporary in a block, `slab_bytes` for the input of
-    one slab of the patch embedding or merging.
+    `chunk_bytes` is the chunked strategy's budget for its widest temporary.
     """
 
     strategy: str = "auto"
     chunk_bytes: int = CHUNK_BYTES
-    slab_bytes: int = SLAB_BYTES
 
     def add_window_attention(
         self,
@@ -403,14 +393,14 @@ class WindowEngine:
         """`function` over a `[B, T, ...]` volume, where it gives `[B, ceil(T / time_step), ...]` and treats clips
         and `time_step`-frame slices independently (the patch embedding: `time_step` frames per token; patch merging:
         1). One call, unless this is inference on the chunked strategy: then slab by slab (whole clips, or aligned
-        slices of one clip, of at most `slab_bytes` of input each) into one preallocated output, so that the
+        slices of one clip, of about `chunk_bytes` of input each) into one preallocated output, so that the
         function's temporaries (a transposed copy, a concatenation, a norm) are a slab's, not the batch's."""
         if use_fused(self.strategy, volume.device) or torch.is_grad_enabled():
             return function(volume)
         batch, time = volume.shape[:2]
         steps = -(-time // time_step)
         step_bytes = volume[:1, :time_step].numel() * volume.element_size()
-        steps_per_slab = max(1, self.slab_bytes // step_bytes)
+        steps_per_slab = max(1, self.chunk_bytes // step_bytes)
         if steps_per_slab >= batch * steps:
             return function(volume)
         clips_per_slab = max(1, steps_per_slab // steps)
