@@ -10,6 +10,8 @@ from the package's own Swin-T configuration with random weights. Peers, each run
 - the same command on a 224p clip of the same length (the memory that decoding costs nothing extra: the floor);
 - the same command with frames decoded at full resolution and resized afterwards (`decode_resize: false` in the
   saved processor, the behaviour before resizing moved into decoding);
+- the same clips loaded as one training sample (`ClipLoader` with the Kinetics recipe's augmentation, as the
+  training script loads them), resized while decoding and decoded whole;
 - the large clip again at other `--batch-size` values (`--extra-batch-sizes`, default 8 and 2; the command's
   default on the CPU is 1, since bigger batches are no faster there): once decoding is resized, the peak is the
   model's forward pass over a batch of clips, on top of the process's imports (torch alone is about 500 MiB) and the
@@ -83,6 +85,34 @@ def _save_models_child(directory: Path, variant: str) -> None:
             size={"shortest_edge": size}, crop_size={"height": size, "width": size},
             num_frames=config.num_frames, decode_resize=how == "resize while decoding",
         ).save_pretrained(directory / name)  # fmt: skip
+
+
+def _load_train_clip_child(video: str, decode_resize: bool) -> None:
+    """Load one training clip of `video` (the Kinetics recipe: 32 frames, random resized crop to 224) the way the
+    training script does, and print its shape."""
+    import datasets
+
+    from transformers_videoswin.training import (
+        ClipLoader,
+        CorruptVideoTracker,
+        VideoClipDataset,
+        build_train_transform,
+        get_recipe,
+        make_index_sampler,
+    )
+
+    recipe = get_recipe("kinetics")
+    loader = ClipLoader(
+        "video", "label", make_index_sampler(recipe, train=True), build_train_transform(recipe),
+        decode_resize=decode_resize,
+    )  # fmt: skip
+    rows = datasets.Dataset.from_dict({"video": [{"bytes": None, "path": video}], "label": [0]})
+    clip = VideoClipDataset(rows, loader, CorruptVideoTracker())[0]["pixel_values"]
+    print(json.dumps([list(clip.shape)]))
+
+
+def train_clip_command(video: Path, decode_resize: bool) -> list[str]:
+    return [sys.executable, __file__, "--_train-clip", str(video), "1" if decode_resize else "0"]
 
 
 def _tree_pss_mib(root, skip_root: bool = False) -> float:
@@ -176,10 +206,19 @@ def main(argv=None) -> dict:
     )
     parser.add_argument("--work-dir", default=None, help="keep the clips and models here (default: a temp dir)")
     parser.add_argument("--json", default=None)
+    parser.add_argument(
+        "--no-training",
+        action="store_true",
+        help="skip the training rows (one augmented clip, as the Trainer loads it)",
+    )
     parser.add_argument("--_save-models", nargs=2, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--_train-clip", nargs=2, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args._save_models:
         _save_models_child(Path(args._save_models[0]), args._save_models[1])
+        return {}
+    if args._train_clip:
+        _load_train_clip_child(args._train_clip[0], args._train_clip[1] == "1")
         return {}
     if args.quick:
         args.variant, args.width, args.height, args.peer_height, args.seconds = "tiny-test", 640, 360, 64, 1.0
@@ -216,6 +255,21 @@ def main(argv=None) -> dict:
                 base = base or row
                 row["rss_vs_4k"] = row["peak_rss_mib"] / base["peak_rss_mib"]
                 rows.append(row)
+        training = [
+            (f"{args.width}x{args.height}", large, True),
+            (f"{peer_width}x{args.peer_height} (peer)", small, True),
+            (f"{args.width}x{args.height}", large, False),
+        ]
+        base = None
+        for clip_name, video, decode_resize in [] if args.no_training else training:
+            measured = peak_memory(train_clip_command(video, decode_resize))
+            if json.loads(measured.pop("stdout")) != [[32, 3, 224, 224]]:
+                raise RuntimeError(f"the training loader did not load a 32x224x224 clip of {video}")
+            how = "resize while decoding" if decode_resize else "decode full, then resize"
+            row = {"views": "training clip", "clip": clip_name, "decoding": how, "batch_size": "-", **measured}
+            base = base or row
+            row["rss_vs_4k"] = row["peak_rss_mib"] / base["peak_rss_mib"]
+            rows.append(row)
 
     print(f"\nswin variant: {args.variant}, {args.seconds:g} s clips, --num-workers {args.num_workers}\n")
     print(
