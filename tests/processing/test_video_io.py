@@ -53,6 +53,33 @@ def test_decodes_requested_frames_in_order_with_repeats(video, backend):
     assert frame_ids(frames) == indices
 
 
+def test_chunks_are_bounded_in_frames_and_bytes():
+    """A chunk of decoded frames waiting for the transform (the decode-time resize) is at most 8 frames and 64 MiB
+    of RGB: 8 frames at 224p, 2 at 4K (8 would be 200 MB)."""
+    assert video_io.chunk_frames(398, 224) == 8
+    assert video_io.chunk_frames(1920, 1080) == 8  # 6 MB a frame: 10 would fit
+    assert video_io.chunk_frames(3840, 2160) == 2
+    assert video_io.chunk_frames(16384, 16384) == 1  # one frame over the budget still decodes, one at a time
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_transform_sees_chunks_within_the_budget(video, backend, monkeypatch):
+    """Both backends hand the transform chunks within `chunk_frames` (PyAV: frame by frame), in the order of the
+    indices, with the frames a plain decode gives."""
+    monkeypatch.setattr(video_io, "CHUNK_BYTES", 2 * 64 * 96 * 3)  # two 64x96 frames
+    seen = []
+
+    def record(frames: torch.Tensor) -> torch.Tensor:
+        seen.append(frames.shape[0])
+        return frames.clone()
+
+    indices = [5, 0, 7, 3, 9, 1]
+    with video_io.open_video(video, backend=backend) as reader:
+        frames = reader.get_frames(indices, transform=record)
+    assert frame_ids(frames) == indices
+    assert max(seen) <= 2 and sum(seen) == len(set(indices))
+
+
 @needs_torchcodec
 def test_backends_return_identical_frames(video):
     indices = np.arange(0, NUM_FRAMES, 7)

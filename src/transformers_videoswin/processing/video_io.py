@@ -37,7 +37,16 @@ import numpy as np
 import torch
 
 BACKENDS = ("auto", "torchcodec", "pyav")
-CHUNK_FRAMES = 8  # frames decoded before a transform runs (8 frames of 4K RGB: 200 MB)
+# Frames decoded before a transform runs: at most CHUNK_FRAMES, and at most CHUNK_BYTES of RGB (one 4K frame is 25 MB:
+# 2 frames a chunk, where 8 would be 200 MB).
+CHUNK_FRAMES = 8
+CHUNK_BYTES = 64 * 2**20
+
+
+def chunk_frames(width: int, height: int) -> int:
+    """Frames of ``width`` x ``height`` to decode in one chunk (see ``CHUNK_FRAMES`` and ``CHUNK_BYTES``)."""
+    return max(1, min(CHUNK_FRAMES, CHUNK_BYTES // max(1, 3 * width * height)))
+
 
 FrameTransform = Callable[[torch.Tensor], torch.Tensor]  # uint8 [n, H, W, 3] -> [n, ...]
 
@@ -181,7 +190,7 @@ class VideoReader:
     def get_frames(self, indices: Sequence[int] | np.ndarray, transform: FrameTransform | None = None) -> torch.Tensor:
         """Frames at ``indices`` (any order, repeats allowed) as uint8 ``[N, H, W, 3]`` RGB.
 
-        With ``transform``, each chunk of at most ``CHUNK_FRAMES`` decoded frames ``[n, H, W, 3]`` goes through it as
+        With ``transform``, each chunk of decoded frames ``[n, H, W, 3]`` (:func:`chunk_frames`) goes through it as
         soon as it is decoded, and the result is ``transform``'s outputs, concatenated in the order of ``indices``.
         """
         raise NotImplementedError
@@ -234,9 +243,9 @@ class TorchcodecReader(VideoReader):
         if indices.size == 0:
             return _apply(transform, torch.empty((0, self.info.height, self.info.width, 3), dtype=torch.uint8))
         unique = np.unique(indices)
-        chunks = []
-        for start in range(0, unique.size, CHUNK_FRAMES):
-            chunk = unique[start : start + CHUNK_FRAMES].tolist()
+        chunks, step = [], chunk_frames(self.info.width, self.info.height)
+        for start in range(0, unique.size, step):
+            chunk = unique[start : start + step].tolist()
             try:
                 batch = self._decoder.get_frames_at(indices=chunk)
             except Exception as error:
@@ -557,6 +566,7 @@ def read_video_clips(
 
 __all__ = [
     "BACKENDS",
+    "CHUNK_BYTES",
     "CHUNK_FRAMES",
     "FrameTransform",
     "PyAVReader",
@@ -564,6 +574,7 @@ __all__ = [
     "VideoDecodeError",
     "VideoInfo",
     "VideoReader",
+    "chunk_frames",
     "count_frames",
     "decode_frames",
     "describe_source",
