@@ -8,7 +8,8 @@
 
 ``classify`` and ``features`` share one engine (:mod:`transformers_videoswin.inference`): inputs are files, globs,
 text lists, directory trees or ``--dataset`` (a Hub id or local parquet, ``--streaming``); decoding runs in
-``--num-workers`` DataLoader processes; ``--batch-size`` clips from several videos go through the model together.
+``--num-workers`` DataLoader processes; ``--batch-size`` clips from several videos go through the model together
+(default 8 on a GPU, 1 on the CPU, where a bigger batch is no faster and only costs memory).
 
 Clips per video: without ``--window``, the official views (``--views CLIPSxCROPS``, ``--sampling``); ``classify``
 averages their softmax probabilities. With ``--window FRAMES --stride FRAMES`` (frames taken every
