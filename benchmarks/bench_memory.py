@@ -13,7 +13,8 @@ from the package's own Swin-T configuration with random weights. Peers, each run
 - the same clips loaded as one training sample (`ClipLoader` with the Kinetics recipe's augmentation, as the
   training script loads them), resized while decoding and decoded whole;
 - the large clip again at other `--batch-size` values (`--extra-batch-sizes`, default 8 and 2; the command's
-  default on the CPU is 1, since bigger batches are no faster there): once decoding is resized, the peak is the
+  default on the CPU is as many clips as fit in 32 MiB, one Swin-T clip, since bigger batches of large clips are no
+  faster there): once decoding is resized, the peak is the
   model's forward pass over a batch of clips, on top of the process's imports (torch alone is about 500 MiB) and the
   views of the video (12 views of 32 frames at 224x224 in float32: 231 MB).
 
@@ -198,9 +199,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--views", default="1x1,4x3")
     parser.add_argument("--num-workers", type=int, default=0, help="decoding workers of the command (0: in-process)")
-    parser.add_argument(
-        "--batch-size", type=int, default=None, help="clips per forward pass (default: the command's, 1 on the CPU)"
-    )
+    parser.add_argument("--batch-size", type=int, default=None, help="clips per forward pass (default: the command's)")
     parser.add_argument(
         "--extra-batch-sizes", default="8,2", help="also run the large clip at these batch sizes (comma-separated)"
     )

@@ -9,7 +9,8 @@
 ``classify`` and ``features`` share one engine (:mod:`transformers_videoswin.inference`): inputs are files, globs,
 text lists, directory trees or ``--dataset`` (a Hub id or local parquet, ``--streaming``); decoding runs in
 ``--num-workers`` DataLoader processes; ``--batch-size`` clips from several videos go through the model together
-(default 8 on a GPU, 1 on the CPU, where a bigger batch is no faster and only costs memory).
+(default 8 on a GPU; on the CPU as many clips as fit in 32 MiB, one Swin-T clip: a bigger batch of large clips is
+no faster there and only costs memory).
 
 Clips per video: without ``--window``, the official views (``--views CLIPSxCROPS``, ``--sampling``); ``classify``
 averages their softmax probabilities. With ``--window FRAMES --stride FRAMES`` (frames taken every
@@ -101,8 +102,8 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     run = parser.add_argument_group("running")
     run.add_argument(
         "--batch-size", "--max-testing-views", dest="batch_size", type=_positive_int, default=None,
-        help="clips per forward pass, from several videos (default: 8 on a GPU; 1 on the CPU, where bigger batches "
-        "are no faster and only cost memory)",
+        help="clips per forward pass, from several videos (default: 8 on a GPU; on the CPU as many as fit in 32 MiB, "
+        "one Swin-T clip of 32x224x224: bigger batches of large clips are no faster there and only cost memory)",
     )  # fmt: skip
     run.add_argument("--num-workers", type=int, default=None, help="decoding processes (default: half the cores)")
     run.add_argument("--output-dir", default=None, help="one file per video + index.jsonl; re-running resumes")

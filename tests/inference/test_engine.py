@@ -344,18 +344,21 @@ def test_clips_of_consecutive_frames_are_views_not_copies():
     torch.testing.assert_close(_gather_clips(frames, overlapping), frames[overlapping], rtol=0, atol=0)
 
 
-def test_default_batch_size_is_one_clip_on_the_cpu_and_eight_on_accelerators(setup, monkeypatch):
-    """On the CPU the model already works a few windows at a time, so a bigger batch is no faster and only costs
-    memory (benchmarks/bench_memory.py): the default is 1 clip per forward pass there, 8 on accelerators; an explicit
-    batch size is kept."""
+def test_default_batch_size_fits_32_mib_of_clips_on_the_cpu_and_is_eight_on_accelerators(setup, monkeypatch):
+    """On the CPU the model already works a few windows at a time: a batch of large clips is no faster and only costs
+    memory (benchmarks/bench_memory.py), while small clips gain from fewer calls. The default is as many clips as fit
+    in 32 MiB there (one Swin-T clip), 8 on accelerators; an explicit batch size is kept."""
     from transformers_videoswin.cli import main
+    from transformers_videoswin.inference import engine
     from transformers_videoswin.inference.engine import InferenceEngine, default_batch_size
 
-    assert default_batch_size(torch.device("cpu")) == 1
-    assert default_batch_size(torch.device("cuda", 0)) == default_batch_size(torch.device("meta")) == 8
-    model = setup["model"].videoswin
-    assert InferenceEngine(model).batch_size == 1
-    assert InferenceEngine(model, batch_size=5).batch_size == 5
+    swin_t_clip = 32 * 3 * 224 * 224
+    assert default_batch_size(torch.device("cpu"), swin_t_clip * 4) == 1  # float32: 19 MB
+    assert default_batch_size(torch.device("cpu"), swin_t_clip * 2) == 3  # bfloat16
+    assert default_batch_size(torch.device("cpu"), 16 * 3 * 112 * 112 * 4) == 8  # small clips: at most 8
+    assert default_batch_size(torch.device("cpu"), 2**40) == 1
+    assert default_batch_size(torch.device("cuda", 0), swin_t_clip * 4) == 8
+    assert default_batch_size(torch.device("meta"), 1) == 8
     forward, batches = InferenceEngine.forward, []
 
     def recording_forward(self, clips):
@@ -365,8 +368,12 @@ def test_default_batch_size_is_one_clip_on_the_cpu_and_eight_on_accelerators(set
     monkeypatch.setattr(InferenceEngine, "forward", recording_forward)
     argv = ["classify", setup["videos"][0], "--model", str(setup["root"] / "model"), "--views", "2x3"]
     argv += ["--num-workers", "0", "--device", "cpu", "--no-progress", "--json"]
-    assert main(argv) == 0
-    assert batches == [1] * 6  # 6 views, one per pass
+    clip_bytes = 8 * 3 * 64 * 64 * 4  # the test model's clips: 8 frames of 64x64, float32
+    for budget, expected in [(2**30, [6]), (2 * clip_bytes, [2, 2, 2]), (clip_bytes - 1, [1] * 6)]:
+        monkeypatch.setattr(engine, "CPU_BATCH_BYTES", budget)
+        batches.clear()
+        assert main(argv) == 0
+        assert batches == expected, budget
     batches.clear()
     assert main([*argv, "--batch-size", "4"]) == 0
     assert batches == [4, 2]

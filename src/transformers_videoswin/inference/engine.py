@@ -350,21 +350,27 @@ class _VideoState:
     received: int = 0
 
 
-# Clips per forward pass when none is given. On the CPU the model already works a few windows (about 8 MiB) at a
-# time, so a bigger batch is no faster there (Swin-T, 2 threads: 0.84-0.88 s per clip at batch 1, 0.78-0.93 s at
-# batch 8) and only costs memory: about 80 MiB per extra 32x224x224 clip.
+# Clips per forward pass when none is given. On an accelerator: 8. On the CPU: as many clips as fit in
+# CPU_BATCH_BYTES of pixel values, at most 8. The CPU model already works a few windows (about 8 MiB) at a time, so
+# large clips gain no speed from a batch (Swin-T, 32x224x224, 19 MB a clip, 2 threads: 0.84-0.88 s per clip at
+# batch 1, 0.78-0.93 s at batch 8) and each costs about 80 MiB of peak; small clips gain from fewer calls (a tiny
+# model on 16x112x112 clips: 134 clips/s at batch 1, 196 at batch 8).
 ACCELERATOR_BATCH_SIZE = 8
-CPU_BATCH_SIZE = 1
+CPU_BATCH_BYTES = 32 * 2**20
 
 
-def default_batch_size(device: torch.device) -> int:
-    """Clips per forward pass unless told otherwise: 1 on the CPU, 8 on an accelerator."""
-    return CPU_BATCH_SIZE if torch.device(device).type == "cpu" else ACCELERATOR_BATCH_SIZE
+def default_batch_size(device: torch.device, clip_bytes: int) -> int:
+    """Clips per forward pass unless told otherwise, for clips of `clip_bytes` of pixel values in the model's dtype:
+    8 on an accelerator; on the CPU, as many as fit in `CPU_BATCH_BYTES` (one Swin-T clip of 32x224x224 in float32,
+    three in bfloat16), at least 1 and at most 8."""
+    if torch.device(device).type != "cpu":
+        return ACCELERATOR_BATCH_SIZE
+    return max(1, min(ACCELERATOR_BATCH_SIZE, CPU_BATCH_BYTES // max(1, clip_bytes)))
 
 
 class InferenceEngine:
-    """Runs clips from many videos through one model, ``batch_size`` clips per forward pass (default: see
-    :func:`default_batch_size`)."""
+    """Runs clips from many videos through one model, ``batch_size`` clips per forward pass (None: chosen from the
+    device and the first clip's size by :func:`default_batch_size`)."""
 
     def __init__(
         self,
@@ -383,7 +389,7 @@ class InferenceEngine:
         self.device = torch.device(device)
         self.model = model.to(device=self.device, dtype=dtype).eval()
         self.dtype = next(self.model.parameters()).dtype
-        self.batch_size = default_batch_size(self.device) if batch_size is None else max(1, int(batch_size))
+        self.batch_size = None if batch_size is None else max(1, int(batch_size))
         self.task, self.keep_time, self.level = task, keep_time, level
         config = self.model.config
         self.stage_names = list(getattr(config, "stage_names", []))
@@ -477,6 +483,9 @@ class InferenceEngine:
                     if "header" in item:
                         states[item["position"]] = _VideoState(header=item["header"])
                     buffer.append((item["position"], item["offset"], item["frames"], item["gather"]))
+                    if self.batch_size is None:  # the default, once the size of a clip is known
+                        clip_bytes = item["gather"].shape[1] * item["frames"][0].numel() * self.dtype.itemsize
+                        self.batch_size = default_batch_size(self.device, clip_bytes)
                     while sum(segment[3].shape[0] for segment in buffer) >= self.batch_size:
                         step(self.batch_size)
                 waited = time.perf_counter()
@@ -591,10 +600,11 @@ def run_metadata(model_name: str, task: str, plan: ClipPlan, engine: InferenceEn
     return metadata
 
 
-def window_chunk_size(batch_size: int) -> int:
-    """Windows decoded together in a worker (one item): 4 to 8, so that an item of Swin-T frames stays under about
-    100 MB whatever the batch size (batches are assembled from items in the main process)."""
-    return max(4, min(8, int(math.ceil(batch_size))))
+def window_chunk_size(batch_size: int | None) -> int:
+    """Windows decoded together in a worker (one item): 4 to 8 (8 for the default batch size), so that an item of
+    Swin-T frames stays under about 100 MB whatever the batch size (batches are assembled from items in the main
+    process)."""
+    return max(4, min(8, int(math.ceil(batch_size or ACCELERATOR_BATCH_SIZE))))
 
 
 __all__ = [
