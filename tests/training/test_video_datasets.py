@@ -182,7 +182,6 @@ def test_clips_are_resized_while_decoding_with_the_same_result(monkeypatch, trai
         clip_loader = ClipLoader(
             "video", "label", make_index_sampler(recipe, train=train), transform, seed=3, decode_resize=decode_resize
         )
-        assert (clip_loader.decode_transform is not None) == decode_resize
         clips[decode_resize] = VideoClipDataset(rows, clip_loader, CorruptVideoTracker())[0]["pixel_values"]
     # 96 x 160 frames: short side 32 * 1.25 = 40 while decoding, full size without
     assert decoded_shapes == [(4, 40, 66, 3), (4, 96, 160, 3)]
@@ -197,3 +196,45 @@ def test_no_decode_transform_for_a_pipeline_that_does_not_start_with_a_resize():
 
     assert decode_transform(v2.Compose([v2.RandomHorizontalFlip(), v2.Resize(40)])) is None
     assert decode_transform(build_train_transform(RECIPE)) is not None
+
+
+def test_workers_started_with_spawn_load_the_same_clips(tmp_path):
+    """DataLoader workers started with spawn (the default on macOS) or forkserver (on Linux from Python 3.14) get the
+    dataset pickled: the recipe's sampler, the decode-time resize and the transforms must survive that, and a worker
+    loads exactly the clips the main process loads (seeded by epoch and index, with a corrupt row replaced and
+    counted in the shared tracker). Run in a fresh interpreter whose start method is spawn, as on macOS."""
+    import pickle
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+
+    with open(tmp_path / "rows.pkl", "wb") as file:
+        pickle.dump({"video": make_rows(3, corrupt={1})["video"]}, file)
+    script = f"""
+import multiprocessing, pickle, sys
+import datasets, torch
+sys.path.insert(0, {str(REPO_ROOT / "tests" / "training")!r})
+from test_video_datasets import loader
+from transformers_videoswin.training import CorruptVideoTracker, VideoClipDataset
+
+if __name__ == "__main__":
+    multiprocessing.set_start_method("spawn", force=True)
+    with open({str(tmp_path / "rows.pkl")!r}, "rb") as file:
+        rows = datasets.Dataset.from_dict({{**pickle.load(file), "label": [0, 1, 2]}})
+    tracker = CorruptVideoTracker(max_fraction=1.0, min_attempts=1)
+    dataset = VideoClipDataset(rows, loader(train=True), tracker)
+    dataset.set_epoch(2)
+    expected = [dataset[index]["pixel_values"] for index in range(3)]
+    spawned = list(torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=1))
+    assert len(spawned) == 3, len(spawned)
+    for item, reference in zip(spawned, expected):
+        torch.testing.assert_close(item["pixel_values"], reference, atol=0, rtol=0)
+    assert tracker.failed == 2, tracker.failed  # row 1 once here, once in the worker
+    print("ok")
+"""
+    (tmp_path / "spawned.py").write_text(script)
+    result = subprocess.run(
+        [sys.executable, str(tmp_path / "spawned.py")], capture_output=True, text=True, timeout=300, cwd=REPO_ROOT
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-3000:]

@@ -17,6 +17,7 @@ from .transforms import (
 from .video_datasets import (
     ClipLoader,
     CorruptVideoTracker,
+    IndexSampler,
     StreamingVideoClipDataset,
     TooManyCorruptVideos,
     VideoClipDataset,
@@ -38,6 +39,7 @@ __all__ = [
     "ClipLoader",
     "CorruptVideoCheckCallback",
     "CorruptVideoTracker",
+    "IndexSampler",
     "Recipe",
     "SetEpochCallback",
     "StreamingVideoClipDataset",

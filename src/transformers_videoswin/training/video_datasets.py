@@ -17,6 +17,7 @@ import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -101,21 +102,31 @@ def resolve_video_source(value, data_root: str | os.PathLike | None = None):
     return path, path
 
 
-def make_index_sampler(recipe: Recipe, train: bool, num_clips: int = 1) -> Callable:
-    """`fn(num_video_frames, generator) -> int64 [num_clips, num_frames]` frame indices following the recipe."""
+@dataclass(frozen=True)
+class IndexSampler:
+    """`sampler(num_video_frames, generator) -> int64 [num_clips, num_frames]` frame indices following the recipe.
+    A plain picklable object, so that DataLoader workers started with spawn or forkserver (the default on macOS, and
+    on Linux from Python 3.14) receive it."""
 
-    def sample(num_video_frames: int, generator: np.random.Generator | None) -> np.ndarray:
+    recipe: Recipe
+    train: bool
+    num_clips: int = 1
+
+    def __call__(self, num_video_frames: int, generator: np.random.Generator | None) -> np.ndarray:
         return sample_indices(
-            recipe.sampling,
+            self.recipe.sampling,
             num_video_frames,
-            recipe.num_frames,
-            frame_interval=recipe.frame_interval,
-            num_clips=num_clips,
-            test_mode=not train,
+            self.recipe.num_frames,
+            frame_interval=self.recipe.frame_interval,
+            num_clips=self.num_clips,
+            test_mode=not self.train,
             generator=generator,
         )
 
-    return sample
+
+def make_index_sampler(recipe: Recipe, train: bool, num_clips: int = 1) -> IndexSampler:
+    """The recipe's training (random offsets) or test-time (centred) frame sampling; see :class:`IndexSampler`."""
+    return IndexSampler(recipe, train, num_clips)
 
 
 class ClipLoader:
@@ -144,26 +155,25 @@ class ClipLoader:
         self.data_root = data_root
         self.decode_backend = decode_backend
         self.shuffle_frames = shuffle_frames
-        self.decode_transform = decode_transform(transform) if decode_resize else None
+        self.decode_resize = decode_resize
 
     def __call__(self, row: dict, key: Sequence[int]) -> dict:
         entropy = [int(self.seed), *(int(k) for k in key)]
         np_generator = np.random.default_rng(entropy)
         torch_generator = torch.Generator().manual_seed(int(np_generator.integers(2**62)))
         source, _ = resolve_video_source(row[self.video_column], self.data_root)
+        resize = decode_transform(self.transform) if self.decode_resize else None
         frames, indices, _ = read_video_clips(
             source,
             lambda info: self.index_sampler(info.num_frames, np_generator),
             backend=self.decode_backend,
-            transform=self.decode_transform,
+            transform=resize,
         )
         if indices.shape[0] != 1:
             raise ValueError("ClipLoader samples one clip per video; use the multi-view evaluation for several.")
         if self.shuffle_frames:
             frames = frames[torch.randperm(frames.shape[0], generator=torch_generator)]
-        pixel_values = apply_video_transform(
-            self.transform, frames, torch_generator, resized=self.decode_transform is not None
-        )
+        pixel_values = apply_video_transform(self.transform, frames, torch_generator, resized=resize is not None)
         return {"pixel_values": pixel_values, "labels": int(row[self.label_column])}
 
 
@@ -349,6 +359,7 @@ def label_names_from_features(dataset, label_column: str) -> list[str] | None:
 __all__ = [
     "ClipLoader",
     "CorruptVideoTracker",
+    "IndexSampler",
     "StreamingVideoClipDataset",
     "TooManyCorruptVideos",
     "VideoClipDataset",
