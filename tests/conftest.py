@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,10 @@ import torch
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = Path(os.environ.get("VIDEOSWIN_SHARED_DIR", REPO_ROOT.parent / "shared"))
 OFFICIAL_TINY_DIR = SHARED_DIR / "fixtures" / "official_tiny"
+EXAMPLES_DIR = REPO_ROOT / "examples"
+# The example scripts' own modules (the synthetic videos of the demo, the fine-tuning script's helpers) are not in the
+# package; the tests import them from examples/ as the scripts do.
+sys.path.insert(0, str(EXAMPLES_DIR))
 
 # Nothing may reach a hub during the tests.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

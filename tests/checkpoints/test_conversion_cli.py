@@ -165,7 +165,7 @@ def test_overwrite_replaces_an_earlier_conversion_and_push_needs_the_network(
     assert main(["--checkpoint", checkpoint, "--output-dir", str(out), "--overwrite"]) == 0
     assert not (out / "pytorch_model.bin").exists() and (out / "model.safetensors").is_file()
     capsys.readouterr()
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
     assert main(["--checkpoint", checkpoint, "--output-dir", str(tmp_path / "o2"), "--push-to-hub", "me/m"]) == 1
     assert "needs the network, but offline mode is on" in capsys.readouterr().err
     assert not (tmp_path / "o2").exists()

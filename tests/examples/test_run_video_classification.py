@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-
-from transformers_videoswin.testing.synthetic import CLASS_NAMES, generate_synthetic_dataset
+from synthetic_videos import CLASS_NAMES, generate_synthetic_dataset
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "examples" / "run_video_classification.py"
@@ -130,7 +129,7 @@ def test_each_input_form_trains_evaluates_and_saves(script, data_dir, tmp_path, 
 def test_the_saved_processor_gives_exactly_the_validation_tensors(script, data_dir, tmp_path, monkeypatch, recipe):
     from transformers import AutoVideoProcessor
 
-    from transformers_videoswin.training import resolve_video_source
+    from transformers_videoswin.data import resolve_video_source
 
     runs = []
 
@@ -307,8 +306,10 @@ def test_inflating_a_2d_imagenet_swin(script, data_dir, tmp_path, official_tiny_
 
 def test_config_overrides_typo_is_rejected():
     """A typo in --config_overrides must not silently train the default architecture."""
+    from video_classification_utils import parse_config_overrides
+
     from transformers_videoswin.training import RECIPES
-    from transformers_videoswin.training.configuration import build_config, parse_config_overrides
+    from transformers_videoswin.training.configuration import build_config
 
     overrides = parse_config_overrides("embedding_dim=48,depths=[1,1,2,1]")
     with pytest.raises(ValueError, match="`embedding_dim` \\(did you mean `embed_dim`\\?\\)"):

@@ -6,8 +6,9 @@ import datasets
 import numpy as np
 import pytest
 import torch
+from synthetic_videos import encode_mp4, render_clip
 
-from transformers_videoswin.testing.synthetic import encode_mp4, render_clip
+from transformers_videoswin.data import load_annotation_lists, read_annotation_list, read_label_names
 from transformers_videoswin.training import (
     ClipLoader,
     CorruptVideoTracker,
@@ -18,10 +19,7 @@ from transformers_videoswin.training import (
     build_train_transform,
     collate_clips,
     get_recipe,
-    load_annotation_lists,
     make_index_sampler,
-    read_annotation_list,
-    read_label_names,
 )
 
 RECIPE = get_recipe("kinetics", num_frames=4, frame_interval=2, image_size=32, resize_ratio=1.0, flip_prob=0.0)
@@ -139,8 +137,9 @@ def test_annotation_list_errors_and_packaged_label_names(tmp_path):
 def test_local_datasets_with_the_same_folder_name_do_not_share_a_cache(tmp_path):
     """Two Hub-layout folders both named `data` (and one folder rewritten in place) each load their own rows; plain
     `datasets.load_dataset` would hand the second folder the first one's cached rows."""
-    from transformers_videoswin.testing.synthetic import generate_synthetic_dataset
-    from transformers_videoswin.training import load_video_dataset
+    from synthetic_videos import generate_synthetic_dataset
+
+    from transformers_videoswin.data import load_video_dataset
 
     sizes = {"first": 2, "second": 3}
     folders = {

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from huggingface_hub import is_offline_mode
 from transformers import PreTrainedModel
 
+from ..file_utils import atomic_write
 from ..processing.image_processing_videoswin import VideoSwinImageProcessor
-from ..processing.video_io import offline_mode
 from ..processing.video_processing_videoswin import VideoSwinVideoProcessor
 from .checkpoint_io import ConversionError, is_url
 
@@ -121,7 +121,7 @@ def check_output_dir(
                     f"--output-dir {output_dir} holds {path}, which --overwrite would delete. Give a new directory."
                 )
     if push_to_hub:
-        if offline_mode():
+        if is_offline_mode():
             raise ConversionError(
                 f"--push-to-hub {push_to_hub} needs the network, but offline mode is on (HF_HUB_OFFLINE). Convert "
                 "without --push-to-hub, then upload the directory with `hf upload` when online."
@@ -156,18 +156,11 @@ def save_hub_directory(
         reason = _not_an_earlier_output(output_dir)
         if reason is not None:
             raise ConversionError(f"Not replacing {output_dir}: {reason}, so it is not an earlier model directory.")
-        # Inside the directory, not beside it: its parent may be one we cannot write to.
-        staging = Path(tempfile.mkdtemp(prefix=".new-", dir=output_dir))
-        try:
-            _write_hub_directory(model, staging, sampling, processors, model_card)
-            for entry in output_dir.iterdir():
-                if entry != staging:
-                    entry.unlink()
-            for entry in staging.iterdir():
-                os.replace(entry, output_dir / entry.name)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        return output_dir
+        return atomic_write(
+            output_dir,
+            lambda staging: _write_hub_directory(model, staging, sampling, processors, model_card),
+            replace_contents=True,
+        )
     output_dir.mkdir(parents=True, exist_ok=True)
     return _write_hub_directory(model, output_dir, sampling, processors, model_card)
 

@@ -26,11 +26,12 @@ import io
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from transformers_videoswin.file_utils import atomic_write
 
 CLASS_NAMES: tuple[str, ...] = ("move_left", "move_right", "zigzag_left", "zigzag_right")
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
@@ -225,9 +226,11 @@ def generate_synthetic_dataset(
     root = Path(output_dir)
     if _existing_spec(root) == spec.to_dict():
         return root
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
-    try:
+    if root.exists():  # made with another spec
+        shutil.rmtree(root)
+
+    def write(tmp: Path) -> None:
+        tmp.mkdir()
         rng = np.random.default_rng(spec.seed)
         features = datasets.Features(
             {"video": datasets.Video(), "label": datasets.ClassLabel(names=list(spec.class_names))}
@@ -261,12 +264,8 @@ def generate_synthetic_dataset(
             (tmp / f"{split}_list.txt").write_text("\n".join(lines) + "\n")
         (tmp / "README.md").write_text(_dataset_card(spec))
         (tmp / _MARKER).write_text(json.dumps(spec.to_dict(), indent=2))
-        if root.exists():
-            shutil.rmtree(root)
-        os.replace(tmp, root)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    atomic_write(root, write)
     return root
 
 
