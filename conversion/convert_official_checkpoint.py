@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(result.report.lines()))
         result.report.require_ok()
     except ConversionError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {error.in_flags(vars(args))}", file=sys.stderr)
         return 1
     card = render_card(result.released, args.push_to_hub) if result.released else None
     save_hub_directory(

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(result.report.lines()))
         result.report.require_ok()
     except ConversionError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {error.in_flags(vars(args))}", file=sys.stderr)
         return 1
     save_hub_directory(result.model, args.output_dir, overwrite=args.overwrite)
     print(f"wrote {args.output_dir}")

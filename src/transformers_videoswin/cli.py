@@ -330,7 +330,7 @@ def _print_summary(summary, rank: int, world_size: int) -> None:
 # ------------------------------------------------------------------------------------------------ commands
 def _run(args, task: str):
     from .inference.outputs import SettingsMismatch
-    from .inference.runner import distributed_state, run_inference
+    from .inference.runner import distributed_state, open_output_directory, run_inference
     from .inference.stream import default_num_workers
 
     if args.output_dir and Path(args.output_dir).exists() and not Path(args.output_dir).is_dir():
@@ -341,33 +341,39 @@ def _run(args, task: str):
     plan = _plan(args, config)
     shard = _shard(args.shard) if args.shard else None
     entries, table = _inputs(args)
+    outputs = None
+    if args.output_dir:  # a re-run into a directory made with other settings fails now, not after loading
+        level, keep_time = getattr(args, "level", "pooled"), getattr(args, "keep_time", False)
+        try:
+            outputs = open_output_directory(
+                args.output_dir, args.model, task, plan, level, keep_time, args.format, DTYPES[args.dtype]
+            )
+        except SettingsMismatch as error:
+            raise _usage_error(error) from None
     model, processor = _load(args, config, task)
     total = len(entries) if entries is not None else None
     workers = args.num_workers if args.num_workers is not None else default_num_workers()
     workers = 0 if total == 1 else (min(workers, total) if total else workers)
-    try:
-        summary, sink = run_inference(
-            model,
-            processor,
-            plan,
-            entries=entries,
-            table=table,
-            task=task,
-            output_dir=args.output_dir,
-            output_format=args.format,
-            index_format=args.index_format,
-            batch_size=args.batch_size,
-            num_workers=max(0, workers),
-            device=args.device,
-            dtype=DTYPES[args.dtype],
-            keep_time=getattr(args, "keep_time", False),
-            level=getattr(args, "level", "pooled"),
-            shard=shard,
-            model_name=args.model,
-            progress=not args.no_progress and total != 1,
-        )
-    except SettingsMismatch as error:
-        raise _usage_error(error) from None
+    summary, sink = run_inference(
+        model,
+        processor,
+        plan,
+        entries=entries,
+        table=table,
+        task=task,
+        output_dir=outputs,
+        output_format=args.format,
+        index_format=args.index_format,
+        batch_size=args.batch_size,
+        num_workers=max(0, workers),
+        device=args.device,
+        dtype=DTYPES[args.dtype],
+        keep_time=getattr(args, "keep_time", False),
+        level=getattr(args, "level", "pooled"),
+        shard=shard,
+        model_name=args.model,
+        progress=not args.no_progress and total != 1,
+    )
     if args.output_dir or total != 1 or summary.failed:
         state = distributed_state() if shard is None else None
         _print_summary(summary, *((state.process_index, state.num_processes) if state else shard))

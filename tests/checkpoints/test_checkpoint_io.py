@@ -26,14 +26,14 @@ def pickled_checkpoint(official_checkpoint, tmp_path):
 
 def test_objects_beyond_tensors_require_trust(pickled_checkpoint):
     with pytest.raises(
-        ConversionError, match=r"--trust-checkpoint.*arbitrary code|arbitrary code.*--trust-checkpoint"
+        ConversionError, match=r"`trust_checkpoint`.*arbitrary code|arbitrary code.*`trust_checkpoint`"
     ):
         load_checkpoint(pickled_checkpoint)
     assert isinstance(load_checkpoint(pickled_checkpoint, trust_checkpoint=True)["meta"]["args"], argparse.Namespace)
 
 
 def test_converter_refuses_untrusted_pickles_and_converts_trusted_ones(pickled_checkpoint):
-    with pytest.raises(ConversionError, match="--trust-checkpoint"):
+    with pytest.raises(ConversionError, match="`trust_checkpoint`"):
         convert_official_checkpoint(pickled_checkpoint)
     result = convert_official_checkpoint(pickled_checkpoint, trust_checkpoint=True)
     assert result.report.ok and result.report.round_trip_exact

@@ -9,7 +9,7 @@ import os
 import pickle
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,15 @@ from ..file_utils import atomic_write, atomic_write_text
 
 
 class ConversionError(ValueError):
-    """A checkpoint cannot be converted as asked; the message says why and what to do instead."""
+    """A checkpoint cannot be converted as asked; the message says why and what to do instead, naming parameters in
+    backquotes (`` `output_dir` ``)."""
+
+    def in_flags(self, options: Iterable[str]) -> str:
+        """The message for a command line whose option ``--a-b`` sets each parameter ``a_b`` of ``options``."""
+        message = str(self)
+        for name in options:
+            message = message.replace(f"`{name}`", "--" + name.replace("_", "-"))
+        return message
 
 
 def rename_keys(
@@ -182,8 +190,8 @@ def load_checkpoint(path: str | os.PathLike, trust_checkpoint: bool = False) -> 
             raise ConversionError(
                 f"{path} holds Python objects beyond tensors, numbers and strings, so it cannot be read with "
                 "torch.load(weights_only=True). Loading it fully means unpickling, which can execute arbitrary "
-                "code from the file. If you trust where it came from, pass --trust-checkpoint "
-                f"(trust_checkpoint=True). Details: {_first_sentence(error)}"
+                "code from the file. If you trust where it came from, pass `trust_checkpoint`. "
+                f" Details: {_first_sentence(error)}"
             ) from error
     except (RuntimeError, EOFError, OSError) as error:
         raise _unreadable(path, error) from None

@@ -241,7 +241,7 @@ def infer_window_size(
     if len(candidates) != 1:
         raise ConversionError(
             f"The window size cannot be inferred from a bias table of {table.shape[0]} rows alone (candidates "
-            f"{candidates}); pass it explicitly (--window-size D H W / window_size=...)."
+            f"{candidates}); pass `window_size` (D, H, W) explicitly."
         )
     return candidates[0]
 

@@ -43,6 +43,17 @@ def run_settings(model_name: str, task: str, plan: ClipPlan, level: str, keep_ti
     }  # fmt: skip
 
 
+def open_output_directory(
+    output_dir: str | os.PathLike, model_name: str, task: str, plan: ClipPlan, level: str, keep_time: bool,
+    output_format: str, dtype: torch.dtype,
+) -> OutputDirectory:  # fmt: skip
+    """``output_dir`` for a run with these settings: they are recorded there, or, when it holds outputs made with
+    other settings, :class:`~.outputs.SettingsMismatch` is raised (before any model is loaded, if called first)."""
+    check_settings(output_dir, run_settings(model_name, task, plan, level, keep_time, output_format, dtype))
+    main_tensor = "probs" if task == "classify" else ("pooled_time" if keep_time else "pooled")
+    return OutputDirectory(output_dir, output_format, main_tensor)
+
+
 def run_metadata(model_name: str, task: str, plan: ClipPlan, engine: InferenceEngine) -> dict:
     """What every output file records about how it was made."""
     import json
@@ -61,7 +72,7 @@ def run_inference(
     entries: list[VideoEntry] | None = None,
     table: DatasetTable | None = None,
     task: str = "features",
-    output_dir: str | os.PathLike | None = None,
+    output_dir: str | os.PathLike | OutputDirectory | None = None,
     output_format: str = "safetensors",
     index_format: str = "jsonl",
     batch_size: int | None = None,
@@ -77,17 +88,19 @@ def run_inference(
     """Run ``task`` over the videos; returns ``(summary, sink)`` (a :class:`MemorySink` unless ``output_dir``).
 
     ``shard``: ``(i, n)`` for independent job ``i`` of ``n``; by default the process's rank under torchrun /
-    accelerate, where the ranks meet at a barrier and the main process merges the index. A re-run into an
-    ``output_dir`` made with other settings raises :class:`~.outputs.SettingsMismatch` before any video is read.
+    accelerate, where the ranks meet at a barrier and the main process merges the index. ``output_dir``: a path, or
+    the result of :func:`open_output_directory` (a re-run into a directory made with other settings raises
+    :class:`~.outputs.SettingsMismatch` there, before any video is read).
     """
     state = distributed_state(cpu=torch.device(device).type == "cpu") if shard is None else None
     rank, world_size = (state.process_index, state.num_processes) if state is not None else shard
     engine = InferenceEngine(model, task, batch_size, device, dtype, keep_time=keep_time, level=level)
     outputs, index, sink = None, None, MemorySink()
     if output_dir is not None:
-        check_settings(output_dir, run_settings(model_name, task, plan, level, keep_time, output_format, engine.dtype))
-        main_tensor = "probs" if task == "classify" else ("pooled_time" if keep_time else "pooled")
-        outputs = OutputDirectory(output_dir, output_format, main_tensor)
+        outputs = output_dir if isinstance(output_dir, OutputDirectory) else open_output_directory(
+            output_dir, model_name, task, plan, level, keep_time, output_format, engine.dtype
+        )  # fmt: skip
+        output_dir = outputs.root
         index = IndexPart(output_dir, rank, world_size)
         sink = DirectorySink(outputs, index, run_metadata(model_name, task, plan, engine))
     stream = VideoClipStream(
@@ -111,4 +124,4 @@ def run_inference(
     return summary, sink
 
 
-__all__ = ["distributed_state", "run_inference", "run_metadata", "run_settings"]
+__all__ = ["distributed_state", "open_output_directory", "run_inference", "run_metadata", "run_settings"]

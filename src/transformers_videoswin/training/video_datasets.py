@@ -72,7 +72,7 @@ class CorruptVideoTracker:
         if failed / max(attempted, 1) > self.max_fraction:
             raise TooManyCorruptVideos(
                 f"{failed} of {attempted} {self.name} videos could not be decoded, more than the allowed fraction "
-                f"{self.max_fraction} (--max_corrupt_fraction)."
+                f"{self.max_fraction} (`max_fraction`)."
             )
 
     def summary(self) -> dict[str, int]:
