@@ -10,7 +10,6 @@ import torch
 from conftest import tiny_config_kwargs
 from transformers_videoswin import VideoSwinConfig, VideoSwinForVideoClassification
 from transformers_videoswin.training.optimization import (
-    create_optimizer,
     describe_parameter_groups,
     get_cosine_schedule_with_scaled_warmup,
     get_parameter_groups,
@@ -84,7 +83,7 @@ def test_one_adamw_step_moves_each_parameter_by_its_group_lr(model, mode):
     """AdamW's first step is p <- p (1 - lr wd) - lr g / (|g| + eps): recover lr and wd of every tensor from it."""
     model = VideoSwinForVideoClassification(model.config)
     expected = expected_default if mode == "default" else expected_official
-    optimizer = create_optimizer(model, LR, WD, mode=mode, eps=1e-30)
+    optimizer = torch.optim.AdamW(get_parameter_groups(model, LR, WD, mode=mode), lr=LR, eps=1e-30)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     torch.manual_seed(1)
     for param in model.parameters():

@@ -213,7 +213,7 @@ def test_workers_started_with_spawn_load_the_same_clips(tmp_path):
     script = f"""
 import multiprocessing, pickle, sys
 import datasets, torch
-sys.path.insert(0, {str(REPO_ROOT / "tests" / "training")!r})
+sys.path[:0] = [{str(REPO_ROOT / "tests" / "training")!r}, {str(REPO_ROOT / "examples")!r}]
 from test_video_datasets import loader
 from transformers_videoswin.training import CorruptVideoTracker, VideoClipDataset
 

@@ -6,29 +6,8 @@
   the one list of video extensions.
 """
 
-from .loading import (
-    label_names_from_features,
-    load_annotation_lists,
-    load_video_dataset,
-    prepare_video_column,
-    read_annotation_list,
-    read_label_names,
-    resolve_video_source,
-)
-from .sources import LIST_EXTENSIONS, VIDEO_EXTENSIONS, DatasetTable, VideoEntry, expand_inputs, file_entries
+from . import loading, sources
+from .loading import *  # noqa: F403
+from .sources import *  # noqa: F403
 
-__all__ = [
-    "LIST_EXTENSIONS",
-    "VIDEO_EXTENSIONS",
-    "DatasetTable",
-    "VideoEntry",
-    "expand_inputs",
-    "file_entries",
-    "label_names_from_features",
-    "load_annotation_lists",
-    "load_video_dataset",
-    "prepare_video_column",
-    "read_annotation_list",
-    "read_label_names",
-    "resolve_video_source",
-]
+__all__ = [*loading.__all__, *sources.__all__]

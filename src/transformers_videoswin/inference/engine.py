@@ -66,14 +66,14 @@ def _final_token_grid(config, shape) -> tuple[int, int, int]:
 
 @dataclass
 class Summary:
-    """What one run did (this process)."""
+    """What one run did (this process): videos done, already complete, failed (with their errors), and clips."""
 
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (video, error) of the failed videos
     ok: int = 0
     resumed: int = 0
     failed: int = 0
     clips: int = 0
     seconds: float = 0.0
-    errors: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def videos(self) -> int:

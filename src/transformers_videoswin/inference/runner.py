@@ -103,9 +103,10 @@ def run_inference(
         output_dir = outputs.root
         index = IndexPart(output_dir, rank, world_size)
         sink = DirectorySink(outputs, index, run_metadata(model_name, task, plan, engine))
-    stream = VideoClipStream(
-        processor, plan, entries, table, rank, world_size, window_chunk_size(engine.batch_size), outputs
-    )
+    if (entries is None) == (table is None):
+        raise ValueError("Give either `entries` (files) or `table` (a dataset).")
+    videos = entries if entries is not None else table
+    stream = VideoClipStream(processor, plan, videos, rank, world_size, window_chunk_size(engine.batch_size), outputs)
     loader = make_loader(stream, num_workers, pin_memory=engine.device.type == "cuda")
     total = len(stream) if entries is not None or (table is not None and not table.streaming) else None
     try:

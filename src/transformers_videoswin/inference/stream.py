@@ -91,27 +91,24 @@ class VideoClipStream(torch.utils.data.IterableDataset):
         self,
         processor,
         plan: ClipPlan,
-        entries: list[VideoEntry] | None = None,
-        table: DatasetTable | None = None,
+        videos: list[VideoEntry] | DatasetTable,
         rank: int = 0,
         world_size: int = 1,
         chunk_size: int = 8,
         outputs: OutputDirectory | None = None,
     ):
+        """`videos`: files (:func:`~transformers_videoswin.data.sources.file_entries`) or the rows of a dataset."""
         super().__init__()
-        if (entries is None) == (table is None):
-            raise ValueError("Give either `entries` (files) or `table` (a dataset).")
         if not 0 <= rank < world_size:
             raise ValueError(f"`rank` must be in 0..world_size-1, got {rank} of {world_size}.")
-        self.processor, self.plan, self.entries, self.table = processor, plan, entries, table
+        self.processor, self.plan, self.videos = processor, plan, videos
         self.rank, self.world_size = rank, world_size
         self.chunk_size = max(1, int(chunk_size))
         self.outputs = outputs
 
     def __len__(self) -> int:
         """Videos of this rank (files and map-style datasets; streamed datasets have no length)."""
-        total = len(self.entries) if self.entries is not None else len(self.table)
-        return len(range(self.rank, total, self.world_size))
+        return len(range(self.rank, len(self.videos), self.world_size))
 
     def _owned_videos(self) -> Iterator[tuple[VideoInfo, object]]:
         worker = torch.utils.data.get_worker_info()
@@ -120,13 +117,13 @@ class VideoClipStream(torch.utils.data.IterableDataset):
         def owned(position: int) -> bool:
             return owns(position, self.rank, self.world_size, worker_id, num_workers)
 
-        if self.entries is not None:
-            for entry in self.entries:
+        if isinstance(self.videos, DatasetTable):
+            for position, source, name in self.videos.rows(owned):
+                yield VideoInfo(position, dataset_key(position), name), source
+        else:
+            for entry in self.videos:
                 if owned(entry.position):
                     yield VideoInfo(entry.position, entry.key, entry.name), entry.source
-        else:
-            for position, source, name in self.table.rows(owned):
-                yield VideoInfo(position, dataset_key(position), name), source
 
     def __iter__(self) -> Iterator[ClipChunk | VideoFailed | VideoSkipped]:
         for video, source in self._owned_videos():

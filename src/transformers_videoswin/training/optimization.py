@@ -111,23 +111,6 @@ def describe_parameter_groups(groups: Iterable[dict]) -> str:
     return "\n".join(lines)
 
 
-def create_optimizer(
-    model: nn.Module,
-    learning_rate: float,
-    weight_decay: float,
-    backbone_lr_multiplier: float = 0.1,
-    head_lr_multiplier: float = 1.0,
-    mode: str = "default",
-    betas: tuple[float, float] = (0.9, 0.999),
-    eps: float = 1e-8,
-    **adamw_kwargs,
-) -> torch.optim.AdamW:
-    groups = get_parameter_groups(
-        model, learning_rate, weight_decay, backbone_lr_multiplier, head_lr_multiplier, mode=mode
-    )
-    return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, eps=eps, **adamw_kwargs)
-
-
 def get_cosine_schedule_with_scaled_warmup(
     optimizer: torch.optim.Optimizer,
     num_warmup_steps: int,
@@ -153,7 +136,6 @@ def get_cosine_schedule_with_scaled_warmup(
 
 __all__ = [
     "PARAMETER_GROUP_MODES",
-    "create_optimizer",
     "describe_parameter_groups",
     "get_cosine_schedule_with_scaled_warmup",
     "get_parameter_groups",

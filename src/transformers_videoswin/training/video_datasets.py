@@ -154,19 +154,30 @@ class ClipLoader:
         return {"pixel_values": pixel_values, "labels": int(row[self.label_column])}
 
 
-class VideoClipDataset(torch.utils.data.Dataset):
-    """Map-style dataset of transformed clips. A row that cannot be decoded is counted by `tracker`, logged, and
-    replaced by another row (so batches keep their size and distributed ranks stay in step)."""
+class _ClipDataset:
+    """The rows, the clip loader and the corrupt-video tracker of a clip dataset, and the epoch that seeds its
+    clips."""
 
-    def __init__(self, dataset, loader: ClipLoader, tracker: CorruptVideoTracker, max_retries: int = 20):
+    def __init__(self, dataset, loader: ClipLoader, tracker: CorruptVideoTracker):
+        super().__init__()
         self.dataset = dataset
         self.loader = loader
         self.tracker = tracker
-        self.max_retries = max_retries
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
+        if hasattr(self.dataset, "set_epoch"):  # a streamed dataset reshuffles by epoch
+            self.dataset.set_epoch(epoch)
+
+
+class VideoClipDataset(_ClipDataset, torch.utils.data.Dataset):
+    """Map-style dataset of transformed clips. A row that cannot be decoded is counted by `tracker`, logged, and
+    replaced by another row (so batches keep their size and distributed ranks stay in step)."""
+
+    def __init__(self, dataset, loader: ClipLoader, tracker: CorruptVideoTracker, max_retries: int = 20):
+        super().__init__(dataset, loader, tracker)
+        self.max_retries = max_retries
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -188,20 +199,8 @@ class VideoClipDataset(torch.utils.data.Dataset):
         raise TooManyCorruptVideos(f"{self.max_retries} videos in a row failed to decode around index {index}.")
 
 
-class StreamingVideoClipDataset(torch.utils.data.IterableDataset):
+class StreamingVideoClipDataset(_ClipDataset, torch.utils.data.IterableDataset):
     """Iterable dataset over a (streamed) `datasets.IterableDataset`; undecodable rows are counted and skipped."""
-
-    def __init__(self, dataset, loader: ClipLoader, tracker: CorruptVideoTracker):
-        super().__init__()
-        self.dataset = dataset
-        self.loader = loader
-        self.tracker = tracker
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-        if hasattr(self.dataset, "set_epoch"):
-            self.dataset.set_epoch(epoch)
 
     def __iter__(self) -> Iterator[dict]:
         worker = torch.utils.data.get_worker_info()
