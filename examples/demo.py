@@ -2,7 +2,7 @@
 """The demo: teach a small Video Swin a task that only time can solve, on 2 CPU cores, in a few minutes.
 
 1. Generates (once) a labelled dataset of real H.264 mp4 clips plus a parquet index in the Hub layout
-   (`transformers_videoswin.testing.synthetic`): a textured object slides over a static background; the four classes
+   (`examples/synthetic_videos.py`): a textured object slides over a static background; the four classes
    (move_left, move_right, zigzag_left, zigzag_right) show the same set of frames in a different order.
 2. Fine-tunes a small Video Swin with `examples/run_video_classification.py` twice, side by side (one thread each):
    on the clips as they are, and on the same clips with the frames shuffled inside each clip (train and test).

@@ -181,6 +181,7 @@ def test_workers_and_shards_split_without_overlap_or_gap(setup):
     assert len(stream) == 8  # positions 1, 4, ..., 22
 
 
+@pytest.mark.slow
 def test_two_processes_under_torchrun_equal_one(setup, tmp_path):
     """`torchrun --nproc_per_node 2` (gloo, CPU) writes exactly the files of one process and merges the index."""
     model_dir, videos = setup["root"] / "model", str(setup["root"] / "videos")
