@@ -46,6 +46,7 @@ def test_help(script, option):
     assert completed.returncode == 0 and option in completed.stdout and "Example" in completed.stdout
 
 
+@pytest.mark.slow
 def test_official_cli_converts_the_fixture(official_tiny_dir, tmp_path):
     completed = run_script(
         "convert_official_checkpoint.py",
@@ -62,6 +63,7 @@ def test_official_cli_converts_the_fixture(official_tiny_dir, tmp_path):
     assert json.loads((tmp_path / "out" / "config.json").read_text())["window_size"] == [2, 7, 7]
 
 
+@pytest.mark.slow
 def test_inflate_cli_matches_golden(official_tiny_dir, tmp_path):
     completed = run_script(
         "inflate_image_swin.py",
@@ -83,6 +85,7 @@ def test_inflate_cli_matches_golden(official_tiny_dir, tmp_path):
     assert (tmp_path / "out" / "model.safetensors").is_file()
 
 
+@pytest.mark.slow
 def test_torchvision_cli_converts_a_checkpoint(tmp_path):
     from torchvision.models.video.swin_transformer import SwinTransformer3d
 

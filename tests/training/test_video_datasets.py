@@ -197,6 +197,7 @@ def test_no_decode_transform_for_a_pipeline_that_does_not_start_with_a_resize():
     assert decode_transform(build_train_transform(RECIPE)) is not None
 
 
+@pytest.mark.slow
 def test_workers_started_with_spawn_load_the_same_clips(tmp_path):
     """DataLoader workers started with spawn (the default on macOS) or forkserver (on Linux from Python 3.14) get the
     dataset pickled: the recipe's sampler, the decode-time resize and the transforms must survive that, and a worker

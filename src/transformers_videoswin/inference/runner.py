@@ -12,6 +12,7 @@ last one gives the complete index.
 from __future__ import annotations
 
 import datetime
+import json
 import os
 
 import torch
@@ -56,8 +57,6 @@ def open_output_directory(
 
 def run_metadata(model_name: str, task: str, plan: ClipPlan, engine: InferenceEngine) -> dict:
     """What every output file records about how it was made."""
-    import json
-
     metadata = {"model": model_name, "task": task, "plan": json.dumps(plan.describe()), "level": engine.level}
     metadata["keep_time"] = engine.keep_time
     if engine.labels is not None:
@@ -92,6 +91,9 @@ def run_inference(
     the result of :func:`open_output_directory` (a re-run into a directory made with other settings raises
     :class:`~.outputs.SettingsMismatch` there, before any video is read).
     """
+    if (entries is None) == (table is None):
+        raise ValueError("Give either `entries` (files) or `table` (a dataset).")
+    videos = entries if entries is not None else table
     state = distributed_state(cpu=torch.device(device).type == "cpu") if shard is None else None
     rank, world_size = (state.process_index, state.num_processes) if state is not None else shard
     engine = InferenceEngine(model, task, batch_size, device, dtype, keep_time=keep_time, level=level)
@@ -103,9 +105,6 @@ def run_inference(
         output_dir = outputs.root
         index = IndexPart(output_dir, rank, world_size)
         sink = DirectorySink(outputs, index, run_metadata(model_name, task, plan, engine))
-    if (entries is None) == (table is None):
-        raise ValueError("Give either `entries` (files) or `table` (a dataset).")
-    videos = entries if entries is not None else table
     stream = VideoClipStream(processor, plan, videos, rank, world_size, window_chunk_size(engine.batch_size), outputs)
     loader = make_loader(stream, num_workers, pin_memory=engine.device.type == "cuda")
     total = len(stream) if entries is not None or (table is not None and not table.streaming) else None
