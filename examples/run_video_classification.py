@@ -18,6 +18,7 @@ Several GPUs / machines: the same command under `torchrun --nproc_per_node N` or
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -41,10 +42,10 @@ from video_classification_utils import (
     predict_with_confusion_matrix,
     save_final_outputs,
     write_confusion_matrix,
-    write_json_atomic,
 )
 
 from transformers_videoswin.data import label_names_from_features, prepare_video_column
+from transformers_videoswin.file_utils import atomic_write_text
 from transformers_videoswin.model.configuration_videoswin import VARIANTS
 from transformers_videoswin.processing.multiview import parse_views
 from transformers_videoswin.training import (
@@ -414,7 +415,8 @@ def main(argv: list[str] | None = None) -> dict:
                 save_outputs(results)  # the model card with the evaluation results
             if eval_matrix is not None and data_args.write_confusion_matrix:
                 write_confusion_matrix(eval_matrix, labels, training_args.output_dir)
-            write_json_atomic(Path(training_args.output_dir) / "all_results.json", results)
+            text = json.dumps(results, indent=2, default=str)
+            atomic_write_text(Path(training_args.output_dir) / "all_results.json", text)
         train_tracker.check(final=True)
         eval_tracker.check(final=True)
     except Exception as error:

@@ -300,11 +300,6 @@ def predict_with_confusion_matrix(trainer, dataset, labels: list[str]) -> tuple[
     return metrics, matrix
 
 
-def write_json_atomic(path: str | os.PathLike, data: dict) -> Path:
-    """`data` as indented JSON at `path`, replacing any previous file in one step."""
-    return atomic_write_text(path, json.dumps(data, indent=2, default=str))
-
-
 def write_confusion_matrix(
     matrix: np.ndarray, class_names: Sequence[str], output_dir: str | os.PathLike, prefix: str = "confusion_matrix"
 ) -> dict[str, Path]:
