@@ -48,14 +48,10 @@ def test_help(script, option):
 
 @pytest.mark.slow
 def test_official_cli_converts_the_fixture(official_tiny_dir, tmp_path):
+    checkpoint, golden = official_tiny_dir / "official_checkpoint.pth", official_tiny_dir / "golden.pt"
+    script = "convert_official_checkpoint.py"
     completed = run_script(
-        "convert_official_checkpoint.py",
-        "--checkpoint",
-        official_tiny_dir / "official_checkpoint.pth",
-        "--output-dir",
-        tmp_path / "out",
-        "--expected-output",
-        official_tiny_dir / "golden.pt",
+        script, "--checkpoint", checkpoint, "--output-dir", tmp_path / "out", "--expected-output", golden
     )
     assert completed.returncode == 0, completed.stderr
     assert "round trip back to the original keys: max |diff| = 0 (bit-exact)" in completed.stdout
