@@ -290,13 +290,27 @@ def save_final_outputs(
 
 
 def predict_with_confusion_matrix(trainer, dataset, labels: list[str]) -> tuple[dict, np.ndarray]:
-    """`trainer.predict` metrics plus `eval_accuracy_<class>` for every class, and the confusion matrix."""
+    """`trainer.predict` metrics plus `eval_accuracy_<class>` for every class with evaluation videos (a class
+    without any has no accuracy: it is named in the log and counted in `eval_classes_without_videos`), and the
+    confusion matrix."""
     output = trainer.predict(dataset, metric_key_prefix="eval")
     metrics = dict(output.metrics)
     logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
     matrix = confusion_matrix(np.asarray(logits).argmax(-1), output.label_ids, len(labels))
+    absent = []
     for name, value in zip(labels, per_class_accuracy(matrix)):
-        metrics[f"eval_accuracy_{name}"] = None if math.isnan(value) else float(value)
+        if math.isnan(value):
+            absent.append(str(name))
+        else:
+            metrics[f"eval_accuracy_{name}"] = float(value)
+    if absent:
+        logger.warning(
+            "%d of %d classes have no evaluation videos, so no accuracy: %s",
+            len(absent),
+            len(labels),
+            ", ".join(absent),
+        )
+    metrics["eval_classes_without_videos"] = len(absent)
     return metrics, matrix
 
 
@@ -312,7 +326,8 @@ def write_confusion_matrix(
     writer = csv.writer(text)
     writer.writerow(["true \\ predicted", *names, "support", "accuracy"])
     for i, name in enumerate(names):
-        writer.writerow([name, *(int(v) for v in matrix[i]), int(matrix[i].sum()), f"{accuracy[i]:.4f}"])
+        score = "" if math.isnan(accuracy[i]) else f"{accuracy[i]:.4f}"  # no videos of the class, no accuracy
+        writer.writerow([name, *(int(v) for v in matrix[i]), int(matrix[i].sum()), score])
     csv_path = output_dir / f"{prefix}.csv"
     atomic_write_text(csv_path, text.getvalue())
 

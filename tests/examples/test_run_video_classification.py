@@ -4,6 +4,7 @@ directory, a killed-and-resumed run, and two processes under torchrun (gloo). On
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import json
 import os
@@ -175,6 +176,34 @@ def test_corrupt_videos_fail_the_run_past_the_threshold(script, data_dir, tmp_pa
     # with a generous threshold the same data trains, and the skips are counted
     results = script.main([*args, "--max_corrupt_fraction", "0.9"])
     assert results["train_videos_skipped"] > 0
+
+
+def test_a_class_absent_from_the_evaluation_set_is_reported_as_such(script, data_dir, tmp_path):
+    """No per-class accuracy for a class without evaluation videos, and the run still ends with its results."""
+    lines = (data_dir / "validation_list.txt").read_text().splitlines()
+    (tmp_path / "validation.txt").write_text("\n".join(x for x in lines if not x.endswith(" 3")) + "\n")
+    args = [*data_args("list", data_dir, tmp_path), "--validation_file", str(tmp_path / "validation.txt")]
+    out = tmp_path / "out"
+    args += [
+        *MODEL_ARGS,
+        *RECIPE_ARGS,
+        *RUN_ARGS,
+        "--output_dir",
+        str(out),
+        "--max_steps",
+        "1",
+        "--save_strategy",
+        "no",
+    ]
+    results = script.main(args)
+
+    absent = CLASS_NAMES[3]
+    assert f"eval_accuracy_{absent}" not in results
+    assert all(isinstance(results[f"eval_accuracy_{name}"], float) for name in CLASS_NAMES[:3])
+    assert json.loads((out / "eval_results.json").read_text())["eval_top1_accuracy"] == results["eval_top1_accuracy"]
+    assert json.loads((out / "all_results.json").read_text())["eval_classes_without_videos"] == 1
+    rows = {row[0]: row for row in csv.reader((out / "confusion_matrix.csv").read_text().splitlines())}
+    assert rows[absent][-2:] == ["0", ""]  # no support, no accuracy
 
 
 @pytest.mark.parametrize(
