@@ -185,6 +185,8 @@ def test_a_class_absent_from_the_evaluation_set_is_reported_as_such(script, data
     args = [*data_args("list", data_dir, tmp_path), "--validation_file", str(tmp_path / "validation.txt")]
     out = tmp_path / "out"
     args += [
+        "--save_strategy",
+        "no",
         *MODEL_ARGS,
         *RECIPE_ARGS,
         *RUN_ARGS,
@@ -192,8 +194,6 @@ def test_a_class_absent_from_the_evaluation_set_is_reported_as_such(script, data
         str(out),
         "--max_steps",
         "1",
-        "--save_strategy",
-        "no",
     ]
     results = script.main(args)
 
