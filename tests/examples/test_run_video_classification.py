@@ -184,17 +184,8 @@ def test_a_class_absent_from_the_evaluation_set_is_reported_as_such(script, data
     (tmp_path / "validation.txt").write_text("\n".join(x for x in lines if not x.endswith(" 3")) + "\n")
     args = [*data_args("list", data_dir, tmp_path), "--validation_file", str(tmp_path / "validation.txt")]
     out = tmp_path / "out"
-    args += [
-        "--save_strategy",
-        "no",
-        *MODEL_ARGS,
-        *RECIPE_ARGS,
-        *RUN_ARGS,
-        "--output_dir",
-        str(out),
-        "--max_steps",
-        "1",
-    ]
+    args += [*MODEL_ARGS, *RECIPE_ARGS, *RUN_ARGS, "--save_strategy", "no"]
+    args += ["--output_dir", str(out), "--max_steps", "1"]
     results = script.main(args)
 
     absent = CLASS_NAMES[3]
