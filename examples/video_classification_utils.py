@@ -287,19 +287,23 @@ def apply_recipe_defaults(training_args, recipe: Recipe, explicit: set[str]) -> 
 
 
 def parse_config_overrides(text: str | None) -> dict:
-    """'a=1,b=[1,2],c=gelu' -> {'a': 1, 'b': [1, 2], 'c': 'gelu'} (commas inside brackets do not split).
+    """'a=1,b=[1,2],c=gelu' -> {'a': 1, 'b': [1, 2], 'c': 'gelu'} (commas inside brackets or quotes do not split).
 
     Not `PretrainedConfig.update_from_string`: it splits on every comma and parses no lists or tuples, and Video
     Swin's architecture is lists (`depths`, `num_heads`, `window_size`)."""
     if not text:
         return {}
-    items, depth, current = [], 0, ""
+    items, depth, quote, current = [], 0, None, ""
     for char in text:
-        if char in "([{":
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
             depth += 1
         elif char in ")]}":
             depth -= 1
-        if char == "," and depth == 0:
+        if char == "," and depth == 0 and not quote:
             items.append(current)
             current = ""
         else:

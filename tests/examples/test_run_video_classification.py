@@ -267,6 +267,18 @@ def test_bad_columns_fail_before_the_model_is_built(script, data_dir, tmp_path, 
         script.main([*args, "--output_dir", str(tmp_path / "out"), "--max_steps", "1"])
 
 
+@pytest.mark.parametrize("override", ["hidden_act=bogus", "depths='1,1'"])
+def test_a_config_value_of_the_wrong_kind_is_named_before_the_model_is_built(
+    script, data_dir, tmp_path, monkeypatch, override
+):
+    monkeypatch.setattr(script, "build_model", lambda *a, **k: pytest.fail("the model was built with a bad config"))
+    args = [*data_args("parquet", data_dir, tmp_path), *MODEL_ARGS, *RECIPE_ARGS, *RUN_ARGS]
+    args[args.index("--config_overrides") + 1] += "," + override
+    name = override.split("=")[0]
+    with pytest.raises(ValueError, match=rf"configuration's `{name}` is .* \(from the overrides\); expected"):
+        script.main([*args, "--output_dir", str(tmp_path / "out"), "--max_steps", "1"])
+
+
 def test_a_dataset_path_typo_is_a_local_error(script, data_dir, tmp_path):
     args = ["--dataset_name", str(data_dir) + "x", *MODEL_ARGS, *RECIPE_ARGS, *RUN_ARGS]
     with pytest.raises(FileNotFoundError, match="no such local directory"):

@@ -194,6 +194,7 @@ def test_confusion_matrix_without_matplotlib_writes_the_csv_and_warns(tmp_path, 
 def test_config_overrides_parser():
     parsed = parse_config_overrides("embed_dim=32,depths=[1,1,2,1],num_heads=(1, 2,4,8),hidden_act=gelu")
     assert parsed == {"embed_dim": 32, "depths": [1, 1, 2, 1], "num_heads": (1, 2, 4, 8), "hidden_act": "gelu"}
+    assert parse_config_overrides("hidden_act='a,b',depths=[1]") == {"hidden_act": "a,b", "depths": [1]}
     assert parse_config_overrides(None) == {}
     with pytest.raises(ValueError, match="key=value"):
         parse_config_overrides("embed_dim")
