@@ -148,7 +148,8 @@ class DataTrainingArguments:
         default=None, metadata={"help": "Evaluation split (default: validation, else test, else a train split-off)."}
     )
     train_val_split: float = field(
-        default=0.1, metadata={"help": "Fraction of train held out when the dataset has no evaluation split."}
+        default=0.1,
+        metadata={"help": "Fraction of train held out for --do_eval when the dataset has no evaluation split."},
     )
     streaming: bool = field(default=False, metadata={"help": "Stream the dataset instead of downloading it."})
     shuffle_buffer_size: int = field(default=1000, metadata={"help": "Shuffle buffer when streaming."})
