@@ -168,8 +168,6 @@ def to_class_labels(raw, label_column: str, label_names_file: str | None = None)
 
 def check_labels(dataset, split: str, label_column: str, num_labels: int) -> None:
     """Every label of a (non-streamed) split is an integer in [0, num_labels)."""
-    import numpy as np
-
     labels = np.asarray(dataset[label_column])
     if labels.size == 0:
         return
