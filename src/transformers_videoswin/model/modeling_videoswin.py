@@ -282,7 +282,8 @@ class VideoSwinAttention(nn.Module):
         if attention_mask.shape[1] == self.num_heads:  # [B * W, N, heads, head_dim]
             attn_output = attn_output.view(batch, num_windows, num_tokens, self.num_heads, self.head_dim)
         else:  # [B, N, W * heads, head_dim]
-            attn_output = attn_output.view(batch, num_tokens, num_windows, self.num_heads, self.head_dim).transpose(1, 2)
+            attn_output = attn_output.view(batch, num_tokens, num_windows, self.num_heads, self.head_dim)
+            attn_output = attn_output.transpose(1, 2)
         attn_output = self.proj_dropout(self.proj(attn_output.reshape(batch, num_windows, num_tokens, channels)))
         if attn_weights is not None:
             attn_weights = attn_weights.view(batch * num_windows, self.num_heads, num_tokens, num_tokens)
@@ -359,9 +360,13 @@ class VideoSwinLayer(GradientCheckpointingLayer):
     def forward(self, hidden_states: torch.Tensor, window: Size3D, shift: Size3D) -> torch.Tensor:
         """`[B, D, H, W, C]` -> `[B, D, H, W, C]`; `shift` is all zero in even layers."""
         shortcut = hidden_states
-        attention_output = shifted_window_attention(self.layernorm_before(hidden_states), self.attention, window, shift)
-        hidden_states = shortcut + self.drop_path(attention_output)
-        hidden_states = hidden_states + self.drop_path(self.mlp(self.layernorm_after(hidden_states)))
+        hidden_states = self.layernorm_before(hidden_states)
+        hidden_states = shifted_window_attention(hidden_states, self.attention, window, shift)
+        hidden_states = shortcut + self.drop_path(hidden_states)
+
+        shortcut = hidden_states
+        hidden_states = self.mlp(self.layernorm_after(hidden_states))
+        hidden_states = shortcut + self.drop_path(hidden_states)
         return hidden_states
 
 
@@ -546,8 +551,8 @@ def to_channels_first(hidden_states: torch.Tensor) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-@dataclass
 @auto_docstring(custom_intro="The output of [`VideoSwinModel`].")
+@dataclass
 class VideoSwinModelOutput(ModelOutput):
     r"""
     last_hidden_state (`torch.FloatTensor` of shape `(batch_size, num_tokens, hidden_size)`):
@@ -629,8 +634,8 @@ class VideoSwinModel(VideoSwinPreTrainedModel):
         )
 
 
-@dataclass
 @auto_docstring(custom_intro="The output of [`VideoSwinForVideoClassification`].")
+@dataclass
 class VideoSwinVideoClassifierOutput(ModelOutput):
     r"""
     loss (`torch.FloatTensor` of shape `(1,)`, *optional*):
@@ -722,7 +727,9 @@ class VideoSwinBackbone(BackboneMixin, VideoSwinPreTrainedModel):
 
     @can_return_tuple
     @auto_docstring
-    def forward(self, pixel_values: torch.Tensor | None = None, **kwargs: Unpack[TransformersKwargs]) -> BackboneOutput:
+    def forward(
+        self, pixel_values: torch.Tensor | None = None, **kwargs: Unpack[TransformersKwargs]
+    ) -> BackboneOutput:
         r"""
         pixel_values (`torch.FloatTensor` of shape `(batch_size, num_frames, num_channels, height, width)`):
             Normalised frames, as [`VideoSwinVideoProcessor`] returns them.
