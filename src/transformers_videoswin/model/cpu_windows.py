@@ -190,13 +190,13 @@ def window_layout(size: Size3D, window: Size3D, shift: Size3D, batch: int, devic
         )
 
 
-def windows_per_chunk(layout: WindowLayout, channels: int, heads: int, element_size: int, weights: bool) -> int:
+def windows_per_chunk(window_volume: int, channels: int, heads: int, element_size: int, weights: bool) -> int:
     """How many windows fit `CHUNK_BYTES`: their qkv, or their `[heads, N, N]` attention weights where those exist
     (`weights`: eager attention, and training, as SDPA on the CPU falls back to its math kernel for a mask with
     gradients)."""
-    window_bytes = layout.window_volume * 3 * channels * element_size
+    window_bytes = window_volume * 3 * channels * element_size
     if weights:
-        window_bytes = max(window_bytes, heads * layout.window_volume**2 * element_size)
+        window_bytes = max(window_bytes, heads * window_volume**2 * element_size)
     return max(1, CHUNK_BYTES // window_bytes)
 
 
@@ -226,7 +226,7 @@ def add_window_attention(layer: VideoSwinLayer, hidden_states: torch.Tensor, win
     attention: VideoSwinAttention = layer.attention
     training = layer.training or torch.is_grad_enabled()
     weights = training or attention.config._attn_implementation == "eager"
-    step = windows_per_chunk(layout, channels, attention.num_heads, tokens.element_size(), weights)
+    step = windows_per_chunk(layout.window_volume, channels, attention.num_heads, tokens.element_size(), weights)
     bias = attention.relative_position_bias(window).to(hidden_states.dtype).unsqueeze(0)  # [1, heads, N, N]
     checkpoint = getattr(layer, "checkpoint_chunks", None) if layer.training else None
     residual = None if training else tokens.clone()
