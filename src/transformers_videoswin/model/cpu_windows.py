@@ -201,7 +201,12 @@ def windows_per_chunk(window_volume: int, channels: int, heads: int, element_siz
 
 
 def attend_windows(
-    layer: VideoSwinLayer, tokens: torch.Tensor, rows: torch.Tensor, mask: torch.Tensor, padding: torch.Tensor | None
+    layer: VideoSwinLayer,
+    tokens: torch.Tensor,
+    rows: torch.Tensor,
+    mask: torch.Tensor,
+    padding: torch.Tensor | None,
+    kwargs: dict,
 ) -> torch.Tensor:
     """The windows whose tokens sit at `rows` of the `[rows, C]` `tokens`: gather, norm, attention with the
     `[1, heads, N, N]` `mask` -> `[len(rows), C]`. `padding` (`[len(rows), 1]`) marks the rows that stand for padding:
@@ -209,11 +214,13 @@ def attend_windows(
     windows = layer.layernorm_before(tokens.index_select(0, rows))
     if padding is not None:
         windows = windows.masked_fill(padding, 0)
-    output = layer.attention(windows.view(-1, 1, mask.shape[-1], windows.shape[-1]), mask)[0]
+    output = layer.attention(windows.view(-1, 1, mask.shape[-1], windows.shape[-1]), mask, **kwargs)[0]
     return output.view(windows.shape)
 
 
-def add_window_attention(layer: VideoSwinLayer, hidden_states: torch.Tensor, window: Size3D, shift: Size3D):
+def add_window_attention(
+    layer: VideoSwinLayer, hidden_states: torch.Tensor, window: Size3D, shift: Size3D, kwargs: dict
+) -> torch.Tensor:
     """`x + DropPath(attention(LN(x)))` over the windows of a `[B, D, H, W, C]` volume, a chunk of windows at a time:
     each chunk's output is added into a copy of `x` at inference, gathered into one output when training."""
     batch, channels = hidden_states.shape[0], hidden_states.shape[-1]
@@ -237,7 +244,7 @@ def add_window_attention(layer: VideoSwinLayer, hidden_states: torch.Tensor, win
             first_row, end_row = start * layout.window_volume, stop * layout.window_volume
             rows = layout.gather[first_row:end_row]
             padding = None if layout.padding is None else layout.padding[first_row:end_row]
-            arguments = (layer, tokens, rows, mask, padding)
+            arguments = (layer, tokens, rows, mask, padding, kwargs)
             output = checkpoint(attend_windows, *arguments) if checkpoint else attend_windows(*arguments)
             if residual is None:
                 outputs.append(output)
@@ -273,9 +280,11 @@ def add_feed_forward(layer: VideoSwinLayer, hidden_states: torch.Tensor) -> torc
     return hidden_states
 
 
-def layer_forward(self: VideoSwinLayer, hidden_states: torch.Tensor, window: Size3D, shift: Size3D) -> torch.Tensor:
+def layer_forward(
+    self: VideoSwinLayer, hidden_states: torch.Tensor, window: Size3D, shift: Size3D, **kwargs
+) -> torch.Tensor:
     """The CPU forward of `VideoSwinLayer`: the same two residual branches, chunk by chunk."""
-    hidden_states = add_window_attention(self, hidden_states, window, shift)
+    hidden_states = add_window_attention(self, hidden_states, window, shift, kwargs)
     return add_feed_forward(self, hidden_states)
 
 

@@ -177,14 +177,17 @@ def eager_attention_forward(
     dropout: float = 0.0,
     **kwargs,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Plain softmax attention on `[batch, heads, N, head_dim]`; returns `[batch, N, heads, head_dim]` and the weights."""
+    """Plain softmax attention on `[batch, heads, N, head_dim]`; returns `[batch, N, heads, head_dim]` and the
+    `[windows, module.num_heads, N, N]` weights (the heads of a call may be the windows x heads of a clip)."""
     attn_weights = torch.matmul(query * scaling, key.transpose(2, 3))
     if attention_mask is not None:
         attn_weights = attn_weights + attention_mask
     attn_weights = F.softmax(attn_weights, dim=-1, dtype=torch.float32).to(query.dtype)
     if dropout > 0.0:  # dropout with p=0 would still keep a mask and a copy of the weights for backward
         attn_weights = F.dropout(attn_weights, p=dropout, training=module.training)
-    attn_output = torch.matmul(attn_weights, value).transpose(1, 2).contiguous()
+    # One map per window, and the values multiplied with that very tensor, so that gradients reach the returned maps
+    attn_weights = attn_weights.view(-1, module.num_heads, *attn_weights.shape[-2:])
+    attn_output = torch.matmul(attn_weights.view(*query.shape[:-1], -1), value).transpose(1, 2).contiguous()
     return attn_output, attn_weights
 
 
@@ -285,13 +288,15 @@ class VideoSwinAttention(nn.Module):
             attn_output = attn_output.view(batch, num_tokens, num_windows, self.num_heads, self.head_dim)
             attn_output = attn_output.transpose(1, 2)
         attn_output = self.proj_dropout(self.proj(attn_output.reshape(batch, num_windows, num_tokens, channels)))
-        if attn_weights is not None:
-            attn_weights = attn_weights.view(batch * num_windows, self.num_heads, num_tokens, num_tokens)
         return attn_output, attn_weights
 
 
 def shifted_window_attention(
-    hidden_states: torch.Tensor, attention: VideoSwinAttention, window: Size3D, shift: Size3D
+    hidden_states: torch.Tensor,
+    attention: VideoSwinAttention,
+    window: Size3D,
+    shift: Size3D,
+    **kwargs: Unpack[TransformersKwargs],
 ) -> torch.Tensor:
     """W-MSA (`shift` all zero) or SW-MSA over a normed `[B, D, H, W, C]` volume, every window in one attention call."""
     size = tuple(hidden_states.shape[1:4])
@@ -309,7 +314,7 @@ def shifted_window_attention(
     mask = attention.relative_position_bias(window).to(hidden_states.dtype).unsqueeze(0)
     if any(shift):
         mask = mask + shift_window_mask(padded, window, shift, hidden_states.device).to(mask.dtype).unsqueeze(1)
-    attn_output = attention(windows, mask)[0]
+    attn_output = attention(windows, mask, **kwargs)[0]
     # 5. reverse: un-partition, roll back by +shift, crop the padding: [B, D, H, W, C]
     attn_output = window_reverse(attn_output, window, padded)
     if any(shift):
@@ -357,11 +362,13 @@ class VideoSwinLayer(GradientCheckpointingLayer):
         self.layernorm_after = nn.LayerNorm(dim, eps=config.layer_norm_eps)
         self.mlp = VideoSwinMLP(config, stage_idx)
 
-    def forward(self, hidden_states: torch.Tensor, window: Size3D, shift: Size3D) -> torch.Tensor:
+    def forward(
+        self, hidden_states: torch.Tensor, window: Size3D, shift: Size3D, **kwargs: Unpack[TransformersKwargs]
+    ) -> torch.Tensor:
         """`[B, D, H, W, C]` -> `[B, D, H, W, C]`; `shift` is all zero in even layers."""
         shortcut = hidden_states
         hidden_states = self.layernorm_before(hidden_states)
-        hidden_states = shifted_window_attention(hidden_states, self.attention, window, shift)
+        hidden_states = shifted_window_attention(hidden_states, self.attention, window, shift, **kwargs)
         hidden_states = shortcut + self.drop_path(hidden_states)
 
         shortcut = hidden_states
@@ -410,7 +417,11 @@ class VideoSwinStage(nn.Module):
         self.downsample = VideoSwinPatchMerging(config, stage_idx) if has_merging else None
 
     def forward(
-        self, hidden_states: torch.Tensor, input_dimensions: Size3D, downsample: bool = True
+        self,
+        hidden_states: torch.Tensor,
+        input_dimensions: Size3D,
+        downsample: bool = True,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> tuple[torch.Tensor, torch.Tensor, Size3D]:
         """`[B, D * H * W, C]` tokens of a `(D, H, W)` volume -> (`[B, D * H' * W', C']` after merging, the
         `[B, D * H * W, C]` stage output the merging reads, `(D, H', W')`). The stage output is what `hidden_states`
@@ -420,7 +431,7 @@ class VideoSwinStage(nn.Module):
         window, shift = effective_window_and_shift(size, self.window_size, self.shift_size)
         volume = hidden_states.view(batch, *size, channels)
         for index, layer in enumerate(self.blocks):
-            volume = layer(volume, window, shift if index % 2 else (0, 0, 0))
+            volume = layer(volume, window, shift if index % 2 else (0, 0, 0), **kwargs)
 
         stage_output = volume.view(batch, -1, channels)
         if self.downsample is None or not downsample:
@@ -435,7 +446,11 @@ class VideoSwinEncoder(nn.Module):
         self.layers = nn.ModuleList([VideoSwinStage(config, stage_idx) for stage_idx in range(len(config.depths))])
 
     def forward(
-        self, hidden_states: torch.Tensor, num_stages: int | None = None, keep_stage_outputs: bool = True
+        self,
+        hidden_states: torch.Tensor,
+        num_stages: int | None = None,
+        keep_stage_outputs: bool = True,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> tuple[torch.Tensor, tuple[torch.Tensor | None, ...], tuple[Size3D, ...]]:
         """Runs the first `num_stages` stages (all by default) on `[B, D, H, W, C]` embeddings. Returns the last
         stage's `[B, D' * H' * W', C']` output, every stage's input-side tokens (the embeddings, then each stage's
@@ -448,7 +463,7 @@ class VideoSwinEncoder(nn.Module):
         for index, stage in enumerate(stages):
             size = input_dimensions
             hidden_states, stage_output, input_dimensions = stage(
-                hidden_states, input_dimensions, downsample=index < len(stages) - 1
+                hidden_states, input_dimensions, downsample=index < len(stages) - 1, **kwargs
             )
             stage_outputs += (stage_output if keep_stage_outputs else None,)
             sizes += (size,)
@@ -616,7 +631,7 @@ class VideoSwinModel(VideoSwinPreTrainedModel):
         embeddings = self.embeddings(pixel_values.to(self.embeddings.patch_embeddings.projection.weight.dtype))
         output_hidden_states = kwargs.get("output_hidden_states", self.config.output_hidden_states)
         hidden_states, stage_outputs, sizes = self.encoder(
-            embeddings, num_stages, keep_stage_outputs=bool(output_hidden_states)
+            embeddings, num_stages, keep_stage_outputs=bool(output_hidden_states), **kwargs
         )
         if self.layernorm is not None and len(stage_outputs) == len(self.encoder.layers) + 1:
             hidden_states = self.layernorm(hidden_states)
