@@ -93,17 +93,19 @@ _LEGACY_ARGUMENTS = (
 )
 
 
-@auto_docstring
-@strict
-class VideoSwinConfig(BackboneConfigMixin, PreTrainedConfig):
-    r"""
+@auto_docstring(
+    custom_intro="""
     Configuration of a Video Swin Transformer (Liu et al., 2021). Defaults are Swin-T as released for Kinetics-400:
     patch 2x4x4, window 8x7x7, C=96, depths (2, 2, 6, 2), heads (3, 6, 12, 24), 32 frames of 224x224.
 
     Unknown arguments are rejected with the closest valid name (a typo would otherwise be kept as an unused attribute
     and the default architecture built). A config file may hold keys this class does not know, since transformers
     writes every attribute set on a config into the file: they are kept, with a warning naming the closest valid key.
-
+    """
+)
+@strict
+class VideoSwinConfig(BackboneConfigMixin, PreTrainedConfig):
+    r"""
     Args:
         num_channels (`int`, *optional*, defaults to 3):
             The number of input channels (3 for RGB).
@@ -168,6 +170,8 @@ class VideoSwinConfig(BackboneConfigMixin, PreTrainedConfig):
 
     num_channels: int = 3
     image_size: int = 224
+    # Read by the processors and the pipeline, not by the model (which takes any length). In a transformers checkout,
+    # `utils/check_config_attributes.py` allows such a field per class: `SPECIAL_CASES_TO_ALLOW["VideoSwinConfig"]`.
     num_frames: int = 32
     patch_size: list[int] | tuple[int, ...] = (2, 4, 4)
     embed_dim: int = 96
