@@ -391,9 +391,17 @@ def test_gradient_checkpointing_gives_identical_gradients(monkeypatch, use_reent
     recomputation on the CPU forward (several chunks of windows and of tokens per layer), give the plain gradients."""
     monkeypatch.setattr(cpu_windows, "CHUNK_BYTES", 16384)
     pixel_values, labels = clip(2, 5, 50, 70), torch.tensor([0, 1])
-    grads = []
+    attention_forward, calls = modeling_videoswin.VideoSwinAttention.forward, []
+
+    def counting_forward(*args, **kwargs):
+        calls.append(1)
+        return attention_forward(*args, **kwargs)
+
+    monkeypatch.setattr(modeling_videoswin.VideoSwinAttention, "forward", counting_forward)
+    grads, attention_calls = [], []
     for checkpointing in (False, True):
         model = make_model(drop_path_rate=0.2).train()
+        calls.clear()
         if checkpointing:
             model.activation_checkpointing_enable({"use_reentrant": use_reentrant})
             layers = [layer for stage in model.videoswin.encoder.layers for layer in stage.blocks]
@@ -404,6 +412,8 @@ def test_gradient_checkpointing_gives_identical_gradients(monkeypatch, use_reent
         with forward_on(path):
             model(pixel_values, labels=labels).loss.backward()
         grads.append({n: p.grad.clone() for n, p in model.named_parameters()})
+        attention_calls.append(len(calls))
+    assert attention_calls[1] > attention_calls[0]  # backward recomputed the attention: checkpointing is on
     assert grads[0].keys() == grads[1].keys()
     for name in grads[0]:
         torch.testing.assert_close(grads[1][name], grads[0][name], atol=1e-6, rtol=1e-5, msg=name)

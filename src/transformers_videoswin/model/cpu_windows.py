@@ -48,6 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint as torch_checkpoint
+from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.pytorch_utils import compile_compatible_method_lru_cache
 from transformers.utils.output_capturing import _active_collector
 
@@ -89,8 +90,12 @@ def runs_on_cpu_path(hidden_states: torch.Tensor) -> bool:
 
 
 def use_cpu_forward(module_class: type[nn.Module], cpu_forward: Callable) -> None:
-    """Make `module_class.forward` run `cpu_forward` where `runs_on_cpu_path` says so, its own forward elsewhere."""
-    reference = getattr(module_class.forward, "reference", module_class.forward)
+    """Make `module_class.forward` run `cpu_forward` where `runs_on_cpu_path` says so, its own forward elsewhere.
+
+    A `GradientCheckpointingLayer` subclass gets its forward wrapped by transformers when the class is created, and
+    only the outermost wrapper checkpoints: the dispatch goes inside it, and the class is wrapped again around it."""
+    checkpointing = issubclass(module_class, GradientCheckpointingLayer)
+    reference = module_class.forward.__wrapped__ if checkpointing else module_class.forward
 
     @functools.wraps(reference)
     def forward(self, hidden_states: torch.Tensor, *args, **kwargs):
@@ -99,6 +104,8 @@ def use_cpu_forward(module_class: type[nn.Module], cpu_forward: Callable) -> Non
 
     forward.reference = reference
     module_class.forward = forward
+    if checkpointing:
+        GradientCheckpointingLayer.__init_subclass__.__func__(module_class)
 
 
 def region_mask(labels: torch.Tensor) -> torch.Tensor:
