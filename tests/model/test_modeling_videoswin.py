@@ -615,5 +615,5 @@ def test_gradient_checkpointing_every_n_layers_and_disable():
     blocks = [block for stage in model.videoswin.encoder.layers for block in stage.blocks]
     assert [block.gradient_checkpointing for block in blocks] == [True, False] * 4
     model(clip(), labels=torch.tensor([0, 1])).loss.backward()
-    model.gradient_checkpointing_disable()
+    model.activation_checkpointing_disable()
     assert not any(block.gradient_checkpointing for block in blocks)
