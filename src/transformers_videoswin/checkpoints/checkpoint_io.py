@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from ..processing.video_io import offline_mode
+from ..processing.decoding import offline_mode
 
 
 class ConversionError(ValueError):

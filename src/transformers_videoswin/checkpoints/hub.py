@@ -13,7 +13,7 @@ from typing import Any
 from transformers import PreTrainedModel
 
 from ..processing.image_processing_videoswin import VideoSwinImageProcessor
-from ..processing.video_io import offline_mode
+from ..processing.decoding import offline_mode
 from ..processing.video_processing_videoswin import VideoSwinVideoProcessor
 from .checkpoint_io import ConversionError, is_url
 

@@ -8,9 +8,9 @@ What a video becomes is a :class:`ClipPlan`:
 
 - **sliding windows** (``window`` set): :func:`~transformers_videoswin.processing.sampling.sliding_window_indices`
   covers the whole video (``window`` frames every ``stride``, sampled every ``frame_interval`` frames or at ``fps``);
-  the frames are decoded once by :mod:`~transformers_videoswin.processing.video_io`, resized chunk by chunk as they
-  are decoded (the processor's ``decode_transform``), cropped and normalised once by
-  :meth:`VideoSwinVideoProcessor.preprocess_frames`, then gathered into windows, ``batch_size`` windows at a time
+  the frames are decoded once by :func:`~transformers_videoswin.processing.decoding.decode_video`, resized chunk by
+  chunk as they are decoded (the processor's ``decode_kwargs``), cropped and normalised once by the processor, then
+  gathered into windows, ``batch_size`` windows at a time
   (so neither a long video nor a full-resolution 4K frame sits in memory whole);
 - **views** (no window): the processor's own sampling (``sampling``, ``num_clips`` x ``num_crops``), as the
   official test protocol (resized while decoding too); a batch of views is a view of the video's frames, not a copy.
@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from ..processing.sampling import LAST_WINDOW_POLICIES, sliding_window_indices
-from ..processing.video_io import open_video
+from ..processing.decoding import decode_video, open_video
 from .outputs import OutputDirectory
 from .sources import DatasetTable, VideoEntry, dataset_key
 
@@ -212,26 +212,26 @@ class VideoClipStream(torch.utils.data.IterableDataset):
         }
 
     def _windows(self, base: dict, source) -> Iterator[dict]:
-        plan = self.plan
-        with open_video(source, backend=plan.decode_backend) as reader:
-            info = reader.info
+        plan, decode = self.plan, self.processor.decode_kwargs(decode_backend=self.plan.decode_backend)
+        with open_video(source, backend=decode.pop("backend")) as reader:
+            info = reader.metadata
             windows = sliding_window_indices(
-                info.num_frames, plan.window, plan.stride, plan.step(info.fps, base["name"]), plan.last_window
+                info.total_num_frames, plan.window, plan.stride, plan.step(info.fps, base["name"]), plan.last_window
             )
             header = self._header(
-                base, info.num_frames, info.fps, info.duration, windows.indices, windows.start_frame, windows.end_frame
+                base, info.total_num_frames, info.fps, info.duration, windows.indices, windows.start_frame,
+                windows.end_frame,
             )
             cached_indices, cached = np.empty(0, dtype=np.int64), None
-            resize = self.processor.decode_transform()  # frames are resized as they are decoded (a 4K frame: 25 MB)
             for offset in range(0, windows.num_windows, self.chunk_size):
                 indices = windows.indices[offset : offset + self.chunk_size]
                 unique = np.unique(indices)
                 have = np.isin(unique, cached_indices)
                 frames = None
                 new = unique[~have]
-                if new.size:
-                    decoded = reader.get_frames(new, transform=resize)
-                    fresh = self.processor.preprocess_frames(decoded, resized=resize is not None)[0]  # [n, 3, h, w]
+                if new.size:  # decoded (resized while decoding), then cropped and normalised by the processor, once
+                    decoded, _ = decode_video(reader, new, **decode)
+                    fresh = self.processor(decoded, num_clips=1, num_crops=1, return_tensors="pt")["pixel_values"][0]
                     frames = fresh.new_empty((unique.size, *fresh.shape[1:]))
                     frames[torch.from_numpy(~have)] = fresh
                 if have.any():  # frames shared with the previous chunk's windows are not decoded again

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..processing.multiview import classify_multiview
-from ..processing.video_io import VideoDecodeError
+from ..processing.decoding import VideoDecodeError
 from .metrics import TopKAccuracy, confusion_matrix, per_class_accuracy, top_k_accuracy
 from .video_datasets import resolve_video_source
 

@@ -8,7 +8,7 @@ Input forms (all end up as a `datasets.Dataset` / `IterableDataset` with a video
 - any of the above streamed (``streaming=True``).
 
 The video column is cast to ``Video(decode=False)`` so rows carry ``{"bytes", "path"}``; clips are decoded here with
-:mod:`transformers_videoswin.processing.video_io`, which opens the container once and decodes only the sampled frames.
+:func:`transformers_videoswin.processing.decoding.decode_video`, which decodes only the sampled frames.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import torch
 
 from ..checkpoints.labels import LABEL_SETS, load_labels
 from ..processing.sampling import sample_indices
-from ..processing.video_io import VideoDecodeError, read_video_clips
-from .transforms import Recipe, apply_video_transform, decode_transform
+from ..processing.decoding import VideoDecodeError, decode_video
+from .transforms import Recipe, apply_video_transform, decode_kwargs
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,10 @@ class CorruptVideoTracker:
 
 
 def resolve_video_source(value, data_root: str | os.PathLike | None = None):
-    """A decodable source from a video-column value: bytes when embedded, otherwise a path (joined to data_root)."""
+    """A decodable source from a video-column value: a `datasets.Video()` decoder as is, bytes when embedded,
+    otherwise a path (joined to data_root)."""
+    if hasattr(value, "get_frames_at"):
+        return value, (getattr(value, "_hf_encoded", None) or {}).get("path") or "<video decoder>"
     if isinstance(value, dict):
         if value.get("bytes"):
             return value["bytes"], value.get("path") or "<bytes>"
@@ -146,7 +149,7 @@ class ClipLoader:
         decode_resize: bool = True,
     ):
         """`decode_resize`: resize frames as they are decoded when `transform` starts with a resize (the same clips,
-        a fraction of the memory for large videos; see :func:`~.transforms.decode_transform`)."""
+        a fraction of the memory for large videos; see :func:`~.transforms.decode_kwargs`)."""
         self.video_column = video_column
         self.label_column = label_column
         self.index_sampler = index_sampler
@@ -162,18 +165,19 @@ class ClipLoader:
         np_generator = np.random.default_rng(entropy)
         torch_generator = torch.Generator().manual_seed(int(np_generator.integers(2**62)))
         source, _ = resolve_video_source(row[self.video_column], self.data_root)
-        resize = decode_transform(self.transform) if self.decode_resize else None
-        frames, indices, _ = read_video_clips(
+        resize = decode_kwargs(self.transform) if self.decode_resize else {}
+        resize.pop("backend", None)
+        frames, metadata = decode_video(
             source,
-            lambda info: self.index_sampler(info.num_frames, np_generator),
+            lambda info: self.index_sampler(info.total_num_frames, np_generator),
             backend=self.decode_backend,
-            transform=resize,
+            **resize,
         )
-        if indices.shape[0] != 1:
+        if metadata.frames_indices.shape[0] != 1:
             raise ValueError("ClipLoader samples one clip per video; use the multi-view evaluation for several.")
         if self.shuffle_frames:
             frames = frames[torch.randperm(frames.shape[0], generator=torch_generator)]
-        pixel_values = apply_video_transform(self.transform, frames, torch_generator, resized=resize is not None)
+        pixel_values = apply_video_transform(self.transform, frames, torch_generator)
         return {"pixel_values": pixel_values, "labels": int(row[self.label_column])}
 
 
