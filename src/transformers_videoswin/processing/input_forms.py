@@ -7,7 +7,8 @@ tensors). A batch is a list of videos.
 1. **A list of frames is one video** for the processors. transformers' pipelines read any list as a batch, so
    `pipeline("video-classification", model=..., pipeline_class=VideoSwinVideoClassificationPipeline)` stacks such a
    list into one `[T, H, W, C]` video first; the stock pipeline (what `pipeline("video-classification")` builds)
-   serves every other form through the video processor. Nothing is registered on import.
+   serves every other form through the video processor. Nothing is registered on import: transformers 5.25 has no
+   per-model pipeline class short of `custom_pipelines`, which needs `trust_remote_code=True`.
 2. **Pixel range follows the data, as transformers' `is_scaled_image` reads it.** Integer frames (and PIL images)
    are 0-255 and get rescaled by `rescale_factor`; float frames whose values all lie in `[0, 1]` are taken as
    already rescaled (unless `do_rescale` is passed, which always wins; a warning then says when the input looks
@@ -103,7 +104,16 @@ def resolve_do_rescale(videos, do_rescale: bool | None, default: bool) -> bool:
 
 class VideoSwinVideoClassificationPipeline(VideoClassificationPipeline):
     """`video-classification` pipeline that reads a list of frames as one video (transformers reads any list as a
-    batch), and a list of such lists as a batch of videos; pass it as `pipeline(..., pipeline_class=...)`."""
+    batch), a list of such lists as a batch of videos, and batches with only a video processor saved (transformers
+    5.25 collates batches with a feature extractor's or image processor's padding only). Pass it as
+    `pipeline("video-classification", model=..., pipeline_class=VideoSwinVideoClassificationPipeline)`."""
+
+    def get_iterator(self, *args, **kwargs):
+        image_processor, self.image_processor = self.image_processor, self.image_processor or self.video_processor
+        try:  # clips of one size need no padding: the video processor stands in for the collate function
+            return super().get_iterator(*args, **kwargs)
+        finally:
+            self.image_processor = image_processor
 
     def __call__(self, inputs=None, **kwargs):
         if is_list_of_frames(inputs):
