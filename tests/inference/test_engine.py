@@ -18,8 +18,8 @@ from transformers_videoswin import VideoSwinConfig, VideoSwinForVideoClassificat
 from transformers_videoswin.inference import ClipPlan, file_entries, read_index_parts, run_inference
 from transformers_videoswin.inference.engine import VideoClipStream
 from transformers_videoswin.inference.sources import DatasetTable, expand_inputs
-from transformers_videoswin.processing.sampling import sliding_window_indices
 from transformers_videoswin.processing.decoding import decode_video, torchcodec_available
+from transformers_videoswin.processing.sampling import sliding_window_indices
 from transformers_videoswin.testing.utils import write_test_video
 
 FRAMES = (40, 5, 23, 17)  # one video shorter than a window (8 frames)

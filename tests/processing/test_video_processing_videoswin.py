@@ -10,13 +10,13 @@ import torch
 from transformers import AutoVideoProcessor
 
 from transformers_videoswin import VideoSwinConfig, VideoSwinVideoProcessor
+from transformers_videoswin.processing import video_processing_videoswin
+from transformers_videoswin.processing.decoding import VideoDecodeError, decode_video, torchcodec_available
 from transformers_videoswin.processing.sampling import (
     sample_kinetics_indices,
     sample_ssv2_indices,
     sample_uniform_indices,
 )
-from transformers_videoswin.processing import video_processing_videoswin
-from transformers_videoswin.processing.decoding import VideoDecodeError, decode_video, torchcodec_available
 from transformers_videoswin.testing.utils import read_frame_index, write_test_video
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)

@@ -12,8 +12,8 @@ from typing import Any
 
 from transformers import PreTrainedModel
 
-from ..processing.image_processing_videoswin import VideoSwinImageProcessor
 from ..processing.decoding import offline_mode
+from ..processing.image_processing_videoswin import VideoSwinImageProcessor
 from ..processing.video_processing_videoswin import VideoSwinVideoProcessor
 from .checkpoint_io import ConversionError, is_url
 

@@ -41,8 +41,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from ..processing.sampling import LAST_WINDOW_POLICIES, sliding_window_indices
 from ..processing.decoding import decode_video, open_video
+from ..processing.sampling import LAST_WINDOW_POLICIES, sliding_window_indices
 from .outputs import OutputDirectory
 from .sources import DatasetTable, VideoEntry, dataset_key
 
@@ -219,7 +219,12 @@ class VideoClipStream(torch.utils.data.IterableDataset):
                 info.total_num_frames, plan.window, plan.stride, plan.step(info.fps, base["name"]), plan.last_window
             )
             header = self._header(
-                base, info.total_num_frames, info.fps, info.duration, windows.indices, windows.start_frame,
+                base,
+                info.total_num_frames,
+                info.fps,
+                info.duration,
+                windows.indices,
+                windows.start_frame,
                 windows.end_frame,
             )
             cached_indices, cached = np.empty(0, dtype=np.int64), None

@@ -104,7 +104,9 @@ def _normalize(source):
             response = httpx.get(source, follow_redirects=True)
             response.raise_for_status()
         except Exception as error:  # httpx.HTTPError and the OSErrors below it
-            raise VideoDecodeError(f"Cannot download video {source}: {error}. Check the URL, or pass a file.") from error
+            raise VideoDecodeError(
+                f"Cannot download video {source}: {error}. Check the URL, or pass a file."
+            ) from error
         return response.content
     if isinstance(source, str) and not os.path.isfile(source):
         raise VideoDecodeError(f"Cannot read video {source}: no such file.")
@@ -227,7 +229,12 @@ class TorchcodecReader(_Reader):
 
 
 # FFmpeg's autorotation: the filters that turn a frame upright, by the display matrix's counter-clockwise rotation
-_ROTATION_FILTERS = {0: (), 90: (("transpose", "cclock"),), 180: (("hflip", ""), ("vflip", "")), 270: (("transpose", "clock"),)}
+_ROTATION_FILTERS = {
+    0: (),
+    90: (("transpose", "cclock"),),
+    180: (("hflip", ""), ("vflip", "")),
+    270: (("transpose", "clock"),),
+}
 
 
 class PyAVReader(_Reader):
@@ -301,7 +308,9 @@ class PyAVReader(_Reader):
         key = (frame.width, frame.height, frame.format.name, rotation)
         if key != self._graph_key:
             graph = av.filter.Graph()
-            buffer = graph.add_buffer(width=frame.width, height=frame.height, format=frame.format, time_base=frame.time_base)
+            buffer = graph.add_buffer(
+                width=frame.width, height=frame.height, format=frame.format, time_base=frame.time_base
+            )
             filters = [graph.add(name, args) for name, args in _ROTATION_FILTERS[rotation]]
             graph.link_nodes(buffer, *filters, graph.add("format", "rgb24"), graph.add("buffersink")).configure()
             self._graph, self._graph_key = graph, key
@@ -339,7 +348,11 @@ class PyAVReader(_Reader):
                 if target in out:
                     continue
                 # seek when not decoding, past the target, or a keyframe lies between the position and the target
-                if self._iterator is None or target <= self._position or self._keyframe_before(target) > self._position:
+                if (
+                    self._iterator is None
+                    or target <= self._position
+                    or self._keyframe_before(target) > self._position
+                ):
                     self._seek(target)
                 self._decode_until(target, wanted, out, transform)
                 if target not in out:  # inexact seek (unusual timestamps): decode from the start as a last resort

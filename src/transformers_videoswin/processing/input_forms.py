@@ -53,8 +53,10 @@ def stack_frames(frames) -> np.ndarray | torch.Tensor:
 
 def is_video_source(item) -> bool:
     """A video still to decode: a path, URL, bytes, binary file or torchcodec decoder (a `datasets` video)."""
-    return isinstance(item, (str, os.PathLike, bytes, bytearray, memoryview)) or hasattr(item, "read") or (
-        hasattr(item, "get_frames_at") and hasattr(item, "metadata")
+    return (
+        isinstance(item, (str, os.PathLike, bytes, bytearray, memoryview))
+        or hasattr(item, "read")
+        or (hasattr(item, "get_frames_at") and hasattr(item, "metadata"))
     )
 
 

@@ -1,3 +1,16 @@
+# Copyright 2026 The transformers-videoswin Authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """Video processor for Video Swin: the official preprocessing as class attributes on transformers' `BaseVideoProcessor`.
 
 Frames are sampled by the official protocols (`sample_frames`: Kinetics, SSv2, uniform; training and test
@@ -8,7 +21,6 @@ cut into the official views by `_preprocess`. With several views `pixel_values` 
 
 from __future__ import annotations
 
-import os
 from functools import partial
 
 import numpy as np
@@ -78,7 +90,6 @@ class VideoSwinVideoProcessor(BaseVideoProcessor):
     do_rescale = True
     rescale_factor = 1 / 255
     do_normalize = True
-    do_convert_rgb = True
     do_sample_frames = None  # files are sampled, frame arrays kept as given unless asked
     num_frames = 32
     sampling = "kinetics"
@@ -128,7 +139,11 @@ class VideoSwinVideoProcessor(BaseVideoProcessor):
         resize = kwargs.get("do_resize", self.do_resize) and kwargs.get("decode_resize", self.decode_resize)
         if not resize or set(size) != {"shortest_edge"} or kwargs.get("device") not in (None, "cpu"):
             return {"backend": backend}
-        return {"backend": backend, "shortest_edge": size["shortest_edge"], "resample": kwargs.get("resample") or self.resample}
+        return {
+            "backend": backend,
+            "shortest_edge": size["shortest_edge"],
+            "resample": kwargs.get("resample") or self.resample,
+        }
 
     def decode(self, source, **kwargs) -> tuple[torch.Tensor, VideoMetadata]:
         """Decode the frames `sample_frames` picks from `source`, resized while decoding: uint8 `[N, H, W, 3]` and
@@ -207,7 +222,9 @@ class VideoSwinVideoProcessor(BaseVideoProcessor):
                 stacked = torch.stack([stacked[..., t : t + crop_h, s : s + crop_w] for t, s in offsets], dim=1)
             else:
                 stacked = (self.center_crop(stacked, crop_size) if do_center_crop else stacked).unsqueeze(1)
-            stacked = self.rescale_and_normalize(stacked, do_rescale, rescale_factor, do_normalize, image_mean, image_std)
+            stacked = self.rescale_and_normalize(
+                stacked, do_rescale, rescale_factor, do_normalize, image_mean, image_std
+            )
             g, crops, n = stacked.shape[:3]  # [G, crops, clips * T, ...] -> [G, crops * clips, T, ...]
             stacked = stacked.reshape(g, crops * num_clips, n // num_clips, *stacked.shape[3:])
             processed[shape] = stacked[:, 0] if crops * num_clips == 1 else stacked

@@ -10,8 +10,8 @@ import math
 import numpy as np
 import torch
 
-from ..processing.multiview import classify_multiview
 from ..processing.decoding import VideoDecodeError
+from ..processing.multiview import classify_multiview
 from .metrics import TopKAccuracy, confusion_matrix, per_class_accuracy, top_k_accuracy
 from .video_datasets import resolve_video_source
 

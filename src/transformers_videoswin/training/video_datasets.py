@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from ..checkpoints.labels import LABEL_SETS, load_labels
-from ..processing.sampling import sample_indices
 from ..processing.decoding import VideoDecodeError, decode_video
+from ..processing.sampling import sample_indices
 from .transforms import Recipe, apply_video_transform, decode_kwargs
 
 logger = logging.getLogger(__name__)
