@@ -30,8 +30,8 @@ from .input_forms import resolve_do_rescale
 
 @auto_docstring
 class VideoSwinImageProcessor(VideoMAEImageProcessor):
-    image_mean = IMAGENET_DEFAULT_MEAN
-    image_std = IMAGENET_DEFAULT_STD
+    image_mean = list(IMAGENET_DEFAULT_MEAN)
+    image_std = list(IMAGENET_DEFAULT_STD)
     model_input_names = ["pixel_values"]
 
     def __init__(self, **kwargs: Unpack[ImagesKwargs]):

@@ -80,8 +80,8 @@ def three_crop_offsets(height: int, width: int, crop_height: int, crop_width: in
 @auto_docstring
 class VideoSwinVideoProcessor(BaseVideoProcessor):
     resample = PILImageResampling.BILINEAR
-    image_mean = IMAGENET_DEFAULT_MEAN
-    image_std = IMAGENET_DEFAULT_STD
+    image_mean = list(IMAGENET_DEFAULT_MEAN)
+    image_std = list(IMAGENET_DEFAULT_STD)
     size = {"shortest_edge": 224}
     default_to_square = False
     crop_size = {"height": 224, "width": 224}
