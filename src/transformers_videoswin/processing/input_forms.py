@@ -21,23 +21,16 @@ import os
 
 import numpy as np
 import torch
+from transformers.image_utils import is_pil_image
 from transformers.pipelines.video_classification import VideoClassificationPipeline
 from transformers.utils import logging
 
 logger = logging.get_logger(__name__)
 
 
-def _is_pil(item) -> bool:
-    try:
-        import PIL.Image
-    except ImportError:  # pragma: no cover - Pillow ships with transformers' vision extra
-        return False
-    return isinstance(item, PIL.Image.Image)
-
-
 def is_frame(item) -> bool:
     """A single image: a PIL image or a 3-D array / tensor."""
-    return _is_pil(item) or (isinstance(item, (np.ndarray, torch.Tensor)) and item.ndim == 3)
+    return is_pil_image(item) or (isinstance(item, (np.ndarray, torch.Tensor)) and item.ndim == 3)
 
 
 def is_list_of_frames(item) -> bool:
@@ -60,24 +53,16 @@ def is_video_source(item) -> bool:
     )
 
 
-def _leaves(videos):
-    """Every array / tensor / image / source in a (nested) input."""
+def _ranges(videos) -> set[str]:
+    """`"scaled"` for float data within [0, 1], `"0-255"` for the rest (ints, PIL images, files, floats above 1), for
+    every leaf of a (nested) input."""
     if isinstance(videos, (list, tuple)):
-        for item in videos:
-            yield from _leaves(item)
+        return set().union(*(_ranges(item) for item in videos))
+    if isinstance(videos, torch.Tensor):
+        floating = videos.is_floating_point() and videos.numel()
     else:
-        yield videos
-
-
-def _range(leaf) -> str:
-    """ "scaled" for float data within [0, 1], "0-255" for everything else (ints, PIL images, files, floats > 1)."""
-    if isinstance(leaf, torch.Tensor):
-        if leaf.is_floating_point() and leaf.numel() and leaf.min() >= 0 and leaf.max() <= 1:
-            return "scaled"
-    elif isinstance(leaf, np.ndarray):
-        if np.issubdtype(leaf.dtype, np.floating) and leaf.size and leaf.min() >= 0 and leaf.max() <= 1:
-            return "scaled"
-    return "0-255"
+        floating = isinstance(videos, np.ndarray) and np.issubdtype(videos.dtype, np.floating) and videos.size
+    return {"scaled" if floating and videos.min() >= 0 and videos.max() <= 1 else "0-255"}
 
 
 def resolve_do_rescale(videos, do_rescale: bool | None, default: bool) -> bool:
@@ -85,7 +70,7 @@ def resolve_do_rescale(videos, do_rescale: bool | None, default: bool) -> bool:
     (``None`` when not passed), ``default`` the processor's setting."""
     if is_video_source(videos):
         return default if do_rescale is None else do_rescale
-    ranges = {_range(leaf) for leaf in _leaves(videos)}
+    ranges = _ranges(videos)
     if do_rescale is not None:
         if do_rescale and ranges == {"scaled"}:
             logger.warning_once(
