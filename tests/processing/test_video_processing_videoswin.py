@@ -120,6 +120,17 @@ def test_paths_bytes_files_and_batches_agree(videos):
 
 
 @pytest.mark.skipif(not torchcodec_available(), reason="torchcodec missing")
+def test_a_datasets_video_is_a_source_like_a_path(videos):
+    import datasets
+
+    rows = datasets.Dataset.from_dict({"video": [{"bytes": videos["long"].read_bytes(), "path": None}]})
+    value = rows.cast_column("video", datasets.Video())[0]["video"]
+    processor = VideoSwinVideoProcessor()
+    expected = processor(str(videos["long"]), num_frames=8, return_tensors="pt").pixel_values
+    torch.testing.assert_close(processor(value, num_frames=8, return_tensors="pt").pixel_values, expected)
+
+
+@pytest.mark.skipif(not torchcodec_available(), reason="torchcodec missing")
 def test_decoders_give_identical_pixel_values(videos):
     processor = VideoSwinVideoProcessor()
     a = processor(str(videos["long"]), num_frames=8, decode_backend="torchcodec", return_tensors="pt").pixel_values
