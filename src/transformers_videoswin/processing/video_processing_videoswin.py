@@ -121,10 +121,10 @@ class VideoSwinVideoProcessor(BaseVideoProcessor):
         kwargs["do_rescale"] = resolve_do_rescale(videos, kwargs.get("do_rescale"), self.do_rescale)
         sources = [videos] if is_video_source(videos) else videos
         if isinstance(sources, (list, tuple)) and sources and all(is_video_source(v) for v in sources):
-            decoded = [self.decode(source, **kwargs) for source in sources]
-            videos = [frames for frames, _ in decoded]
-            kwargs["video_metadata"] = [metadata for _, metadata in decoded]
-            kwargs["do_sample_frames"] = False
+            sampler = None if kwargs.get("do_sample_frames") is False else partial(self.sample_frames, **kwargs)
+            videos, metadata = self.fetch_videos(list(sources), sampler, **kwargs)
+            kwargs.update(video_metadata=list(metadata), do_sample_frames=False)
+            videos = list(videos)
         elif kwargs.get("do_sample_frames", self.do_sample_frames) is None:
             kwargs["do_sample_frames"] = False
         return super().preprocess(videos, **kwargs)
@@ -145,16 +145,13 @@ class VideoSwinVideoProcessor(BaseVideoProcessor):
             "resample": kwargs.get("resample") or self.resample,
         }
 
-    def decode(self, source, **kwargs) -> tuple[torch.Tensor, VideoMetadata]:
-        """Decode the frames `sample_frames` picks from `source`, resized while decoding: uint8 `[N, H, W, 3]` and
-        the video's metadata (`frames_indices`: the sampled indices)."""
-        sampler = None if kwargs.get("do_sample_frames") is False else partial(self.sample_frames, **kwargs)
-        return decode_video(source, sampler, **self.decode_kwargs(**kwargs))
-
-    def fetch_videos(self, video_url_or_urls, sample_indices_fn=None):
+    def fetch_videos(self, video_url_or_urls, sample_indices_fn=None, **kwargs):
+        """Decode the frames `sample_indices_fn` picks (all without it) from a video source or a list of them with
+        `decode_video`, resized while decoding: uint8 `[N, H, W, 3]` frames and `VideoMetadata` (`frames_indices`:
+        the sampled indices). `kwargs`: per-call overrides of this processor's attributes."""
         if isinstance(video_url_or_urls, list):
-            return list(zip(*[self.fetch_videos(x, sample_indices_fn) for x in video_url_or_urls]))
-        return decode_video(video_url_or_urls, sample_indices_fn, backend=self.decode_backend)
+            return list(zip(*[self.fetch_videos(x, sample_indices_fn, **kwargs) for x in video_url_or_urls]))
+        return decode_video(video_url_or_urls, sample_indices_fn, **self.decode_kwargs(**kwargs))
 
     def sample_frames(
         self,
