@@ -214,18 +214,12 @@ class VideoClipStream(torch.utils.data.IterableDataset):
     def _windows(self, base: dict, source) -> Iterator[dict]:
         plan, decode = self.plan, self.processor.decode_kwargs(decode_backend=self.plan.decode_backend)
         with open_video(source, backend=decode.pop("backend")) as reader:
-            info = reader.metadata
+            info, n = reader.metadata, reader.num_frames
             windows = sliding_window_indices(
-                info.total_num_frames, plan.window, plan.stride, plan.step(info.fps, base["name"]), plan.last_window
+                n, plan.window, plan.stride, plan.step(info.fps, base["name"]), plan.last_window
             )
             header = self._header(
-                base,
-                info.total_num_frames,
-                info.fps,
-                info.duration,
-                windows.indices,
-                windows.start_frame,
-                windows.end_frame,
+                base, n, info.fps, info.duration, windows.indices, windows.start_frame, windows.end_frame
             )
             cached_indices, cached = np.empty(0, dtype=np.int64), None
             for offset in range(0, windows.num_windows, self.chunk_size):
