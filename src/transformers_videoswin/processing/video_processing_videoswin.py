@@ -113,10 +113,9 @@ class VideoSwinVideoProcessor(BaseVideoProcessor):
             A path, URL, bytes, binary file or `datasets` video (decoded and sampled here), a frame array `[T, H, W, C]`
             or `[T, C, H, W]`, a list of frames (one video), or a list of any of these (a batch).
         """
-        sampling = kwargs.get("sampling", self.sampling)
-        if sampling not in SAMPLING_PROTOCOLS:
-            raise ValueError(f"`sampling` must be one of {SAMPLING_PROTOCOLS}, got {sampling!r}.")
-        if kwargs.get("num_crops", self.num_crops) not in (1, 3):
+        if (kwargs.get("sampling") or self.sampling) not in SAMPLING_PROTOCOLS:
+            raise ValueError(f"`sampling` must be one of {SAMPLING_PROTOCOLS}, got {kwargs.get('sampling')!r}.")
+        if (kwargs.get("num_crops") or self.num_crops) not in (1, 3):
             raise ValueError(f"`num_crops` must be 1 or 3, got {kwargs.get('num_crops')!r}.")
         kwargs["do_rescale"] = resolve_do_rescale(videos, kwargs.get("do_rescale"), self.do_rescale)
         sources = [videos] if is_video_source(videos) else videos
