@@ -448,6 +448,7 @@ class VideoSwinPreTrainedModel(PreTrainedModel):
     _supports_flex_attn = False
     _supports_attention_backend = True
     _can_compile_fullgraph = True  # tests/model: fullgraph compile for inference, training and recorded outputs
+    accepts_loss_kwargs = False  # the loss is a per-batch mean: Trainer divides it by gradient accumulation
     # `hidden_states`: the embeddings (the first stage's input), then each stage's output before its patch merging;
     # `attentions`: one map per block. Forward hooks record the tensors the forward pass computes with.
     _can_record_outputs = {
