@@ -13,13 +13,12 @@
 # limitations under the License.
 """Video Swin Transformer configuration."""
 
-from __future__ import annotations
-
 import dataclasses
 import difflib
 
 from huggingface_hub.dataclasses import strict
 from transformers import GenerationConfig
+from transformers.activations import ACT2FN
 from transformers.backbone_utils import BackboneConfigMixin
 from transformers.configuration_utils import PreTrainedConfig
 from transformers.utils import auto_docstring, logging
@@ -280,6 +279,10 @@ class VideoSwinConfig(BackboneConfigMixin, PreTrainedConfig):
                     f"`num_heads[{stage}]`={heads} must be positive and divide the width of stage {stage + 1} "
                     f"({width} = embed_dim * 2**{stage})."
                 )
+        if self.hidden_act not in ACT2FN:
+            raise ValueError(
+                f"`hidden_act` must be one of transformers' activations {sorted(ACT2FN)}, got {self.hidden_act!r}."
+            )
         if self.mlp_ratio <= 0:
             raise ValueError(f"`mlp_ratio` must be positive, got {self.mlp_ratio}.")
         for name in (
@@ -310,7 +313,7 @@ class VideoSwinConfig(BackboneConfigMixin, PreTrainedConfig):
         return ["stem"] + [f"stage{idx}" for idx in range(1, len(self.depths) + 1)]
 
     @classmethod
-    def from_variant(cls, name: str, **kwargs) -> VideoSwinConfig:
+    def from_variant(cls, name: str, **kwargs) -> "VideoSwinConfig":
         """A released architecture by name (`tiny`, `small`, `base`, `base-in22k`, `base-ssv2`, `large`)."""
         if name not in VARIANTS:
             raise ValueError(f"Unknown Video Swin variant {name!r}; expected one of {sorted(VARIANTS)}.")
