@@ -302,11 +302,72 @@ def http_server(video):
 def test_url_is_downloaded_and_a_failed_download_is_a_video_decode_error(http_server, monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
-    assert frame_ids(decode_frames(f"{http_server}/clip.mp4", [4], backend="pyav")) == [4]
+    for backend in BACKENDS_PLAIN:  # streamed to a temporary file that both decoders read
+        assert frame_ids(decode_frames(f"{http_server}/clip.mp4", [4, 100], backend=backend)) == [4, 100]
     with pytest.raises(VideoDecodeError, match=r"Cannot download video .*missing\.mp4.*404"):
         decode_frames(f"{http_server}/missing.mp4", [0])
     with pytest.raises(VideoDecodeError, match="Cannot download"):
         decode_frames("http://127.0.0.1:9/closed-port.mp4", [0])  # connection refused
+
+
+@pytest.fixture
+def hostile_server():
+    """A local server with an endless body (stopped by the server after 64 MiB), a 1-byte-per-0.05 s body (stopped
+    after 200 bytes, 10 s) and a body announced larger than the cap, each on its own path."""
+    import http.server
+    import threading
+    import time
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp4")
+            if self.path == "/announced.mp4":
+                self.send_header("Content-Length", str(2**40))
+            self.end_headers()
+            try:
+                if self.path == "/endless.mp4":
+                    for _ in range(64):
+                        self.wfile.write(b"\0" * 2**20)
+                elif self.path == "/slow.mp4":
+                    for _ in range(200):
+                        self.wfile.write(b"\0")
+                        self.wfile.flush()
+                        time.sleep(0.05)
+            except OSError:  # the client hung up, as it should
+                pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_url_download_has_a_size_cap_and_a_total_deadline(hostile_server, monkeypatch):
+    import time
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("VIDEOSWIN_MAX_DOWNLOAD_BYTES", str(2**20))
+    with pytest.raises(VideoDecodeError, match=r"endless\.mp4: it is over the limit of 1048576 bytes"):
+        decode_frames(f"{hostile_server}/endless.mp4", [0])
+    with pytest.raises(VideoDecodeError, match=r"announced\.mp4: it is 1099511627776 bytes, over the limit"):
+        decode_frames(f"{hostile_server}/announced.mp4", [0])
+    monkeypatch.setenv("VIDEOSWIN_DOWNLOAD_TIMEOUT", "1")
+    start = time.monotonic()
+    with pytest.raises(VideoDecodeError, match=r"slow\.mp4: not complete after 1 s"):
+        decode_frames(f"{hostile_server}/slow.mp4", [0])
+    assert time.monotonic() - start < 3
+    with pytest.raises(VideoDecodeError, match=r"slow\.mp4: not complete after 0\.5 s"):
+        decoding.download_video(f"{hostile_server}/slow.mp4", timeout=0.5)  # arguments win over the environment
+    monkeypatch.setenv("VIDEOSWIN_DOWNLOAD_TIMEOUT", "soon")
+    with pytest.raises(ValueError, match="VIDEOSWIN_DOWNLOAD_TIMEOUT must be a number"):
+        decode_frames(f"{hostile_server}/slow.mp4", [0])
 
 
 def test_url_respects_hf_hub_offline(http_server, monkeypatch):

@@ -24,6 +24,8 @@ is FFmpeg's own ``ffmpeg -i VIDEO -f rawvideo -pix_fmt rgb24 -`` output:
   (``test_unreadable_file_error_names_the_file``, ``test_url_is_downloaded_and_a_failed_download_is_a_video_decode_error``);
   ``HF_HUB_OFFLINE`` set after huggingface_hub was imported is honoured too (``is_offline_mode`` reads it at import;
   ``test_url_respects_hf_hub_offline``).
+- **Bounded downloads** (:func:`download_video`): a URL streams to an anonymous temporary file under a size cap and a
+  deadline for the whole download, not only per read (``test_url_download_has_a_size_cap_and_a_total_deadline``).
 
 Sources: a path, an ``http(s)://`` URL, ``bytes``, a binary file object, a ``torchcodec`` ``VideoDecoder`` (what a
 ``datasets.Video()`` column yields), or a reader from :func:`open_video` (to decode several chunks from one open file).
@@ -33,9 +35,12 @@ from __future__ import annotations
 
 import io
 import os
+import tempfile
+import time
 from bisect import bisect_right
 from collections.abc import Callable
 from functools import lru_cache
+from typing import IO
 
 import numpy as np
 import torch
@@ -47,6 +52,8 @@ from transformers.video_utils import VideoMetadata
 BACKENDS = ("auto", "torchcodec", "pyav")
 CHUNK_FRAMES = 8  # frames decoded before the resize runs: at most 8, and at most CHUNK_BYTES of RGB
 CHUNK_BYTES = 64 * 2**20
+MAX_DOWNLOAD_BYTES = 2 * 2**30  # a URL's video; VIDEOSWIN_MAX_DOWNLOAD_BYTES overrides it
+DOWNLOAD_TIMEOUT = 600.0  # seconds for a whole download; VIDEOSWIN_DOWNLOAD_TIMEOUT overrides it
 
 
 class VideoDecodeError(ValueError):
@@ -88,6 +95,60 @@ def _describe(source) -> str:
     return os.fsdecode(name) if isinstance(name, (str, bytes)) else f"<{type(source).__name__} object>"
 
 
+def _env_number(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    try:
+        number = float(value) if value else default
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {value!r}.") from None
+    if not number > 0:
+        raise ValueError(f"{name} must be positive, got {value!r}.")
+    return number
+
+
+def download_video(url: str, max_bytes: int | None = None, timeout: float | None = None) -> IO[bytes]:
+    """Stream ``url`` into an anonymous temporary file (deleted when closed) and return it at offset 0.
+
+    ``max_bytes`` (default ``VIDEOSWIN_MAX_DOWNLOAD_BYTES`` or 2 GiB) caps the size, ``timeout`` (default
+    ``VIDEOSWIN_DOWNLOAD_TIMEOUT`` or 600 s) the whole download, not only each read; either raises
+    ``VideoDecodeError`` naming the URL and the limit."""
+    from huggingface_hub.utils import httpx
+
+    max_bytes = int(max_bytes or _env_number("VIDEOSWIN_MAX_DOWNLOAD_BYTES", MAX_DOWNLOAD_BYTES))
+    timeout = float(timeout or _env_number("VIDEOSWIN_DOWNLOAD_TIMEOUT", DOWNLOAD_TIMEOUT))
+    deadline = time.monotonic() + timeout
+    file = tempfile.TemporaryFile()
+    try:
+        with httpx.stream("GET", url, follow_redirects=True, timeout=min(timeout, 30.0)) as response:
+            response.raise_for_status()
+            announced = response.headers.get("content-length", "")
+            if announced.isdigit() and int(announced) > max_bytes:
+                raise VideoDecodeError(
+                    f"Cannot download video {url}: it is {int(announced)} bytes, over the limit of {max_bytes} bytes "
+                    "(VIDEOSWIN_MAX_DOWNLOAD_BYTES raises it)."
+                )
+            for chunk in response.iter_bytes():  # each network read, so that the deadline is checked as bytes trickle
+                if file.tell() + len(chunk) > max_bytes:
+                    raise VideoDecodeError(
+                        f"Cannot download video {url}: it is over the limit of {max_bytes} bytes "
+                        "(VIDEOSWIN_MAX_DOWNLOAD_BYTES raises it)."
+                    )
+                file.write(chunk)
+                if time.monotonic() > deadline:
+                    raise VideoDecodeError(
+                        f"Cannot download video {url}: not complete after {timeout:g} s ({file.tell()} bytes "
+                        "received; VIDEOSWIN_DOWNLOAD_TIMEOUT raises the limit)."
+                    )
+    except VideoDecodeError:
+        file.close()
+        raise
+    except Exception as error:  # httpx.HTTPError and the OSErrors below it
+        file.close()
+        raise VideoDecodeError(f"Cannot download video {url}: {error}. Check the URL, or pass a file.") from error
+    file.seek(0)
+    return file
+
+
 def _normalize(source):
     """Paths become ``str`` (checked to exist), URLs are downloaded, buffers become ``bytes``."""
     if isinstance(source, os.PathLike):
@@ -98,16 +159,7 @@ def _normalize(source):
                 f"Cannot read video {source}: HF_HUB_OFFLINE is set, so URLs are not downloaded. Download the video "
                 "yourself and pass the local path, or unset HF_HUB_OFFLINE."
             )
-        from huggingface_hub.utils import httpx
-
-        try:
-            response = httpx.get(source, follow_redirects=True)
-            response.raise_for_status()
-        except Exception as error:  # httpx.HTTPError and the OSErrors below it
-            raise VideoDecodeError(
-                f"Cannot download video {source}: {error}. Check the URL, or pass a file."
-            ) from error
-        return response.content
+        return download_video(source)
     if isinstance(source, str) and not os.path.isfile(source):
         raise VideoDecodeError(f"Cannot read video {source}: no such file.")
     if isinstance(source, (bytearray, memoryview)):
@@ -499,4 +551,4 @@ def decode_video(
     return frames, metadata
 
 
-__all__ = ["VideoDecodeError", "decode_video", "open_video"]
+__all__ = ["VideoDecodeError", "decode_video", "download_video", "open_video"]
