@@ -192,15 +192,28 @@ def ffmpeg_videos(tmp_path_factory):
     )
     videos["mpegts"] = folder / "clip.ts"
     run_ffmpeg(*SOURCE, *X264, "-pix_fmt", "yuv420p", "-f", "mpegts", videos["mpegts"])
+    videos["raw_h264"] = folder / "clip.h264"  # an elementary stream: no container, no timestamps
+    run_ffmpeg("-i", base, "-c:v", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "h264", videos["raw_h264"])
     return videos
 
 
-CASES = ["base", "rotate90", "rotate180", "rotate270", "trim_edit_list", "10bit_h264", "10bit_hevc", "mpegts"]
+CASES = [
+    "base",
+    "rotate90",
+    "rotate180",
+    "rotate270",
+    "trim_edit_list",
+    "10bit_h264",
+    "10bit_hevc",
+    "mpegts",
+    "raw_h264",
+]
 BACKEND_CASES = [
     (case, backend)
     for case in CASES
     for backend in ["auto", *BACKENDS_PLAIN]
-    if not (case == "mpegts" and backend == "torchcodec")  # refused, see test_torchcodec_refuses_mpeg_ts
+    # refused, see test_torchcodec_refuses_mpeg_ts and test_raw_h264_stream_is_decoded_by_pyav
+    if not (case in ("mpegts", "raw_h264") and backend == "torchcodec")
 ]
 
 
@@ -223,6 +236,20 @@ def test_trimmed_file_starts_at_its_first_shown_frame(ffmpeg_videos):
     assert len(trimmed) < 20  # 1.35 s .. 3 s at 10 fps, not the 20 packets from the keyframe at 1.0 s on
     np.testing.assert_array_equal(decode_frames(ffmpeg_videos["trim_edit_list"], [0], backend="pyav")[0], trimmed[0])
     assert not np.array_equal(trimmed[0], base[10])  # the keyframe's frame is not shown
+
+
+def test_raw_h264_stream_is_decoded_by_pyav(ffmpeg_videos):
+    """Raw H.264 has no timestamps and cannot seek: PyAV counts the frames as shown and rereads from the top."""
+    path = ffmpeg_videos["raw_h264"]
+    truth = ffmpeg_rgb_frames(path)
+    assert len(truth) == 30
+    for source in (path, path.read_bytes(), io.BytesIO(path.read_bytes())):
+        frames, metadata = decode_video(source, [29, 4, 4, 0, 17])
+        assert metadata.total_num_frames == 30 and metadata.fps == 25  # the h264 demuxer's rate, as ffmpeg assumes
+        np.testing.assert_array_equal(frames.numpy(), truth[[29, 4, 4, 0, 17]])
+    if torchcodec_available():  # torchcodec cannot index a stream it cannot seek in: a clear error
+        with pytest.raises(VideoDecodeError, match=r"clip\.h264 with torchcodec.*does not support seeking"):
+            open_video(path, backend="torchcodec")
 
 
 @needs_torchcodec

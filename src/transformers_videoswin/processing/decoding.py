@@ -14,6 +14,9 @@ is FFmpeg's own ``ffmpeg -i VIDEO -f rawvideo -pix_fmt rgb24 -`` output:
 - **MPEG-TS**: torchcodec 0.17 seeks in transport streams by byte estimates and returns frames of the wrong group of
   pictures; such files go to PyAV, and a torchcodec result with out-of-order timestamps falls back to it
   (``test_torchcodec_refuses_mpeg_ts_and_auto_uses_pyav``, ``test_auto_falls_back_to_pyav_when_torchcodec_fails_to_decode``).
+- **Raw elementary streams** (``.h264``): no container timestamps and no seeking, so torchcodec cannot index them;
+  PyAV counts their frames in the order the decoder shows them and rereads from the top of the file to go back
+  (``test_raw_h264_stream_is_decoded_by_pyav``).
 - **Bit-exact resize while decoding**: torchcodec's ``transforms=[Resize(...)]`` resizes with FFmpeg's swscale,
   which differs from torchvision's antialiased resize that the processors apply to frame arrays; here each chunk of
   decoded frames (at most ``CHUNK_FRAMES`` frames and ``CHUNK_BYTES`` of RGB: 2 frames at 4K) goes through
@@ -298,26 +301,34 @@ class PyAVReader(_Reader):
         super().__init__(name)
         import av
 
-        self.frames_decoded, self._graph, self._graph_key = 0, None, None
+        self.frames_decoded, self._graph, self._graph_key, self._container = 0, None, None, None
+        self._source = source
         try:
-            self._container = av.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+            self._open()
         except Exception as error:  # av.error.InvalidDataError and friends
             raise VideoDecodeError(f"Cannot read video {name} with PyAV: {error}") from error
         try:
             if not self._container.streams.video:
                 raise VideoDecodeError(f"Video {name} has no video stream.")
-            self._stream = stream = self._container.streams.video[0]
+            stream = self._stream
             # Index from packets without decoding. Packets an edit list hides (`is_discard`, the pre-roll of a
             # stream-copied trim) feed the decoder but are never shown, so they are not frames of the video.
-            pts, keyframe_pts = [], []
+            pts, keyframe_pts, untimed = [], [], 0
             for packet in self._container.demux(stream):
                 stamp = packet.pts if packet.pts is not None else packet.dts
+                if packet.size and stamp is None:
+                    untimed += 1
                 if packet.size == 0 or stamp is None:
                     continue
                 if packet.is_keyframe:
                     keyframe_pts.append(stamp)
                 if not packet.is_discard:
                     pts.append(stamp)
+            # A raw elementary stream (`.h264`) has no timestamps at all: its frames are counted in the order the
+            # decoder shows them, and reading restarts from the top of the file (it cannot seek).
+            self.untimed = not pts and untimed > 0
+            if self.untimed:
+                pts = list(range(untimed))
             if not pts:
                 raise VideoDecodeError(f"Video {name} contains no frames.")
             self._pts = np.array(sorted(pts), dtype=np.int64)
@@ -369,6 +380,18 @@ class PyAVReader(_Reader):
         self._graph.push(frame)
         return self._graph.pull().to_ndarray()
 
+    def _open(self) -> None:
+        """(Re)open the container at the start of the source."""
+        import av
+
+        if self._container is not None:
+            self._container.close()
+        if hasattr(self._source, "seek"):
+            self._source.seek(0)
+        self._container = av.open(io.BytesIO(self._source) if isinstance(self._source, bytes) else self._source)
+        if self._container.streams.video:
+            self._stream = self._container.streams.video[0]
+
     def _keyframe_before(self, index: int) -> int:
         return self._keyframes[bisect_right(self._keyframes, index) - 1]
 
@@ -376,13 +399,18 @@ class PyAVReader(_Reader):
         """Restart decoding at the keyframe before ``index`` (``None``: at the start of the file)."""
         keyframe = 0 if index is None else self._keyframe_before(index)
         stamp = 0 if index is None else self._keyframe_seek_pts.get(keyframe, int(self._pts[keyframe]))
-        self._container.seek(stamp, stream=self._stream, backward=True, any_frame=False)
+        if self.untimed:
+            self._open()
+        else:
+            self._container.seek(stamp, stream=self._stream, backward=True, any_frame=False)
         self._iterator, self._position = self._container.decode(self._stream), keyframe - 1
 
     def _decode_until(self, target: int, wanted: set[int], out: dict, transform) -> None:
         for frame in self._iterator:
             self.frames_decoded += 1
             stamp = frame.pts if frame.pts is not None else frame.dts
+            if self.untimed:
+                stamp = self._position + 1
             index = self._pts_to_index.get(int(stamp)) if stamp is not None else None
             if index is None:
                 continue
