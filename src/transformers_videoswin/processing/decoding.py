@@ -299,7 +299,6 @@ class PyAVReader(_Reader):
 
     def __init__(self, source, name: str):
         super().__init__(name)
-
         self.frames_decoded, self._graph, self._graph_key, self._container = 0, None, None, None
         self._source = source
         try:
