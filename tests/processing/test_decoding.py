@@ -309,6 +309,28 @@ def test_transform_runs_per_chunk_and_keeps_the_order(video, monkeypatch):
         assert max(seen) <= 3  # never more than a chunk of full frames at once
 
 
+# ---------------------------------------------------------------- frame times
+VFR_TIMES = [0.0, 0.04, 0.08, 0.5, 0.9, 0.92, 0.94, 2.0, 2.04, 2.08, 2.12, 2.16]
+
+
+@pytest.mark.parametrize("backend", ["auto", *BACKENDS_PLAIN])
+def test_frame_times_are_the_presentation_times(video, tmp_path, backend):
+    import av
+
+    path = write_test_video(tmp_path / "vfr.mp4", len(VFR_TIMES), 64, 96, frame_times=VFR_TIMES)
+    with av.open(str(path)) as container:  # the truth: what PyAV's decoder stamps on each frame
+        truth = [float(frame.pts * frame.time_base) for frame in container.decode(video=0)]
+    np.testing.assert_allclose(truth, VFR_TIMES, atol=1e-9)
+    for source in (path, path.read_bytes(), io.BytesIO(path.read_bytes())):
+        with open_video(source, backend=backend) as reader:
+            times = reader.frame_times
+            np.testing.assert_allclose(times[:-1], truth, atol=1e-9)
+            assert times[-1] > truth[-1]  # when the last frame ends
+            assert frame_ids(reader.get_frames([7, 3])) == [7, 3]  # reading times leaves a file object usable
+    with open_video(video, backend=backend) as reader:  # a constant rate: index / fps
+        np.testing.assert_allclose(reader.frame_times, np.arange(NUM_FRAMES + 1) / 25, atol=1e-9)
+
+
 # ---------------------------------------------------------------- URLs
 @pytest.fixture
 def http_server(video):

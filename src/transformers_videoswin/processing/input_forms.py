@@ -26,6 +26,8 @@ from transformers.image_utils import is_pil_image
 from transformers.pipelines.video_classification import VideoClassificationPipeline
 from transformers.utils import logging
 
+from .decoding import VideoReader
+
 logger = logging.get_logger(__name__)
 
 
@@ -51,6 +53,7 @@ def is_video_source(item) -> bool:
         isinstance(item, (str, os.PathLike, bytes, bytearray, memoryview))
         or hasattr(item, "read")
         or (hasattr(item, "get_frames_at") and hasattr(item, "metadata"))
+        or isinstance(item, VideoReader)
     )
 
 
