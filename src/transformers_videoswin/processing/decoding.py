@@ -197,7 +197,7 @@ def _uniform_times(num_frames: int, fps: float | None) -> np.ndarray:
 
 class _PacketIndex:
     """The shown frames of a PyAV stream, read from its packets without decoding: ``pts`` (sorted, in the stream's
-    time base), ``keyframe_pts``, and ``end`` (when the last frame ends). Packets an edit list hides
+    time base), ``keyframe_pts``, and :meth:`frame_times`. Packets an edit list hides
     (``is_discard``, the pre-roll of a stream-copied trim) feed the decoder but are never shown. A raw elementary
     stream (``.h264``) has no timestamps at all (``untimed``): its frames are numbered in the order they are shown."""
 
