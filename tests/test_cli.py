@@ -261,3 +261,14 @@ def test_resuming_with_other_settings_is_refused(setup, tmp_path, capsys):
     assert "1 already complete" in capsys.readouterr().err
     err = _error(capsys, [*argv, "--window", "4", "--no-progress"])
     assert "other settings" in err and "plan" in err
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_bf16_on_a_cpu_without_native_bf16_warns(setup, tmp_path, capsys, monkeypatch, native):
+    from transformers_videoswin import hardware
+
+    monkeypatch.setattr(hardware, "has_native_bf16", lambda: native)
+    argv = ["features", setup["videos"][0], "--model", setup["model_dir"], "--window", "8", "--stride", "8"]
+    assert main([*argv, "--out", str(tmp_path / "bf16.safetensors"), "--dtype", "bf16"]) == 0
+    warned = "slower than fp32" in capsys.readouterr().err
+    assert warned is not native

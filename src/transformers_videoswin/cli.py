@@ -267,8 +267,16 @@ def _load_config(args):
 def _load(args, task: str):
     from transformers import AutoModel, AutoModelForVideoClassification
 
+    from .hardware import has_native_bf16
+
     _check_model_dir(args.model)
     device = _check_device(args.device)
+    if args.dtype == "bf16" and device.type == "cpu" and not has_native_bf16():
+        print(
+            "warning: --dtype bf16 on this CPU (no AVX512-BF16 or AMX) is emulated and several times slower than fp32;"
+            " use --dtype fp32 here.",
+            file=sys.stderr,
+        )
     loader = AutoModelForVideoClassification if task == "classify" else AutoModel
     try:
         model = loader.from_pretrained(args.model)
