@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint format system-deps install transformers-suites clean
+.PHONY: demo test test-fast lint format system-deps install transformers-suites clean
 
 # FFmpeg's shared libraries for torchcodec (PyAV wheels bundle their own); jemalloc for the allocator benchmarks.
 system-deps:
@@ -28,8 +28,12 @@ install: $(VENV)/.installed
 transformers-suites: install
 	$(PY) tests/videoswin/transformers_suites.py
 
+# Every test (what CI runs). `make test-fast` leaves out the ones marked slow, for a quick check while working.
 test: install transformers-suites
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-fast: install transformers-suites
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 demo: install
 	$(PY) examples/demo.py --output-dir demo_output

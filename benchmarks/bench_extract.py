@@ -37,14 +37,9 @@ from pathlib import Path
 import torch
 
 from transformers_videoswin import VideoSwinConfig, VideoSwinModel, VideoSwinVideoProcessor
-from transformers_videoswin.inference import ClipPlan, file_entries, run_inference
-from transformers_videoswin.inference.engine import (
-    InferenceEngine,
-    VideoClipStream,
-    default_num_workers,
-    make_loader,
-    window_chunk_size,
-)
+from transformers_videoswin.data import file_entries
+from transformers_videoswin.inference import ClipPlan, InferenceEngine, VideoClipStream, run_inference
+from transformers_videoswin.inference.stream import VideoFailed, default_num_workers, make_loader, window_chunk_size
 from transformers_videoswin.testing.utils import write_test_video
 
 MODELS = {
@@ -86,9 +81,9 @@ def decode_only(processor, plan, videos, batch_size: int, workers: int) -> tuple
     stream = VideoClipStream(processor, plan, file_entries(videos), chunk_size=window_chunk_size(batch_size))
     start, clips = time.perf_counter(), 0
     for item in make_loader(stream, workers):
-        if item["kind"] == "error":
-            raise RuntimeError(item["error"])
-        clips += item["frames"][item["gather"]].shape[0]  # the clips, assembled as the engine does
+        if isinstance(item, VideoFailed):
+            raise RuntimeError(item.error)
+        clips += item.frames[item.gather].shape[0]  # the clips, assembled as the engine does
     return clips / (time.perf_counter() - start), clips
 
 

@@ -16,19 +16,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from conversion_cli import conversion_parser, run_conversion
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    head, tail = __doc__.split("\n\n", 1)
-    parser = argparse.ArgumentParser(
-        description=head, epilog=tail, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--checkpoint", required=True, help="official .pth file: local path or http(s) URL")
-    parser.add_argument("--output-dir", required=True, help="directory to write the converted model to")
-    parser.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace the files of an earlier model directory at --output-dir (a non-empty one is refused otherwise)",
-    )
+    parser = conversion_parser(__doc__, "--checkpoint", "official .pth file: local path or http(s) URL")
     parser.add_argument("--window-size", type=int, nargs=3, metavar=("D", "H", "W"), help="override the window")
     parser.add_argument("--patch-size", type=int, nargs=3, metavar=("T", "H", "W"), help="override the patch size")
     parser.add_argument(
@@ -40,12 +32,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "file's name, else none)",
     )
     parser.add_argument("--expected-output", help="golden .pt with pixel_values_BCTHW and logits to compare against")
-    parser.add_argument("--tolerance", type=float, default=1e-4, help="max abs difference allowed (default 1e-4)")
-    parser.add_argument(
-        "--trust-checkpoint",
-        action="store_true",
-        help="allow full unpickling (can run code from the file) when weights_only loading is not enough",
-    )
     parser.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the directory to this Hub repository")
     return parser.parse_args(argv)
 
@@ -53,31 +39,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Imported after parsing so that --help answers without loading torch and transformers.
-    from transformers_videoswin.checkpoints import ConversionError, convert_official_checkpoint
-    from transformers_videoswin.checkpoints.checkpoint_io import check_checkpoint_file
-    from transformers_videoswin.checkpoints.hub import check_output_dir, push_to_hub, save_hub_directory
+    from transformers_videoswin.checkpoints import convert_official_checkpoint
+    from transformers_videoswin.checkpoints.hub import push_to_hub, save_hub_directory
     from transformers_videoswin.checkpoints.model_cards import render_card
 
-    try:
-        check_output_dir(
-            args.output_dir, args.overwrite, args.push_to_hub, inputs=(args.checkpoint, args.expected_output)
-        )  # before the long part
-        if args.expected_output:
-            check_checkpoint_file(args.expected_output)
-        result = convert_official_checkpoint(
-            args.checkpoint,
-            window_size=args.window_size,
-            patch_size=args.patch_size,
-            num_frames=args.num_frames,
-            label_set=args.label_set,
-            expected_output=args.expected_output,
-            trust_checkpoint=args.trust_checkpoint,
-            tolerance=args.tolerance,
-        )
-        print("\n".join(result.report.lines()))
-        result.report.require_ok()
-    except ConversionError as error:
-        print(f"error: {error}", file=sys.stderr)
+    options = ("window_size", "patch_size", "num_frames", "label_set", "expected_output", "tolerance")
+    result = run_conversion(
+        args, convert_official_checkpoint, "checkpoint", (*options, "trust_checkpoint"), push_to_hub=args.push_to_hub
+    )
+    if result is None:
         return 1
     card = render_card(result.released, args.push_to_hub) if result.released else None
     save_hub_directory(

@@ -14,19 +14,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from conversion_cli import conversion_parser, run_conversion
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    head, tail = __doc__.split("\n\n", 1)
-    parser = argparse.ArgumentParser(
-        description=head, epilog=tail, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--checkpoint", required=True, help="torchvision swin3d state dict (.pth): path or URL")
-    parser.add_argument("--output-dir", required=True, help="directory to write the converted model to")
-    parser.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace the files of an earlier model directory at --output-dir (a non-empty one is refused otherwise)",
-    )
+    parser = conversion_parser(__doc__, "--checkpoint", "torchvision swin3d state dict (.pth): path or URL")
     parser.add_argument(
         "--label-set", help="kinetics400, kinetics600, ssv2 or none (default: kinetics400 for 400-class heads)"
     )
@@ -39,31 +31,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar=("T", "H", "W"),
         help="random clip on which the logits are compared with torchvision's model (default 4 96 96)",
     )
-    parser.add_argument("--tolerance", type=float, default=1e-4, help="max abs difference allowed (default 1e-4)")
-    parser.add_argument("--trust-checkpoint", action="store_true", help="allow full unpickling of the .pth")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Imported after parsing so that --help answers without loading torch and transformers.
-    from transformers_videoswin.checkpoints import ConversionError, convert_torchvision_checkpoint
-    from transformers_videoswin.checkpoints.hub import check_output_dir, save_hub_directory
+    from transformers_videoswin.checkpoints import convert_torchvision_checkpoint
+    from transformers_videoswin.checkpoints.hub import save_hub_directory
 
-    try:
-        check_output_dir(args.output_dir, args.overwrite, inputs=(args.checkpoint,))  # before the long part
-        result = convert_torchvision_checkpoint(
-            args.checkpoint,
-            label_set=args.label_set,
-            num_frames=args.num_frames,
-            check_input_shape=tuple(args.check_input_shape),
-            tolerance=args.tolerance,
-            trust_checkpoint=args.trust_checkpoint,
-        )
-        print("\n".join(result.report.lines()))
-        result.report.require_ok()
-    except ConversionError as error:
-        print(f"error: {error}", file=sys.stderr)
+    options = ("label_set", "num_frames", "check_input_shape", "tolerance", "trust_checkpoint")
+    result = run_conversion(args, convert_torchvision_checkpoint, "checkpoint", options)
+    if result is None:
         return 1
     save_hub_directory(result.model, args.output_dir, overwrite=args.overwrite)
     print(f"wrote {args.output_dir}")

@@ -17,18 +17,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from conversion_cli import conversion_parser, run_conversion
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    head, tail = __doc__.split("\n\n", 1)
-    parser = argparse.ArgumentParser(
-        description=head, epilog=tail, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--image-checkpoint", required=True, help="official 2D .pth (path or URL) or transformers dir")
-    parser.add_argument("--output-dir", required=True, help="directory to write the video model to")
-    parser.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace the files of an earlier model directory at --output-dir (a non-empty one is refused otherwise)",
+    parser = conversion_parser(
+        __doc__, "--image-checkpoint", "official 2D .pth (path or URL) or transformers directory"
     )
     parser.add_argument("--window-size", type=int, nargs=3, default=(8, 7, 7), metavar=("D", "H", "W"))
     parser.add_argument("--patch-size", type=int, nargs=3, default=(2, 4, 4), metavar=("T", "H", "W"))
@@ -36,41 +30,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--num-frames", type=int, default=32, help="clip length stored in the config (default 32)")
     parser.add_argument("--drop-path-rate", type=float, default=0.1, help="stochastic depth for fine-tuning")
     parser.add_argument("--expected-output", help="golden .pt with pixel_values_BCTHW and backbone_features_BCTHW")
-    parser.add_argument("--tolerance", type=float, default=1e-4, help="max abs difference allowed (default 1e-4)")
-    parser.add_argument("--trust-checkpoint", action="store_true", help="allow full unpickling of the .pth")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Imported after parsing so that --help answers without loading torch and transformers.
-    from transformers_videoswin.checkpoints import ConversionError, inflate_and_verify
-    from transformers_videoswin.checkpoints.checkpoint_io import check_checkpoint_file
-    from transformers_videoswin.checkpoints.hub import check_output_dir, save_hub_directory
+    from transformers_videoswin.checkpoints import inflate_and_verify
+    from transformers_videoswin.checkpoints.hub import save_hub_directory
 
-    try:
-        check_output_dir(
-            args.output_dir, args.overwrite, inputs=(args.image_checkpoint, args.expected_output)
-        )  # before the long part
-        if args.expected_output:
-            check_checkpoint_file(args.expected_output)
-        model, report = inflate_and_verify(
-            args.image_checkpoint,
-            window_size=args.window_size,
-            patch_size=args.patch_size,
-            num_labels=args.num_labels,
-            num_frames=args.num_frames,
-            drop_path_rate=args.drop_path_rate,
-            expected_output=args.expected_output,
-            tolerance=args.tolerance,
-            trust_checkpoint=args.trust_checkpoint,
-        )
-        print("\n".join(report.lines()))
-        report.require_ok()
-    except ConversionError as error:
-        print(f"error: {error}", file=sys.stderr)
+    options = ("window_size", "patch_size", "num_labels", "num_frames", "drop_path_rate", "expected_output")
+    result = run_conversion(args, inflate_and_verify, "image_checkpoint", (*options, "tolerance", "trust_checkpoint"))
+    if result is None:
         return 1
-    save_hub_directory(model, args.output_dir, overwrite=args.overwrite)
+    save_hub_directory(result[0], args.output_dir, overwrite=args.overwrite)
     print(f"wrote {args.output_dir}")
     return 0
 

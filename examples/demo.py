@@ -2,7 +2,7 @@
 """The demo: teach a small Video Swin a task that only time can solve, on 2 CPU cores, in a few minutes.
 
 1. Generates (once) a labelled dataset of real H.264 mp4 clips plus a parquet index in the Hub layout
-   (`transformers_videoswin.testing.synthetic`): a textured object slides over a static background; the four classes
+   (`examples/synthetic_videos.py`): a textured object slides over a static background; the four classes
    (move_left, move_right, zigzag_left, zigzag_right) show the same set of frames in a different order.
 2. Fine-tunes a small Video Swin with `examples/run_video_classification.py` twice, side by side (one thread each):
    on the clips as they are, and on the same clips with the frames shuffled inside each clip (train and test).
@@ -111,10 +111,10 @@ def run_side_by_side(jobs: dict[str, tuple[list[str], Path]], threads: int) -> d
 
 
 def classify_with_pipeline(model_dir: Path, data_dir: Path, count: int = 4) -> list[tuple[str, str, float]]:
+    from synthetic_videos import CLASS_NAMES
     from transformers import pipeline
 
     import transformers_videoswin  # noqa: F401  (registers the Video Swin classes with the Auto API)
-    from transformers_videoswin.testing.synthetic import CLASS_NAMES
 
     classifier = pipeline("video-classification", model=str(model_dir), device="cpu")
     rows = []
@@ -132,11 +132,12 @@ def draw_timeline(model_dir: Path, output_dir: Path, fps: int = 8) -> tuple[Path
     """Chain the motions into one long video, classify 8-frame windows every 2 frames, plot against the truth.
     Returns the PNG and the fraction of windows lying inside one segment whose top-1 class is right."""
     import numpy as np
+    from synthetic_videos import encode_mp4, render_long_video
     from transformers import AutoModelForVideoClassification, AutoVideoProcessor
 
-    from transformers_videoswin.inference import ClipPlan, file_entries, run_inference
+    from transformers_videoswin.data import file_entries
+    from transformers_videoswin.inference import ClipPlan, run_inference
     from transformers_videoswin.inference.timeline import plot_timeline
-    from transformers_videoswin.testing.synthetic import encode_mp4, render_long_video
 
     frames, segments = render_long_video(TIMELINE_SEQUENCE, passes_per_class=3, seed=1)
     video = output_dir / "long_video.mp4"
@@ -146,7 +147,7 @@ def draw_timeline(model_dir: Path, output_dir: Path, fps: int = 8) -> tuple[Path
     _, sink = run_inference(
         model, processor, ClipPlan(window=8, stride=2), file_entries([str(video)]), task="classify"
     )
-    tensors = sink.results[0]["tensors"]
+    tensors = sink.results[0].tensors
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     start, end = tensors["start_time"].numpy(), tensors["end_time"].numpy()
     truth = [(a / fps, b / fps, name) for a, b, name in segments]
@@ -177,7 +178,7 @@ def main() -> None:
     output_dir = args.output_dir.resolve()
     data_dir = output_dir / "data"
 
-    from transformers_videoswin.testing.synthetic import SyntheticVideoSpec, generate_synthetic_dataset
+    from synthetic_videos import SyntheticVideoSpec, generate_synthetic_dataset
 
     spec = SyntheticVideoSpec(
         num_train=args.num_train, num_validation=0, num_test=args.num_test, num_frames=8, size=32

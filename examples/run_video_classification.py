@@ -18,6 +18,7 @@ Several GPUs / machines: the same command under `torchrun --nproc_per_node N` or
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -28,7 +29,23 @@ from pathlib import Path
 import datasets
 import transformers
 from transformers import HfArgumentParser, TrainingArguments, set_seed
+from video_classification_utils import (
+    apply_recipe_defaults,
+    check_annotation_videos,
+    check_columns,
+    check_labels,
+    explicitly_given,
+    find_resumable_checkpoint,
+    load_raw_datasets,
+    parse_config_overrides,
+    pick_eval_split,
+    predict_with_confusion_matrix,
+    save_final_outputs,
+    write_confusion_matrix,
+)
 
+from transformers_videoswin.data import label_names_from_features, prepare_video_column
+from transformers_videoswin.file_utils import atomic_write_text
 from transformers_videoswin.model.configuration_videoswin import VARIANTS
 from transformers_videoswin.processing.multiview import parse_views
 from transformers_videoswin.training import (
@@ -44,36 +61,11 @@ from transformers_videoswin.training import (
     build_train_transform,
     collate_clips,
     get_recipe,
-    label_names_from_features,
-    load_annotation_lists,
-    load_video_dataset,
     make_index_sampler,
-    prepare_video_column,
-    read_label_names,
 )
-from transformers_videoswin.training.checks import (
-    check_annotation_videos,
-    check_columns,
-    check_labels,
-    check_local_dataset_path,
-    check_video_folder,
-    find_resumable_checkpoint,
-)
-from transformers_videoswin.training.configuration import (
-    apply_recipe_defaults,
-    build_config,
-    build_model,
-    explicitly_given,
-    parse_config_overrides,
-)
-from transformers_videoswin.training.evaluation import (
-    build_compute_metrics,
-    evaluate_multiview,
-    predict_with_confusion_matrix,
-)
-from transformers_videoswin.training.metrics import write_confusion_matrix, write_json_atomic
+from transformers_videoswin.training.configuration import build_config, build_model
+from transformers_videoswin.training.evaluation import build_compute_metrics, evaluate_multiview
 from transformers_videoswin.training.optimization import PARAMETER_GROUP_MODES
-from transformers_videoswin.training.outputs import save_final_outputs
 from transformers_videoswin.training.trainer import StepCounterCallback
 
 logger = logging.getLogger(__name__)
@@ -192,39 +184,6 @@ class DataTrainingArguments:
             raise ValueError(f"--recipe must be one of {sorted(RECIPES)}, got {self.recipe!r}.")
 
 
-def load_raw_datasets(data_args: DataTrainingArguments, model_args: ModelArguments):
-    if data_args.train_file or data_args.validation_file:
-        files = {}
-        if data_args.train_file:
-            files["train"] = data_args.train_file
-        if data_args.validation_file:
-            files["validation"] = data_args.validation_file
-        names = read_label_names(data_args.label_names_file) if data_args.label_names_file else None
-        return load_annotation_lists(files, data_args.data_root, names, streaming=data_args.streaming)
-    check_local_dataset_path(data_args.dataset_name)
-    if data_args.dataset_name == "videofolder" and data_args.data_dir:
-        check_video_folder(data_args.data_dir)
-    kwargs = {"cache_dir": model_args.cache_dir, "streaming": data_args.streaming}
-    if data_args.data_dir:
-        kwargs["data_dir"] = data_args.data_dir
-    return load_video_dataset(data_args.dataset_name, data_args.dataset_config_name, **kwargs)
-
-
-def pick_eval_split(raw, data_args: DataTrainingArguments, training_args: TrainingArguments, seed: int):
-    """Name of the evaluation split; carves one out of train when the dataset has none."""
-    if data_args.eval_split_name:
-        return raw, data_args.eval_split_name
-    for name in ("validation", "valid", "val", "test"):
-        if name in raw:
-            return raw, name
-    if data_args.streaming or not data_args.train_val_split or data_args.train_split_name not in raw:
-        return raw, None
-    split = raw[data_args.train_split_name].train_test_split(test_size=data_args.train_val_split, seed=seed)
-    raw[data_args.train_split_name] = split["train"]
-    raw["validation"] = split["test"]
-    return raw, "validation"
-
-
 def main(argv: list[str] | None = None) -> dict:
     argv = sys.argv[1:] if argv is None else argv
     parser = HfArgumentParser((ModelArguments, DataTrainingArguments, TrainingArguments))
@@ -295,7 +254,7 @@ def main(argv: list[str] | None = None) -> dict:
     # Data, checked before the model is built: columns, labels, files.
     with training_args.main_process_first(desc="loading the dataset"):
         raw = load_raw_datasets(data_args, model_args)
-        raw, eval_split = pick_eval_split(raw, data_args, training_args, training_args.seed)
+        raw, eval_split = pick_eval_split(raw, data_args, training_args.seed)
     train_split = data_args.train_split_name if data_args.train_split_name in raw else None
     if training_args.do_train and train_split is None:
         raise ValueError(f"--do_train needs a '{data_args.train_split_name}' split; the dataset has {list(raw)}.")
@@ -456,7 +415,8 @@ def main(argv: list[str] | None = None) -> dict:
                 save_outputs(results)  # the model card with the evaluation results
             if eval_matrix is not None and data_args.write_confusion_matrix:
                 write_confusion_matrix(eval_matrix, labels, training_args.output_dir)
-            write_json_atomic(Path(training_args.output_dir) / "all_results.json", results)
+            text = json.dumps(results, indent=2, default=str)
+            atomic_write_text(Path(training_args.output_dir) / "all_results.json", text)
         train_tracker.check(final=True)
         eval_tracker.check(final=True)
     except Exception as error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,9 @@ import torch
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = Path(os.environ.get("VIDEOSWIN_SHARED_DIR", REPO_ROOT.parent / "shared"))
 OFFICIAL_TINY_DIR = SHARED_DIR / "fixtures" / "official_tiny"
+# The scripts' own modules (the demo's synthetic videos, the fine-tuning script's helpers, the conversion scripts'
+# shared options) are not in the package; the tests import them from beside the scripts, as the scripts do.
+sys.path[:0] = [str(REPO_ROOT / "examples"), str(REPO_ROOT / "conversion")]
 
 # Nothing may reach a hub during the tests.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

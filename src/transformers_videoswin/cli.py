@@ -158,6 +158,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ------------------------------------------------------------------------------------------------ checks
+# The library names its parameters in backquotes (`window`); the command line speaks of its flags.
+FLAGS = {
+    "`views`": "--views",
+    "`window`": "--window",
+    "`stride`": "--stride",
+    "`fps`": "--fps",
+    "`frame_interval`": "--frame-interval",
+    "`last_window`": "--last-window",
+    "`num_frames`": "--num-frames",
+    "`sampling`": "--sampling",
+    "`output_dir`": "--output-dir",
+    "`video_column`": "--video-column",
+}
+
+
+def _usage_error(error: Exception) -> UsageError:
+    """A library error as a command-line error: its parameters become the flags that set them."""
+    message = str(error)
+    for parameter, flag in FLAGS.items():
+        message = message.replace(parameter, flag)
+    return UsageError(message)
+
+
 def _check_model_dir(model: str) -> None:
     """A local-looking --model must be a saved model directory (clear message instead of a Hub lookup)."""
     path = Path(model)
@@ -175,65 +198,62 @@ def _check_model_dir(model: str) -> None:
         )
 
 
-def _check_device(device: str):
-    from .inference.runner import local_device
+def _device(device: str) -> torch.device:
+    """``auto`` and ``cuda``: this process's device (its GPU under torchrun / accelerate, else the CPU)."""
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"--device {device}, but PyTorch sees no CUDA GPU on this machine; use --device cpu.")
+    if device in ("auto", "cuda"):
+        from .inference.runner import distributed_state
 
+        return distributed_state().device
     try:
-        resolved = local_device(device)
+        resolved = torch.device(device)
     except RuntimeError as error:
         raise UsageError(f"--device {device}: {error}") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"--device {device}, but PyTorch sees no CUDA GPU on this machine; use --device cpu.")
     if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
         raise UsageError(f"--device {resolved}: this machine has {torch.cuda.device_count()} GPU(s).")
     return resolved
 
 
-def _plan(args, config):
-    from .inference.engine import ClipPlan
+def _plan(args, config, **defaults):
+    """The clip plan of the command line (``defaults``: values for the flags left out)."""
+    from .inference.plan import ClipPlan, PlanError
 
     num_clips, num_crops = getattr(args, "views", (1, 1))
     num_frames = getattr(args, "num_frames", None)
-    window = args.window
-    if window is not None and num_frames is not None and num_frames != window:
-        raise UsageError(f"--num-frames {num_frames} and --window {window} disagree: a window is one clip.")
     try:
-        plan = ClipPlan(
-            window=window,
-            stride=args.stride,
+        return ClipPlan(
+            window=args.window or defaults.get("window"),
+            stride=args.stride or defaults.get("stride"),
             frame_interval=args.frame_interval,
             fps=args.fps,
             last_window=args.last_window,
-            num_frames=num_frames or (None if window else getattr(config, "num_frames", None)),
+            num_frames=num_frames or (None if args.window else getattr(config, "num_frames", None)),
             sampling=getattr(args, "sampling", None),
             num_clips=num_clips,
             num_crops=num_crops,
             decode_backend=args.backend,
         )
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-    if not plan.windows and num_clips > 1 and (plan.sampling or "kinetics") != "kinetics":
-        raise UsageError(
-            f"--sampling {plan.sampling} takes one clip spread over the whole video; --views {num_clips}x{num_crops} "
-            f"asks for {num_clips} clips (use --views 1x{num_crops}, or --sampling kinetics)."
-        )
-    return plan
+    except PlanError as error:
+        raise _usage_error(error) from None
 
 
-def _shard_arg(value: str):
-    from .inference.engine import Shard
-
+def _shard(value: str) -> tuple[int, int]:
     try:
         rank, world_size = (int(part) for part in value.split("/"))
     except ValueError:
         raise UsageError(f"--shard takes I/N (job I of N, from 0), got {value!r}.") from None
     if not 0 <= rank < world_size:
         raise UsageError(f"--shard {value}: I must be in 0..N-1.")
-    return Shard(rank, world_size)
+    from .inference.runner import distributed_state
+
+    if distributed_state().num_processes > 1:
+        raise UsageError("--shard splits independent jobs; under torchrun / accelerate the ranks already shard.")
+    return rank, world_size
 
 
 def _inputs(args):
-    from .inference.sources import DatasetTable, expand_inputs, file_entries
+    from .data.sources import DatasetTable, expand_inputs, file_entries
 
     if args.dataset and args.videos:
         raise UsageError("Give video files or --dataset, not both.")
@@ -242,7 +262,7 @@ def _inputs(args):
         try:
             table.load()
         except Exception as error:  # noqa: BLE001 -- datasets raises many kinds; one line says which
-            raise UsageError(f"--dataset {args.dataset}: {error}") from None
+            raise UsageError(f"--dataset {args.dataset}: {_usage_error(error)}") from None
         return None, table
     if not args.videos:
         raise UsageError("No videos given: pass video files, globs, directories or lists, or --dataset.")
@@ -252,26 +272,28 @@ def _inputs(args):
         raise UsageError(str(error)) from None
 
 
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
 def _load_config(args):
+    """The model's config, once --model and --device are known to be usable."""
     from transformers import AutoConfig
 
     _check_model_dir(args.model)
-    _check_device(args.device)
+    args.device = _device(args.device)
     try:
         return AutoConfig.from_pretrained(args.model)
     except (OSError, ValueError, KeyError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UsageError(f"Cannot load the model {args.model}: {first_line}") from None
+        raise UsageError(f"Cannot load the model {args.model}: {_first_line(error)}") from None
 
 
-def _load(args, task: str):
+def _load(args, config, task: str):
     from transformers import AutoModel, AutoModelForVideoClassification
 
     from .hardware import has_native_bf16
 
-    _check_model_dir(args.model)
-    device = _check_device(args.device)
-    if args.dtype == "bf16" and device.type == "cpu" and not has_native_bf16():
+    if args.dtype == "bf16" and args.device.type == "cpu" and not has_native_bf16():
         print(
             "warning: --dtype bf16 on this CPU (no AVX512-BF16 or AMX) is emulated and several times slower than fp32;"
             " use --dtype fp32 here.",
@@ -279,11 +301,10 @@ def _load(args, task: str):
         )
     loader = AutoModelForVideoClassification if task == "classify" else AutoModel
     try:
-        model = loader.from_pretrained(args.model)
+        model = loader.from_pretrained(args.model, config=config)
     except (OSError, ValueError, KeyError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UsageError(f"Cannot load the model {args.model}: {first_line}") from None
-    return model, _load_processor(args.model, model.config), device
+        raise UsageError(f"Cannot load the model {args.model}: {_first_line(error)}") from None
+    return model, _load_processor(args.model, config)
 
 
 def _load_processor(model_dir: str, config):
@@ -305,65 +326,65 @@ def _load_processor(model_dir: str, config):
     return processor
 
 
+def _print_summary(summary, rank: int, world_size: int) -> None:
+    prefix = f"[rank {rank}/{world_size}] " if world_size > 1 else ""
+    print(prefix + summary.line(), file=sys.stderr)
+    for _, error in summary.errors[:20]:
+        print(f"{prefix}  failed: {error}", file=sys.stderr)
+    if len(summary.errors) > 20:
+        print(f"{prefix}  ... and {len(summary.errors) - 20} more (see the index)", file=sys.stderr)
+
+
 # ------------------------------------------------------------------------------------------------ commands
 def _run(args, task: str):
-    from .inference.engine import default_num_workers
-    from .inference.outputs import SettingsMismatch, check_settings
-    from .inference.runner import print_summary, run_inference, run_settings, shard_from_environment
+    from .inference.outputs import SettingsMismatch
+    from .inference.runner import distributed_state, open_output_directory, run_inference
+    from .inference.stream import default_num_workers
 
     if args.output_dir and Path(args.output_dir).exists() and not Path(args.output_dir).is_dir():
         raise UsageError(f"--output-dir {args.output_dir} is a file, not a directory.")
     if task == "features" and args.format == "npy" and args.level == "stages":
         raise UsageError("--format npy stores one array per video; use safetensors for --level stages.")
-    _plan(args, None)  # impossible combinations fail before anything is loaded
-    explicit_shard = _shard_arg(args.shard) if args.shard else None
-    entries, table = _inputs(args)
     config = _load_config(args)
     plan = _plan(args, config)
+    shard = _shard(args.shard) if args.shard else None
+    entries, table = _inputs(args)
+    outputs = None
     if args.output_dir:  # a re-run into a directory made with other settings fails now, not after loading
-        settings = run_settings(
-            args.model, task, plan, getattr(args, "level", "pooled"), getattr(args, "keep_time", False), args.format,
-            DTYPES[args.dtype],
-        )  # fmt: skip
+        level, keep_time = getattr(args, "level", "pooled"), getattr(args, "keep_time", False)
         try:
-            check_settings(args.output_dir, settings)
+            outputs = open_output_directory(
+                args.output_dir, args.model, task, plan, level, keep_time, args.format, DTYPES[args.dtype]
+            )
         except SettingsMismatch as error:
-            raise UsageError(str(error)) from None
-    model, processor, device = _load(args, task)
-    shard, synchronize = shard_from_environment(), True
-    if explicit_shard is not None:
-        if shard.world_size > 1:
-            raise UsageError("--shard splits independent jobs; under torchrun / accelerate the ranks already shard.")
-        shard, synchronize = explicit_shard, False
+            raise _usage_error(error) from None
+    model, processor = _load(args, config, task)
     total = len(entries) if entries is not None else None
     workers = args.num_workers if args.num_workers is not None else default_num_workers()
     workers = 0 if total == 1 else (min(workers, total) if total else workers)
-    try:
-        summary, sink = run_inference(
-            model,
-            processor,
-            plan,
-            entries=entries,
-            table=table,
-            task=task,
-            output_dir=args.output_dir,
-            output_format=args.format,
-            index_format=args.index_format,
-            batch_size=args.batch_size,
-            num_workers=max(0, workers),
-            device=device,
-            dtype=DTYPES[args.dtype],
-            keep_time=getattr(args, "keep_time", False),
-            level=getattr(args, "level", "pooled"),
-            shard=shard,
-            synchronize=synchronize,
-            model_name=args.model,
-            progress=not args.no_progress and total != 1,
-        )
-    except SettingsMismatch as error:
-        raise UsageError(str(error)) from None
+    summary, sink = run_inference(
+        model,
+        processor,
+        plan,
+        entries=entries,
+        table=table,
+        task=task,
+        output_dir=outputs,
+        output_format=args.format,
+        index_format=args.index_format,
+        batch_size=args.batch_size,
+        num_workers=max(0, workers),
+        device=args.device,
+        dtype=DTYPES[args.dtype],
+        keep_time=getattr(args, "keep_time", False),
+        level=getattr(args, "level", "pooled"),
+        shard=shard,
+        model_name=args.model,
+        progress=not args.no_progress and total != 1,
+    )
     if args.output_dir or total != 1 or summary.failed:
-        print_summary(summary, shard)
+        state = distributed_state() if shard is None else None
+        _print_summary(summary, *((state.process_index, state.num_processes) if state else shard))
     return summary, sink, plan, model
 
 
@@ -379,9 +400,8 @@ def run_classify(args) -> int:
         print(json.dumps(results, indent=2))  # always a list, errors included
     else:
         for result in results:
-            if "error" in result:
-                continue  # already reported on stderr
-            _print_table(result)
+            if "error" not in result:  # errors are already reported on stderr
+                _print_predictions(result)
     return 1 if summary.failed else 0
 
 
@@ -390,35 +410,32 @@ def _top(probs: torch.Tensor, labels: list[str], top_k: int) -> list[dict]:
     return [{"label": labels[int(i)], "score": float(s)} for s, i in zip(scores.tolist(), ids.tolist())]
 
 
-def _classify_result(result: dict, labels, top_k: int, plan) -> dict:
-    header = result["header"]
-    if "error" in result:
-        return {"video": header["name"], "error": result["error"]}
-    probs, tensors = result["tensors"]["probs"], result["tensors"]
+def _classify_result(result, labels, top_k: int, plan) -> dict:
+    name = result.video.name
+    if result.error is not None:
+        return {"video": name, "error": result.error}
+    tensors = result.tensors
     if not plan.windows:
         views = f"{plan.num_clips}x{plan.num_crops}"
-        return {"video": header["name"], "views": views, "predictions": _top(probs.mean(0), labels, top_k)}
+        return {"video": name, "views": views, "predictions": _top(tensors["probs"].mean(0), labels, top_k)}
     windows = [
         {"start": float(s), "end": float(e), "predictions": _top(p, labels, top_k)}
-        for s, e, p in zip(tensors["start_time"].tolist(), tensors["end_time"].tolist(), probs)
+        for s, e, p in zip(tensors["start_time"].tolist(), tensors["end_time"].tolist(), tensors["probs"])
     ]
-    return {"video": header["name"], "window": plan.window, "stride": plan.stride, "windows": windows}
+    return {"video": name, "window": plan.window, "stride": plan.stride, "windows": windows}
 
 
-def _print_table(result: dict) -> None:
+def _print_predictions(result: dict) -> None:
+    """One line per window (its top classes), or per rank of the video's top classes."""
     if "windows" in result:
         print(f"{result['video']}  ({len(result['windows'])} windows of {result['window']} frames)")
         for window in result["windows"]:
             top = ", ".join(f"{p['label']} {p['score']:.3f}" for p in window["predictions"])
-            span = f"{window['start']:.2f}-{window['end']:.2f}s"
-            print(f"  {span:>16}  {top}")
+            print(f"  {window['start']:.2f}-{window['end']:.2f}s  {top}")
         return
-    predictions = result["predictions"]
-    width = max([len("label")] + [len(p["label"]) for p in predictions])
     print(f"{result['video']}  ({result['views']} views)")
-    print(f"  {'rank':>4}  {'label':<{width}}  {'score':>7}")
-    for rank, prediction in enumerate(predictions, 1):
-        print(f"  {rank:>4}  {prediction['label']:<{width}}  {prediction['score']:>7.4f}")
+    for rank, prediction in enumerate(result["predictions"], 1):
+        print(f"  {rank}  {prediction['label']}  {prediction['score']:.4f}")
 
 
 def run_features(args) -> int:
@@ -435,12 +452,12 @@ def run_features(args) -> int:
         print(f"wrote {summary.ok} files and the index to {args.output_dir}")
         return 1 if summary.failed else 0
     result = next(iter(sink.results.values()), None)
-    if result is None or "error" in result:
-        print(f"error: {result['error'] if result else 'no video was processed'}", file=sys.stderr)
+    if result is None or result.error is not None:
+        print(f"error: {result.error if result else 'no video was processed'}", file=sys.stderr)
         return 1
-    header, tensors = result["header"], result["tensors"]
+    tensors = result.tensors
     metadata = {
-        "video": header["name"],
+        "video": result.video.name,
         "model": args.model,
         "plan": json.dumps(plan.describe()),
         "layout": {name: list(t.shape) for name, t in tensors.items()},
@@ -454,26 +471,24 @@ def run_features(args) -> int:
 
 
 def run_timeline(args) -> int:
+    from .data.sources import file_entries
     from .inference.runner import run_inference
-    from .inference.sources import file_entries
     from .inference.timeline import plot_timeline
 
-    args.views = (1, 1)
-    _plan(args, None)
-    model, processor, device = _load(args, "classify")
-    args.window = args.window or getattr(model.config, "num_frames", 32)
-    args.stride = args.stride or max(1, args.window // 2)
-    plan = _plan(args, model.config)
-    summary, sink = run_inference(
+    config = _load_config(args)
+    window = args.window or getattr(config, "num_frames", 32)
+    plan = _plan(args, config, window=window, stride=max(1, window // 2))
+    model, processor = _load(args, config, "classify")
+    _, sink = run_inference(
         model, processor, plan, entries=file_entries([args.video]), task="classify",
-        batch_size=args.batch_size, device=device, dtype=DTYPES[args.dtype],
+        batch_size=args.batch_size, device=args.device, dtype=DTYPES[args.dtype], shard=(0, 1),
     )  # fmt: skip
     result = sink.results.get(0)
-    if result is None or "error" in result:
-        print(f"error: {result['error'] if result else 'nothing decoded'}", file=sys.stderr)
+    if result is None or result.error is not None:
+        print(f"error: {result.error if result else 'nothing decoded'}", file=sys.stderr)
         return 1
-    tensors = result["tensors"]
-    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    tensors = result.tensors
+    labels = [config.id2label[i] for i in range(config.num_labels)]
     out = plot_timeline(
         tensors["probs"].numpy(), tensors["start_time"].numpy(), tensors["end_time"].numpy(), labels, args.out,
         top_k=args.top_k, title=f"{Path(args.video).name}: {plan.window}-frame windows every {plan.stride} frames",

@@ -26,14 +26,14 @@ def pickled_checkpoint(official_checkpoint, tmp_path):
 
 def test_objects_beyond_tensors_require_trust(pickled_checkpoint):
     with pytest.raises(
-        ConversionError, match=r"--trust-checkpoint.*arbitrary code|arbitrary code.*--trust-checkpoint"
+        ConversionError, match=r"`trust_checkpoint`.*arbitrary code|arbitrary code.*`trust_checkpoint`"
     ):
         load_checkpoint(pickled_checkpoint)
     assert isinstance(load_checkpoint(pickled_checkpoint, trust_checkpoint=True)["meta"]["args"], argparse.Namespace)
 
 
 def test_converter_refuses_untrusted_pickles_and_converts_trusted_ones(pickled_checkpoint):
-    with pytest.raises(ConversionError, match="--trust-checkpoint"):
+    with pytest.raises(ConversionError, match="`trust_checkpoint`"):
         convert_official_checkpoint(pickled_checkpoint)
     result = convert_official_checkpoint(pickled_checkpoint, trust_checkpoint=True)
     assert result.report.ok and result.report.round_trip_exact
@@ -120,13 +120,13 @@ def test_download_cache_is_keyed_by_url_and_revalidated(checkpoint_server, tmp_p
     served.files["/a/model.pth"] = (b"first model, retrained", '"a2"')
     assert download(f"{base}/a/model.pth", cache).read_bytes() == b"first model, retrained" and served.gets == 3
 
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
     assert download(f"{base}/a/model.pth", cache).read_bytes() == b"first model, retrained"
     first.write_bytes(b"first model, retrainex")  # damaged in the cache
     with pytest.raises(ConversionError, match="offline mode is on"):
         download(f"{base}/a/model.pth", cache)
 
-    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
     served.files["/c/model.pth"] = (b"x" * 1000, '"c1"')
     served.truncated.add("/c/model.pth")
     with pytest.raises(ConversionError, match="Could not download .*stopped after 500 of 1000 bytes"):

@@ -46,15 +46,12 @@ def test_help(script, option):
     assert completed.returncode == 0 and option in completed.stdout and "Example" in completed.stdout
 
 
+@pytest.mark.slow
 def test_official_cli_converts_the_fixture(official_tiny_dir, tmp_path):
+    checkpoint, golden = official_tiny_dir / "official_checkpoint.pth", official_tiny_dir / "golden.pt"
+    script = "convert_official_checkpoint.py"
     completed = run_script(
-        "convert_official_checkpoint.py",
-        "--checkpoint",
-        official_tiny_dir / "official_checkpoint.pth",
-        "--output-dir",
-        tmp_path / "out",
-        "--expected-output",
-        official_tiny_dir / "golden.pt",
+        script, "--checkpoint", checkpoint, "--output-dir", tmp_path / "out", "--expected-output", golden
     )
     assert completed.returncode == 0, completed.stderr
     assert "round trip back to the original keys: max |diff| = 0 (bit-exact)" in completed.stdout
@@ -62,6 +59,7 @@ def test_official_cli_converts_the_fixture(official_tiny_dir, tmp_path):
     assert json.loads((tmp_path / "out" / "config.json").read_text())["window_size"] == [2, 7, 7]
 
 
+@pytest.mark.slow
 def test_inflate_cli_matches_golden(official_tiny_dir, tmp_path):
     completed = run_script(
         "inflate_image_swin.py",
@@ -83,6 +81,7 @@ def test_inflate_cli_matches_golden(official_tiny_dir, tmp_path):
     assert (tmp_path / "out" / "model.safetensors").is_file()
 
 
+@pytest.mark.slow
 def test_torchvision_cli_converts_a_checkpoint(tmp_path):
     from torchvision.models.video.swin_transformer import SwinTransformer3d
 
@@ -165,7 +164,7 @@ def test_overwrite_replaces_an_earlier_conversion_and_push_needs_the_network(
     assert main(["--checkpoint", checkpoint, "--output-dir", str(out), "--overwrite"]) == 0
     assert not (out / "pytorch_model.bin").exists() and (out / "model.safetensors").is_file()
     capsys.readouterr()
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
     assert main(["--checkpoint", checkpoint, "--output-dir", str(tmp_path / "o2"), "--push-to-hub", "me/m"]) == 1
     assert "needs the network, but offline mode is on" in capsys.readouterr().err
     assert not (tmp_path / "o2").exists()

@@ -88,6 +88,7 @@ def test_pipeline_matches_processor_plus_model(converted_dir, video_file):
     assert [p["score"] for p in predictions] == pytest.approx(scores.tolist(), abs=1e-6)
 
 
+@pytest.mark.slow
 def test_loads_and_runs_without_the_package(converted_dir, official_tiny_dir, video_file, tmp_path):
     completed = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(_WITHOUT_PACKAGE)]

@@ -6,8 +6,9 @@ import re
 
 import pytest
 import torch
-from conversion_helpers import TOLERANCE, tiny_kwargs
+from conversion_helpers import TOLERANCE
 
+from conftest import tiny_config_kwargs
 from transformers_videoswin import VideoSwinBackbone, VideoSwinConfig, VideoSwinForVideoClassification, VideoSwinModel
 from transformers_videoswin.checkpoints import (
     ConversionError,
@@ -139,7 +140,7 @@ def test_released_names_encode_patch_and_window():
 
 def test_random_model_round_trips_through_the_official_layout():
     """ours -> official -> ours is the identity for an architecture other than the fixture's (more stages' shapes)."""
-    model = VideoSwinForVideoClassification(VideoSwinConfig(**tiny_kwargs()))
+    model = VideoSwinForVideoClassification(VideoSwinConfig(**tiny_config_kwargs()))
     official = to_official_state_dict(model.state_dict())
     assert all(re.match(r"(backbone|cls_head)\.", k) for k in official)
     back = convert_official_state_dict(official)

@@ -23,6 +23,7 @@ class KillAfterSave(TrainerCallback):
 
 if __name__ == "__main__":
     step, script, argv = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(script)))  # its helpers, as when it runs as a script
     spec = importlib.util.spec_from_file_location("run_video_classification", script)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module

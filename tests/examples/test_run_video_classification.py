@@ -1,5 +1,6 @@
 """examples/run_video_classification.py end to end on a tiny generated dataset: every input form, the output
-directory, a killed-and-resumed run, and two processes under torchrun (gloo)."""
+directory, a killed-and-resumed run, and two processes under torchrun (gloo). One input form runs in
+`make test-fast`; the other runs are marked slow (`make test`, CI, runs them all)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-
-from transformers_videoswin.testing.synthetic import CLASS_NAMES, generate_synthetic_dataset
+from synthetic_videos import CLASS_NAMES, generate_synthetic_dataset
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "examples" / "run_video_classification.py"
@@ -69,7 +69,9 @@ def data_args(form: str, data_dir: Path, tmp_path: Path) -> list[str]:
     raise ValueError(form)
 
 
-@pytest.mark.parametrize("form", ["parquet", "videofolder", "list", "streaming"])
+@pytest.mark.parametrize(
+    "form", ["parquet", *(pytest.param(form, marks=pytest.mark.slow) for form in ("videofolder", "list", "streaming"))]
+)
 def test_each_input_form_trains_evaluates_and_saves(script, data_dir, tmp_path, form):
     out = tmp_path / "out"
     args = [*data_args(form, data_dir, tmp_path), *MODEL_ARGS, *RECIPE_ARGS, *RUN_ARGS]
@@ -130,7 +132,7 @@ def test_each_input_form_trains_evaluates_and_saves(script, data_dir, tmp_path, 
 def test_the_saved_processor_gives_exactly_the_validation_tensors(script, data_dir, tmp_path, monkeypatch, recipe):
     from transformers import AutoVideoProcessor
 
-    from transformers_videoswin.training import resolve_video_source
+    from transformers_videoswin.data import resolve_video_source
 
     runs = []
 
@@ -201,6 +203,7 @@ def run_script(args: list[str], env_extra: dict | None = None, launcher: list[st
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO)
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_result(script, data_dir, tmp_path):
     common = [*data_args("parquet", data_dir, tmp_path), *MODEL_ARGS, *RECIPE_ARGS, *RUN_ARGS]
     common += ["--max_steps", "6", "--save_strategy", "steps", "--save_steps", "3", "--warmup_steps", "2"]
@@ -232,6 +235,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_processes_with_torchrun_gloo(data_dir, tmp_path):
     out = tmp_path / "ddp"
     args = [*data_args("parquet", data_dir, tmp_path), *MODEL_ARGS, *RECIPE_ARGS, *RUN_ARGS]
@@ -259,6 +263,7 @@ def test_two_processes_with_torchrun_gloo(data_dir, tmp_path):
     assert (out / "model.safetensors").is_file()
 
 
+@pytest.mark.slow
 def test_fine_tuning_a_saved_model_onto_new_classes_reinitialises_only_the_head(script, data_dir, tmp_path):
     source = tmp_path / "source"
     common = [*MODEL_ARGS, *RECIPE_ARGS, *RUN_ARGS, "--save_strategy", "no"]
@@ -283,6 +288,7 @@ def test_fine_tuning_a_saved_model_onto_new_classes_reinitialises_only_the_head(
     assert config["id2label"] == {"0": "left", "1": "right"} and config["embed_dim"] == 8
 
 
+@pytest.mark.slow
 def test_inflating_a_2d_imagenet_swin(script, data_dir, tmp_path, official_tiny_dir):
     image_checkpoint = official_tiny_dir / "official_2d_imagenet_checkpoint.pth"
     fixture = json.loads((official_tiny_dir / "fixture.json").read_text())
@@ -307,8 +313,10 @@ def test_inflating_a_2d_imagenet_swin(script, data_dir, tmp_path, official_tiny_
 
 def test_config_overrides_typo_is_rejected():
     """A typo in --config_overrides must not silently train the default architecture."""
+    from video_classification_utils import parse_config_overrides
+
     from transformers_videoswin.training import RECIPES
-    from transformers_videoswin.training.configuration import build_config, parse_config_overrides
+    from transformers_videoswin.training.configuration import build_config
 
     overrides = parse_config_overrides("embedding_dim=48,depths=[1,1,2,1]")
     with pytest.raises(ValueError, match="`embedding_dim` \\(did you mean `embed_dim`\\?\\)"):

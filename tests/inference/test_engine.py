@@ -15,9 +15,9 @@ from safetensors.torch import load_file
 
 from conftest import REPO_ROOT, tiny_config_kwargs
 from transformers_videoswin import VideoSwinConfig, VideoSwinForVideoClassification, VideoSwinVideoProcessor
-from transformers_videoswin.inference import ClipPlan, file_entries, read_index_parts, run_inference
-from transformers_videoswin.inference.engine import VideoClipStream
-from transformers_videoswin.inference.sources import DatasetTable, expand_inputs
+from transformers_videoswin.data.sources import DatasetTable, expand_inputs, file_entries
+from transformers_videoswin.inference import ClipPlan, VideoClipStream, read_index_parts, run_inference
+from transformers_videoswin.inference.stream import ClipChunk
 from transformers_videoswin.processing.sampling import sliding_window_indices
 from transformers_videoswin.processing.video_io import decode_frames, torchcodec_available
 from transformers_videoswin.testing.utils import write_test_video
@@ -64,7 +64,7 @@ def test_windows_match_the_model_run_by_hand(setup):
         setup["model"].videoswin, setup["processor"], plan, entries, batch_size=3, keep_time=True
     )
     assert (summary.ok, summary.failed) == (1, 0)
-    tensors = sink.results[0]["tensors"]
+    tensors = sink.results[0].tensors
     # 20 sampled frames: full windows start at 0, 3, ..., 15, then a padded one at 18; chunks of 4 windows share frames
     expected = sliding_window_indices(40, 4, 3, step=2)
     assert expected.start_frame.tolist() == [0, 6, 12, 18, 24, 30, 36]
@@ -160,28 +160,28 @@ def test_dataset_input_gives_the_file_outputs(setup, tmp_path):
         _, expected = run_inference(model, processor, plan, file_entries(videos), batch_size=4)
         assert summary.ok == 2
         for position in (0, 1):
-            assert sink.results[position]["header"]["name"] == os.path.basename(videos[position])
+            assert sink.results[position].video.name == os.path.basename(videos[position])
             torch.testing.assert_close(
-                sink.results[position]["tensors"]["pooled"], expected.results[position]["tensors"]["pooled"]
+                sink.results[position].tensors["pooled"], expected.results[position].tensors["pooled"]
             )
     with pytest.raises(ValueError, match="no column 'clip'"):
         DatasetTable(str(tmp_path / "data.parquet"), video_column="clip").load()
 
 
 def test_workers_and_shards_split_without_overlap_or_gap(setup):
-    from transformers_videoswin.inference.engine import Shard
+    from transformers_videoswin.inference.stream import owns
 
     entries = file_entries([f"v{i}.mp4" for i in range(23)])
     seen = []
     for rank in range(3):
         for worker in range(4):
-            owned = Shard(rank, 3).owner(4, worker)
-            seen += [e.position for e in entries if owned(e.position)]
+            seen += [e.position for e in entries if owns(e.position, rank, 3, worker, 4)]
     assert sorted(seen) == list(range(23))
-    stream = VideoClipStream(setup["processor"], ClipPlan(), entries, shard=Shard(1, 3))
+    stream = VideoClipStream(setup["processor"], ClipPlan(), entries, rank=1, world_size=3)
     assert len(stream) == 8  # positions 1, 4, ..., 22
 
 
+@pytest.mark.slow
 def test_two_processes_under_torchrun_equal_one(setup, tmp_path):
     """`torchrun --nproc_per_node 2` (gloo, CPU) writes exactly the files of one process and merges the index."""
     model_dir, videos = setup["root"] / "model", str(setup["root"] / "videos")
@@ -250,9 +250,7 @@ def test_resume_after_sigkill(setup, tmp_path):
     for position in range(len(videos)):
         written = load_file(out / f"k{position}.safetensors")
         assert written["pooled"].shape == (17, 128)
-        torch.testing.assert_close(
-            written["pooled"], clean.results[position]["tensors"]["pooled"], rtol=1e-5, atol=1e-5
-        )
+        torch.testing.assert_close(written["pooled"], clean.results[position].tensors["pooled"], rtol=1e-5, atol=1e-5)
 
 
 def test_thread_balancer_gives_cores_to_decoding_only_when_it_is_the_bottleneck():
@@ -301,9 +299,9 @@ def test_clips_are_resized_while_decoding(tmp_path, monkeypatch, backend, kind):
 
     def clips(processor):
         stream = VideoClipStream(processor, plan, file_entries([str(video)]), chunk_size=2)
-        items = [item for item in stream if item["kind"] == "clips"]
+        items = [item for item in stream if isinstance(item, ClipChunk)]
         assert items, "no clips"
-        return torch.cat([item["frames"][item["gather"]] for item in items])  # [windows, 4, 3, 48, 48]
+        return torch.cat([item.frames[item.gather] for item in items])  # [windows, 4, 3, 48, 48]
 
     kwargs = dict(size={"shortest_edge": 48}, crop_size={"height": 48, "width": 48})
     resizing = VideoSwinVideoProcessor(**kwargs)

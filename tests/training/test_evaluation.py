@@ -5,11 +5,11 @@ from __future__ import annotations
 import datasets
 import numpy as np
 import torch
+from synthetic_videos import encode_mp4, render_clip
 from transformers import EvalPrediction
 
 from transformers_videoswin import VideoSwinConfig, VideoSwinForVideoClassification
 from transformers_videoswin.processing.multiview import classify_multiview
-from transformers_videoswin.testing.synthetic import encode_mp4, render_clip
 from transformers_videoswin.training import build_processors, get_recipe
 from transformers_videoswin.training.evaluation import build_compute_metrics, evaluate_multiview
 

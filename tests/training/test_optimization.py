@@ -10,9 +10,8 @@ import torch
 from conftest import tiny_config_kwargs
 from transformers_videoswin import VideoSwinConfig, VideoSwinForVideoClassification
 from transformers_videoswin.training.optimization import (
-    create_optimizer,
     describe_parameter_groups,
-    get_cosine_schedule_with_warmup,
+    get_cosine_schedule_with_scaled_warmup,
     get_parameter_groups,
 )
 
@@ -84,7 +83,7 @@ def test_one_adamw_step_moves_each_parameter_by_its_group_lr(model, mode):
     """AdamW's first step is p <- p (1 - lr wd) - lr g / (|g| + eps): recover lr and wd of every tensor from it."""
     model = VideoSwinForVideoClassification(model.config)
     expected = expected_default if mode == "default" else expected_official
-    optimizer = create_optimizer(model, LR, WD, mode=mode, eps=1e-30)
+    optimizer = torch.optim.AdamW(get_parameter_groups(model, LR, WD, mode=mode), lr=LR, eps=1e-30)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     torch.manual_seed(1)
     for param in model.parameters():
@@ -112,10 +111,10 @@ def test_frozen_parameters_are_left_out_and_wrappers_are_seen_through(model):
         param.requires_grad_(False)
     names = set(settings_by_name(get_parameter_groups(model, LR, WD)))
     assert not any(n.startswith("videoswin.embeddings") for n in names)
-    wrapped = torch.nn.Module()
-    wrapped.module = model  # DDP-style prefix
-    wrapped_settings = settings_by_name(get_parameter_groups(wrapped, LR, WD, backbone_prefix="videoswin."))
-    assert set(wrapped_settings) == names
+    for wrapped in (torch.nn.DataParallel(model), torch.compile(model)):  # `module.` and `_orig_mod.` prefixes
+        assert settings_by_name(get_parameter_groups(wrapped, LR, WD)) == settings_by_name(
+            get_parameter_groups(model, LR, WD)
+        )
 
 
 def test_unknown_mode_is_rejected(model):
@@ -132,7 +131,7 @@ def test_description_lists_every_group(model):
 def test_cosine_schedule_with_warmup_from_a_tenth():
     params = [torch.nn.Parameter(torch.zeros(1)), torch.nn.Parameter(torch.zeros(1))]
     optimizer = torch.optim.AdamW([{"params": [params[0]], "lr": 1.0}, {"params": [params[1]], "lr": 0.1}])
-    schedule = get_cosine_schedule_with_warmup(optimizer, num_warmup_steps=10, num_training_steps=110)
+    schedule = get_cosine_schedule_with_scaled_warmup(optimizer, num_warmup_steps=10, num_training_steps=110)
     lrs = []
     for _ in range(111):
         lrs.append([g["lr"] for g in optimizer.param_groups])
@@ -144,3 +143,20 @@ def test_cosine_schedule_with_warmup_from_a_tenth():
     assert lrs[60] == pytest.approx([0.5 * (1 + math.cos(math.pi * 0.5)), 0.05 * (1 + math.cos(math.pi * 0.5))])
     assert lrs[110] == pytest.approx([0.0, 0.0], abs=1e-12)
     assert all(a >= b for (a, _), (b, _) in zip(lrs[10:], lrs[11:]))
+
+
+def test_without_a_warmup_start_the_schedule_is_transformers_own():
+    from transformers import get_cosine_schedule_with_warmup
+
+    def lrs(make):
+        optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        schedule = make(optimizer, num_warmup_steps=10, num_training_steps=110)
+        values = []
+        for _ in range(111):
+            values.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            schedule.step()
+        return values
+
+    ours = lrs(lambda *a, **k: get_cosine_schedule_with_scaled_warmup(*a, warmup_start_factor=0.0, **k))
+    assert ours == pytest.approx(lrs(get_cosine_schedule_with_warmup), abs=1e-12)

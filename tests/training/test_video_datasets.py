@@ -6,8 +6,9 @@ import datasets
 import numpy as np
 import pytest
 import torch
+from synthetic_videos import encode_mp4, render_clip
 
-from transformers_videoswin.testing.synthetic import encode_mp4, render_clip
+from transformers_videoswin.data import load_annotation_lists, read_annotation_list, read_label_names
 from transformers_videoswin.training import (
     ClipLoader,
     CorruptVideoTracker,
@@ -18,10 +19,7 @@ from transformers_videoswin.training import (
     build_train_transform,
     collate_clips,
     get_recipe,
-    load_annotation_lists,
     make_index_sampler,
-    read_annotation_list,
-    read_label_names,
 )
 
 RECIPE = get_recipe("kinetics", num_frames=4, frame_interval=2, image_size=32, resize_ratio=1.0, flip_prob=0.0)
@@ -139,8 +137,9 @@ def test_annotation_list_errors_and_packaged_label_names(tmp_path):
 def test_local_datasets_with_the_same_folder_name_do_not_share_a_cache(tmp_path):
     """Two Hub-layout folders both named `data` (and one folder rewritten in place) each load their own rows; plain
     `datasets.load_dataset` would hand the second folder the first one's cached rows."""
-    from transformers_videoswin.testing.synthetic import generate_synthetic_dataset
-    from transformers_videoswin.training import load_video_dataset
+    from synthetic_videos import generate_synthetic_dataset
+
+    from transformers_videoswin.data import load_video_dataset
 
     sizes = {"first": 2, "second": 3}
     folders = {
@@ -198,6 +197,7 @@ def test_no_decode_transform_for_a_pipeline_that_does_not_start_with_a_resize():
     assert decode_transform(build_train_transform(RECIPE)) is not None
 
 
+@pytest.mark.slow
 def test_workers_started_with_spawn_load_the_same_clips(tmp_path):
     """DataLoader workers started with spawn (the default on macOS) or forkserver (on Linux from Python 3.14) get the
     dataset pickled: the recipe's sampler, the decode-time resize and the transforms must survive that, and a worker
@@ -214,7 +214,7 @@ def test_workers_started_with_spawn_load_the_same_clips(tmp_path):
     script = f"""
 import multiprocessing, pickle, sys
 import datasets, torch
-sys.path.insert(0, {str(REPO_ROOT / "tests" / "training")!r})
+sys.path[:0] = [{str(REPO_ROOT / "tests" / "training")!r}, {str(REPO_ROOT / "examples")!r}]
 from test_video_datasets import loader
 from transformers_videoswin.training import CorruptVideoTracker, VideoClipDataset
 

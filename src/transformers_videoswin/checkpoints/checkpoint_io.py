@@ -7,20 +7,28 @@ import http.client
 import json
 import os
 import pickle
-import tempfile
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
+from huggingface_hub import is_offline_mode
 
-from ..processing.video_io import offline_mode
+from ..file_utils import atomic_write, atomic_write_text
 
 
 class ConversionError(ValueError):
-    """A checkpoint cannot be converted as asked; the message says why and what to do instead."""
+    """A checkpoint cannot be converted as asked; the message says why and what to do instead, naming parameters in
+    backquotes (`` `output_dir` ``)."""
+
+    def in_flags(self, options: Iterable[str]) -> str:
+        """The message for a command line whose option ``--a-b`` sets each parameter ``a_b`` of ``options``."""
+        message = str(self)
+        for name in options:
+            message = message.replace(f"`{name}`", "--" + name.replace("_", "-"))
+        return message
 
 
 def rename_keys(
@@ -60,7 +68,7 @@ def _sha256(path: Path) -> str:
 
 def _remote_version(url: str) -> dict[str, Any] | None:
     """`{"size", "etag"}` from a HEAD request, or None when the server cannot be asked (offline, no network)."""
-    if offline_mode():
+    if is_offline_mode():
         return None
     try:
         with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=30) as response:
@@ -100,18 +108,18 @@ def download(url: str, cache_dir: str | os.PathLike | None = None) -> Path:
                 return target
         elif remote["size"] in (None, record.get("size")) and remote["etag"] == record.get("etag"):
             return target
-    if offline_mode():
+    if is_offline_mode():
         raise ConversionError(
             f"Cannot download {url}: offline mode is on (HF_HUB_OFFLINE) and it is not in the cache {folder}. "
             "Download it yourself and pass the local path, or unset HF_HUB_OFFLINE."
         )
-    partial = None
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        descriptor, partial = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
-        with urllib.request.urlopen(url, timeout=60) as response, os.fdopen(descriptor, "wb") as out:
-            from tqdm.auto import tqdm
+    etag = None
 
+    def fetch(partial: Path) -> None:
+        nonlocal etag
+        from tqdm.auto import tqdm
+
+        with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as out:
             if response.headers.get_content_type() == "text/html":  # a login or error page answered with 200
                 raise OSError("the server sent a web page (text/html), not a checkpoint; check the URL")
             total = int(response.headers.get("Content-Length") or 0) or None
@@ -124,20 +132,16 @@ def download(url: str, cache_dir: str | os.PathLike | None = None) -> Path:
         if total is not None and size != total:
             raise OSError(f"the transfer stopped after {size} of {total} bytes")
         record_path.unlink(missing_ok=True)  # the old record must not vouch for the new file
-        os.replace(partial, target)
-        record = {"url": url, "size": size, "etag": etag, "sha256": _sha256(target)}
-        descriptor, partial = tempfile.mkstemp(dir=folder, prefix=f".{name}.json.", suffix=".part")
-        with os.fdopen(descriptor, "w") as out:
-            json.dump(record, out, indent=2)
-        os.replace(partial, record_path)  # a file without its record is downloaded again, never trusted
+
+    try:
+        atomic_write(target, fetch)  # whatever stops the transfer (Ctrl-C included), no partial file stays behind
+        record = {"url": url, "size": target.stat().st_size, "etag": etag, "sha256": _sha256(target)}
+        atomic_write_text(record_path, json.dumps(record, indent=2))  # a file without its record is never trusted
     except (OSError, ValueError, http.client.HTTPException) as error:
         raise ConversionError(
             f"Could not download {url} into {folder}: {error}. Try again (VIDEOSWIN_CACHE moves the cache), or "
             "download it yourself and pass the local path."
         ) from None
-    finally:  # whatever stopped the transfer (Ctrl-C included), no partial file stays behind
-        if partial is not None:
-            Path(partial).unlink(missing_ok=True)
     return target
 
 
@@ -186,8 +190,8 @@ def load_checkpoint(path: str | os.PathLike, trust_checkpoint: bool = False) -> 
             raise ConversionError(
                 f"{path} holds Python objects beyond tensors, numbers and strings, so it cannot be read with "
                 "torch.load(weights_only=True). Loading it fully means unpickling, which can execute arbitrary "
-                "code from the file. If you trust where it came from, pass --trust-checkpoint "
-                f"(trust_checkpoint=True). Details: {_first_sentence(error)}"
+                "code from the file. If you trust where it came from, pass `trust_checkpoint`. "
+                f" Details: {_first_sentence(error)}"
             ) from error
     except (RuntimeError, EOFError, OSError) as error:
         raise _unreadable(path, error) from None

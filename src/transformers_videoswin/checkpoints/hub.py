@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from accelerate.utils import extract_model_from_parallel
+from huggingface_hub import is_offline_mode
 from transformers import PreTrainedModel
 
+from ..file_utils import atomic_write
 from ..processing.image_processing_videoswin import VideoSwinImageProcessor
-from ..processing.video_io import offline_mode
 from ..processing.video_processing_videoswin import VideoSwinVideoProcessor
 from .checkpoint_io import ConversionError, is_url
 
@@ -64,7 +65,7 @@ def save_processors(
 
 
 def _not_an_earlier_output(output_dir: Path) -> str | None:
-    """Why the non-empty `output_dir` is not a model directory that `--overwrite` may clear, or None when it is one
+    """Why the non-empty `output_dir` is not a model directory that `overwrite` may clear, or None when it is one
     (a `config.json` and plain files beside it, as `save_hub_directory` writes)."""
     folders = sorted(entry.name + "/" for entry in output_dir.iterdir() if entry.is_dir())
     if folders:
@@ -87,51 +88,51 @@ def check_output_dir(
     directory. `push_to_hub` needs the network and a Hugging Face token. Raises `ConversionError`."""
     output_dir = Path(output_dir)
     if output_dir.exists() and not output_dir.is_dir():
-        raise ConversionError(f"--output-dir {output_dir} is a file; give a directory (it is created if missing).")
+        raise ConversionError(f"`output_dir` {output_dir} is a file; give a directory (it is created if missing).")
     existing = output_dir
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
         raise ConversionError(
-            f"--output-dir {output_dir} cannot be created: {existing} is a file. Give a path under a directory."
+            f"`output_dir` {output_dir} cannot be created: {existing} is a file. Give a path under a directory."
         )
     try:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as error:
         raise ConversionError(
-            f"--output-dir {output_dir} is not writable ({existing}: {error.strerror}). Give a directory you can "
+            f"`output_dir` {output_dir} is not writable ({existing}: {error.strerror}). Give a directory you can "
             "write to."
         ) from None
     if output_dir.is_dir() and any(output_dir.iterdir()):
         if not overwrite:
             raise ConversionError(
-                f"--output-dir {output_dir} exists and is not empty. Pass --overwrite to replace its contents (every "
+                f"`output_dir` {output_dir} exists and is not empty. Pass `overwrite` to replace its contents (every "
                 "file in it is removed first), or give a new directory."
             )
         reason = _not_an_earlier_output(output_dir)
         if reason is not None:
             raise ConversionError(
-                f"--output-dir {output_dir} is not an earlier model directory ({reason}), and --overwrite only "
+                f"`output_dir` {output_dir} is not an earlier model directory ({reason}), and `overwrite` only "
                 "replaces one (a config.json and the files beside it). Empty it yourself, or give a new directory."
             )
         for path in [Path(p) for p in inputs if p is not None and not is_url(p)] + [Path.cwd()]:
             if path.resolve().is_relative_to(output_dir.resolve()):
                 raise ConversionError(
-                    f"--output-dir {output_dir} holds {path}, which --overwrite would delete. Give a new directory."
+                    f"`output_dir` {output_dir} holds {path}, which `overwrite` would delete. Give a new directory."
                 )
     if push_to_hub:
-        if offline_mode():
+        if is_offline_mode():
             raise ConversionError(
-                f"--push-to-hub {push_to_hub} needs the network, but offline mode is on (HF_HUB_OFFLINE). Convert "
-                "without --push-to-hub, then upload the directory with `hf upload` when online."
+                f"`push_to_hub` {push_to_hub} needs the network, but offline mode is on (HF_HUB_OFFLINE). Convert "
+                "without `push_to_hub`, then upload the directory with `hf upload` when online."
             )
         from huggingface_hub import get_token
 
         if get_token() is None:
             raise ConversionError(
-                f"--push-to-hub {push_to_hub} needs a Hugging Face token, and none is set. Run `hf auth login` (or "
-                "set HF_TOKEN) first, or convert without --push-to-hub and upload the directory later."
+                f"`push_to_hub` {push_to_hub} needs a Hugging Face token, and none is set. Run `hf auth login` (or "
+                "set HF_TOKEN) first, or convert without `push_to_hub` and upload the directory later."
             )
 
 
@@ -156,18 +157,11 @@ def save_hub_directory(
         reason = _not_an_earlier_output(output_dir)
         if reason is not None:
             raise ConversionError(f"Not replacing {output_dir}: {reason}, so it is not an earlier model directory.")
-        # Inside the directory, not beside it: its parent may be one we cannot write to.
-        staging = Path(tempfile.mkdtemp(prefix=".new-", dir=output_dir))
-        try:
-            _write_hub_directory(model, staging, sampling, processors, model_card)
-            for entry in output_dir.iterdir():
-                if entry != staging:
-                    entry.unlink()
-            for entry in staging.iterdir():
-                os.replace(entry, output_dir / entry.name)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        return output_dir
+        return atomic_write(
+            output_dir,
+            lambda staging: _write_hub_directory(model, staging, sampling, processors, model_card),
+            replace_contents=True,
+        )
     output_dir.mkdir(parents=True, exist_ok=True)
     return _write_hub_directory(model, output_dir, sampling, processors, model_card)
 
@@ -179,7 +173,7 @@ def _write_hub_directory(
     processors: tuple[VideoSwinImageProcessor, VideoSwinVideoProcessor] | None,
     model_card: str | None,
 ) -> Path:
-    model = getattr(model, "_orig_mod", model)  # a torch.compile'd model saves its original module
+    model = extract_model_from_parallel(model, keep_torch_compile=False)  # a wrapped model saves its original module
     model.config.auto_map = dict(AUTO_MAP)
     model.config.architectures = [type(model).__name__]
     with _saved_as_remote_code(model, "AutoModelForVideoClassification"):

@@ -157,28 +157,12 @@ def inflate_state_dict(
 
 
 def inflate_image_swin(
-    image_checkpoint: str | os.PathLike | Mapping[str, Tensor],
-    *,
-    window_size: tuple[int, int, int] = (8, 7, 7),
-    patch_size: tuple[int, int, int] = (2, 4, 4),
-    target: str = "classification",
-    trust_checkpoint: bool = False,
-    **config_kwargs: Any,
+    image_checkpoint: str | os.PathLike | Mapping[str, Tensor], **kwargs: Any
 ) -> VideoSwinForVideoClassification | VideoSwinModel:
-    """A video Swin initialised from a 2D Swin (official ImageNet `.pth`, transformers Swin directory or state dict).
-
-    `target` is "classification" (a freshly initialised head; pass `num_labels` or `id2label`) or "model".
-    `config_kwargs` go to `VideoSwinConfig` (e.g. `drop_path_rate`, `num_frames`). Raises ConversionError for
-    unknown, missing or mis-shaped tensors.
-    """
-    return inflate_and_verify(
-        image_checkpoint,
-        window_size=window_size,
-        patch_size=patch_size,
-        target=target,
-        trust_checkpoint=trust_checkpoint,
-        **config_kwargs,
-    )[0]
+    """A video Swin initialised from a 2D Swin (official ImageNet `.pth`, transformers Swin directory or state dict):
+    the model of :func:`inflate_and_verify` (same arguments: `window_size`, `patch_size`, `target`,
+    `trust_checkpoint`, and `VideoSwinConfig` fields such as `num_labels`, `drop_path_rate`, `num_frames`)."""
+    return inflate_and_verify(image_checkpoint, **kwargs)[0]
 
 
 def inflate_and_verify(
@@ -192,8 +176,10 @@ def inflate_and_verify(
     tolerance: float = DEFAULT_TOLERANCE,
     **config_kwargs: Any,
 ) -> tuple[VideoSwinForVideoClassification | VideoSwinModel, VerificationReport]:
-    """`inflate_image_swin` plus the figures: tensors used and dropped, and (with `expected_output`, a golden file
-    such as the fixtures' `golden_inflated.pt`) the max |diff| of the backbone features."""
+    """A video Swin initialised from a 2D Swin, and the figures: tensors used and dropped, and (with
+    `expected_output`, a golden file such as the fixtures' `golden_inflated.pt`) the max |diff| of the backbone
+    features. `target` is "classification" (a freshly initialised head; pass `num_labels` or `id2label`) or "model";
+    `config_kwargs` go to `VideoSwinConfig`. Raises ConversionError for unknown, missing or mis-shaped tensors."""
     if target not in ("classification", "model"):
         raise ValueError(f"target must be 'classification' or 'model', got {target!r}.")
     state_dict = (

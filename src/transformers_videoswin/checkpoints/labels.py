@@ -48,6 +48,6 @@ def labels_for_head(label_set: str, num_classes: int | None) -> dict[int, str] |
     if num_classes is not None and num_classes != len(names):
         raise ConversionError(
             f"The head has {num_classes} classes but the label set {label_set!r} has {len(names)}; pass "
-            "--label-set none (or the right set)."
+            "`label_set` none (or the right set)."
         )
     return names

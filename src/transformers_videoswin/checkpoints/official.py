@@ -6,6 +6,7 @@ prove that every original tensor is used exactly once and comes back bit-exactly
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import re
@@ -21,7 +22,7 @@ from ..model.modeling_videoswin import VideoSwinForVideoClassification, relative
 from .checkpoint_io import ConversionError, load_checkpoint, official_state_dict, rename_keys, resolve
 from .labels import label_set_from_name, labels_for_head
 from .released import ReleasedCheckpoint, find_released
-from .verify import DEFAULT_TOLERANCE, VerificationReport, compare_with_expected, load_exactly, round_trip
+from .verify import DEFAULT_TOLERANCE, VerificationReport, compare_with_expected, load_and_verify
 
 TARGETS = ("classification", "model", "backbone")
 
@@ -241,7 +242,7 @@ def infer_window_size(
     if len(candidates) != 1:
         raise ConversionError(
             f"The window size cannot be inferred from a bias table of {table.shape[0]} rows alone (candidates "
-            f"{candidates}); pass it explicitly (--window-size D H W / window_size=...)."
+            f"{candidates}); pass `window_size` (D, H, W) explicitly."
         )
     return candidates[0]
 
@@ -360,16 +361,8 @@ def convert_official_checkpoint(
     converted = convert_official_state_dict(state_dict, "classification")
     dropped = {k for k in state_dict if any(p.fullmatch(k) for p in _DROPPED)}
     model = VideoSwinForVideoClassification(config).eval()
-    load_exactly(model, converted)
-    max_diff, exact = round_trip(state_dict, model, lambda sd: to_official_state_dict(sd, "classification"), dropped)
-    report = VerificationReport(
-        source_tensors=len(state_dict),
-        dropped_tensors=len(dropped),
-        converted_tensors=len(converted),
-        round_trip_max_abs_diff=max_diff,
-        round_trip_exact=exact,
-        tolerance=tolerance,
-    )
+    back = functools.partial(to_official_state_dict, target="classification")
+    report = load_and_verify(model, converted, state_dict, back, dropped, tolerance)
     if expected_output is not None:
         report.output_max_abs_diff = compare_with_expected(model, load_checkpoint(expected_output))
     return ConversionResult(model=model, report=report, released=released, label_set=label_set)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import PurePosixPath
 from urllib.parse import urlparse
 
@@ -42,98 +44,12 @@ class ReleasedCheckpoint:
         ]
 
 
-RELEASED_CHECKPOINTS: tuple[ReleasedCheckpoint, ...] = (
-    ReleasedCheckpoint(
-        filename="swin_tiny_patch244_window877_kinetics400_1k.pth",
-        variant="tiny",
-        label_set="kinetics400",
-        pretrain="ImageNet-1K",
-        top1=78.8,
-        top5=93.6,
-        params_m=28,
-        gflops=87.9,
-        clips=4,
-        crops=3,
-        description="Swin-T trained on Kinetics-400 from an ImageNet-1K initialisation.",
-    ),
-    ReleasedCheckpoint(
-        filename="swin_small_patch244_window877_kinetics400_1k.pth",
-        variant="small",
-        label_set="kinetics400",
-        pretrain="ImageNet-1K",
-        top1=80.6,
-        top5=94.5,
-        params_m=50,
-        gflops=165.9,
-        clips=4,
-        crops=3,
-        description="Swin-S trained on Kinetics-400 from an ImageNet-1K initialisation.",
-    ),
-    ReleasedCheckpoint(
-        filename="swin_base_patch244_window877_kinetics400_1k.pth",
-        variant="base",
-        label_set="kinetics400",
-        pretrain="ImageNet-1K",
-        top1=80.6,
-        top5=94.6,
-        params_m=88,
-        gflops=281.6,
-        clips=4,
-        crops=3,
-        description="Swin-B trained on Kinetics-400 from an ImageNet-1K initialisation.",
-    ),
-    ReleasedCheckpoint(
-        filename="swin_base_patch244_window877_kinetics400_22k.pth",
-        variant="base-in22k",
-        label_set="kinetics400",
-        pretrain="ImageNet-22K",
-        top1=82.7,
-        top5=95.5,
-        params_m=88,
-        gflops=281.6,
-        clips=4,
-        crops=3,
-        description="Swin-B trained on Kinetics-400 from an ImageNet-22K initialisation.",
-    ),
-    ReleasedCheckpoint(
-        filename="swin_base_patch244_window877_kinetics600_22k.pth",
-        variant="base-in22k",
-        label_set="kinetics600",
-        pretrain="ImageNet-22K",
-        top1=84.0,
-        top5=96.5,
-        params_m=88,
-        gflops=281.6,
-        clips=4,
-        crops=3,
-        description="Swin-B trained on Kinetics-600 from an ImageNet-22K initialisation.",
-    ),
-    ReleasedCheckpoint(
-        filename="swin_base_patch244_window1677_sthv2.pth",
-        variant="base-ssv2",
-        label_set="ssv2",
-        pretrain="Kinetics-400 (16x7x7 window)",
-        top1=69.6,
-        top5=92.7,
-        params_m=89,
-        gflops=320.6,
-        clips=1,
-        crops=3,
-        description="Swin-B with a 16x7x7 window trained on Something-Something v2, initialised from the Kinetics-400 16x7x7 model.",
-    ),
-    ReleasedCheckpoint(
-        filename="swin_base_patch244_window1677_kinetics400_22k.pth",
-        variant="base-in22k",
-        label_set="kinetics400",
-        pretrain="ImageNet-22K",
-        top1=None,
-        top5=None,
-        params_m=89,
-        gflops=None,
-        clips=4,
-        crops=3,
-        description="Swin-B with a 16x7x7 window trained on Kinetics-400 (ImageNet-22K initialisation), released as the initialisation of the Something-Something v2 model; no accuracy was reported for it.",
-    ),
+# The table of the official repository's README, one record per file (`data/released_checkpoints.json`).
+RELEASED_CHECKPOINTS: tuple[ReleasedCheckpoint, ...] = tuple(
+    ReleasedCheckpoint(**record)
+    for record in json.loads(
+        files("transformers_videoswin.checkpoints").joinpath("data", "released_checkpoints.json").read_text("utf-8")
+    )
 )
 
 

@@ -25,7 +25,7 @@ from .official import (
     relative_position_index,
     to_official_state_dict,
 )
-from .verify import DEFAULT_TOLERANCE, VerificationReport, load_exactly, max_abs_diff, round_trip
+from .verify import DEFAULT_TOLERANCE, VerificationReport, load_and_verify, max_abs_diff
 
 _MLP = {"0": "fc1", "3": "fc2"}
 _MLP_BACK = {v: k for k, v in _MLP.items()}
@@ -181,19 +181,12 @@ def convert_torchvision_checkpoint(
     converted = convert_official_state_dict(official, "classification")
     dropped = {k for k in state_dict if k.endswith("relative_position_index")}
     model = VideoSwinForVideoClassification(config).eval()
-    load_exactly(model, converted, "the torchvision checkpoint")
 
     def back_to_torchvision(ours: dict[str, Tensor]) -> dict[str, Tensor]:
         return official_to_torchvision(to_official_state_dict(ours, "classification"))
 
-    max_diff, exact = round_trip(state_dict, model, back_to_torchvision, dropped)
-    report = VerificationReport(
-        source_tensors=len(state_dict),
-        dropped_tensors=len(dropped),
-        converted_tensors=len(converted),
-        round_trip_max_abs_diff=max_diff,
-        round_trip_exact=exact,
-        tolerance=tolerance,
+    report = load_and_verify(
+        model, converted, state_dict, back_to_torchvision, dropped, tolerance, "the torchvision checkpoint"
     )
     report.output_max_abs_diff["logits vs torchvision's model"] = compare_with_torchvision(model, check_input_shape)
     return TorchvisionConversionResult(model=model, report=report)

@@ -103,6 +103,29 @@ def round_trip(
     return max_diff, exact
 
 
+def load_and_verify(
+    model: nn.Module,
+    converted: Mapping[str, Tensor],
+    source: Mapping[str, Tensor],
+    back: Callable[[dict[str, Tensor]], Mapping[str, Tensor]],
+    dropped: set[str],
+    tolerance: float = DEFAULT_TOLERANCE,
+    source_name: str = "the checkpoint",
+) -> VerificationReport:
+    """Load `converted` into `model` (every tensor used once) and report the round trip of its weights through
+    `back` to the keys of `source` (bit-exact except for the `dropped` keys)."""
+    load_exactly(model, converted, source_name)
+    max_diff, exact = round_trip(source, model, back, dropped)
+    return VerificationReport(
+        source_tensors=len(source),
+        dropped_tensors=len(dropped),
+        converted_tensors=len(converted),
+        round_trip_max_abs_diff=max_diff,
+        round_trip_exact=exact,
+        tolerance=tolerance,
+    )
+
+
 def max_abs_diff(actual: Tensor, expected: Tensor, name: str) -> float:
     if actual.shape != expected.shape:
         raise ConversionError(

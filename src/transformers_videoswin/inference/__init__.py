@@ -1,30 +1,32 @@
 """Dataset-scale inference: sliding-window features and classification over many long videos.
 
-- :mod:`.sources`: the inputs (files, globs, lists, directory trees, ``datasets`` datasets);
-- :mod:`.engine`: the clip plan (sliding windows or views), decoding in DataLoader workers, batched forward passes;
-- :mod:`.outputs`: atomic per-video files, the index, resuming, merging index parts;
+- :mod:`.plan`: what a video becomes (sliding windows or the processor's views);
+- :mod:`.stream`: decoding in DataLoader workers, typed items, sharding;
+- :mod:`.engine`: batched forward passes over clips of many videos;
+- :mod:`.outputs`: atomic per-video files, the index, resuming, merging index parts, and the sinks;
 - :mod:`.runner`: one call that puts them together, sharded under torchrun / accelerate;
 - :mod:`.timeline`: the per-window class probabilities of one video as a PNG.
+
+The inputs (files, globs, lists, directory trees, ``datasets`` datasets) are :mod:`transformers_videoswin.data.sources`.
 """
 
-from .engine import ClipPlan, InferenceEngine, Shard, Summary, VideoClipStream
-from .outputs import OutputDirectory, merge_index, read_index_parts
-from .runner import run_inference, shard_from_environment
-from .sources import DatasetTable, VideoEntry, expand_inputs, file_entries
+from .engine import InferenceEngine, Summary
+from .outputs import MemorySink, OutputDirectory, SettingsMismatch, VideoResult, merge_index, read_index_parts
+from .plan import ClipPlan, PlanError
+from .runner import run_inference
+from .stream import VideoClipStream
 
 __all__ = [
     "ClipPlan",
-    "DatasetTable",
     "InferenceEngine",
+    "MemorySink",
     "OutputDirectory",
-    "Shard",
+    "PlanError",
+    "SettingsMismatch",
     "Summary",
     "VideoClipStream",
-    "VideoEntry",
-    "expand_inputs",
-    "file_entries",
+    "VideoResult",
     "merge_index",
     "read_index_parts",
     "run_inference",
-    "shard_from_environment",
 ]

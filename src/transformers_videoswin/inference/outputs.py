@@ -1,8 +1,9 @@
-"""Outputs that survive a crash: one file per video written atomically, an index written line by line, resuming.
+"""Outputs that survive a crash (one file per video written atomically, an index written line by line, resuming),
+and the sinks that receive every video of a run (files and index, or results in memory).
 
-Layout of ``--output-dir DIR``::
+Layout of an output directory ``DIR``::
 
-    DIR/<key>.safetensors            one per video (or <key>.npy + <key>.json with --format npy)
+    DIR/<key>.safetensors            one per video (or <key>.npy + <key>.json with the npy format)
     DIR/settings.json                how they were made: a re-run with other settings is refused
     DIR/index-parts/rank-R-of-N.jsonl  one record per video, appended and flushed as each video finishes
     DIR/index.jsonl | index.parquet  the merged index: the latest record of every video, in input order
@@ -19,31 +20,17 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ..file_utils import atomic_write, atomic_write_text
+
 OUTPUT_FORMATS = ("safetensors", "npy")
 INDEX_FORMATS = ("jsonl", "parquet")
 PARTS_DIR = "index-parts"
-
-
-def _tmp_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
-
-
-def atomic_write(path: Path, write) -> Path:
-    """Call ``write(tmp_path)`` on a hidden temporary file beside ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_path(path)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _metadata_strings(metadata: dict) -> dict[str, str]:
@@ -97,7 +84,7 @@ class OutputDirectory:
         side = {name: t.tolist() for name, t in tensors.items() if name != self.main_tensor}
         side_json = json.dumps({"metadata": metadata, "array": self.main_tensor, **side})
         # the sidecar first, the array last: the .npy exists only when both are complete
-        atomic_write(path.with_suffix(".json"), lambda tmp: tmp.write_text(side_json))
+        atomic_write_text(path.with_suffix(".json"), side_json)
         atomic_write(path, lambda tmp: _save_npy(tmp, main))
         return path
 
@@ -131,11 +118,10 @@ def check_settings(root: str | os.PathLike, settings: dict) -> None:
             details = ", ".join(f"{k}: {recorded.get(k)!r} -> {settings.get(k)!r}" for k in changed)
             raise SettingsMismatch(
                 f"{root} holds outputs made with other settings ({details}); resuming would mix them. "
-                "Use another --output-dir, or delete that one to start over."
+                "Use another `output_dir`, or delete that one to start over."
             )
         return
-    text = json.dumps(settings, indent=2)
-    atomic_write(path, lambda tmp: tmp.write_text(text))
+    atomic_write_text(path, json.dumps(settings, indent=2))
 
 
 class IndexPart:
@@ -177,12 +163,11 @@ def merge_index(root: str | os.PathLike, fmt: str = "jsonl") -> Path:
         raise ValueError(f"The index format must be one of {INDEX_FORMATS}, got {fmt!r}.")
     root = Path(root)
     if not (root / PARTS_DIR).is_dir():
-        raise FileNotFoundError(f"{root} has no {PARTS_DIR}/ folder: not an output directory of `videoswin features`.")
+        raise FileNotFoundError(f"{root} has no {PARTS_DIR}/ folder: not an output directory of a dataset-scale run.")
     records = read_index_parts(root)
     path = root / f"index.{fmt}"
     if fmt == "jsonl":
-        text = "".join(json.dumps(r) + "\n" for r in records)
-        return atomic_write(path, lambda tmp: tmp.write_text(text))
+        return atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in records))
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -190,14 +175,96 @@ def merge_index(root: str | os.PathLike, fmt: str = "jsonl") -> Path:
     return atomic_write(path, lambda tmp: pq.write_table(table, str(tmp)))
 
 
+# ---------------------------------------------------------------------------------------------------- sinks
+# A sink receives every video of a run: `done(video, tensors)`, `failed(item)` (a `VideoFailed`), `resumed(item)` (a
+# `VideoSkipped`); the videos are `stream.VideoInfo`s.
+
+
+def _record(video, status: str, **extra) -> dict:
+    """The index record of one video."""
+    record = {
+        "position": video.position,
+        "path": video.name,
+        "output": video.key,
+        "status": status,
+        "num_windows": video.num_clips,
+        "num_frames": video.num_frames,
+        "duration": video.duration,
+        "fps": video.fps,
+        "error": None,
+        "resumed": False,
+    }
+    record.update(extra)
+    return record
+
+
+@dataclass
+class VideoResult:
+    """What a run gave for one video: its ``tensors``, or the ``error`` that stopped it, or the ``metadata`` of the
+    output a previous run wrote."""
+
+    video: object
+    tensors: dict[str, torch.Tensor] | None = None
+    error: str | None = None
+    metadata: dict | None = None
+
+
+class MemorySink:
+    """Keeps every video's result by input position (for printing, the timeline, or a single output file)."""
+
+    def __init__(self):
+        self.results: dict[int, VideoResult] = {}
+
+    def done(self, video, tensors: dict[str, torch.Tensor]) -> None:
+        self.results[video.position] = VideoResult(video, tensors=tensors)
+
+    def failed(self, item) -> None:
+        self.results[item.video.position] = VideoResult(item.video, error=item.error)
+
+    def resumed(self, item) -> None:  # never happens without an output directory
+        self.results[item.video.position] = VideoResult(item.video, metadata=item.metadata)
+
+
+class DirectorySink:
+    """Writes one file per video and this process's index part."""
+
+    def __init__(self, outputs: OutputDirectory, index: IndexPart, metadata: dict):
+        self.outputs, self.index, self.metadata = outputs, index, metadata
+
+    def done(self, video, tensors: dict[str, torch.Tensor]) -> None:
+        metadata = {
+            **self.metadata,
+            "video": video.name,
+            "key": video.key,
+            "position": video.position,
+            "num_windows": video.num_clips,
+            "num_frames": video.num_frames,
+            "fps": video.fps,
+            "duration": video.duration,
+            "layout": {name: list(t.shape) for name, t in tensors.items()},
+        }
+        self.outputs.write(video.key, tensors, metadata)
+        self.index.add(_record(video, "ok"))
+
+    def failed(self, item) -> None:
+        self.index.add(_record(item.video, "error", error=item.error))
+
+    def resumed(self, item) -> None:
+        metadata = item.metadata
+        fields = {k: metadata.get(k) for k in ("num_frames", "fps", "duration")}
+        self.index.add(_record(item.video, "ok", resumed=True, num_windows=metadata.get("num_windows"), **fields))
+
+
 __all__ = [
     "INDEX_FORMATS",
+    "DirectorySink",
+    "MemorySink",
+    "VideoResult",
     "OUTPUT_FORMATS",
     "IndexPart",
     "OutputDirectory",
     "SettingsMismatch",
     "check_settings",
-    "atomic_write",
     "merge_index",
     "read_index_parts",
     "save_safetensors",

@@ -1,62 +1,38 @@
 """One call from a model and a list of videos to outputs: sharding across processes, workers, resume, merging.
 
-    summary = run_inference(model, processor, entries, ClipPlan(window=32, stride=16), task="features",
-                            output_dir="feats", batch_size=8, num_workers=4)
+    summary, sink = run_inference(model, processor, ClipPlan(window=32, stride=16), entries, task="features",
+                                  output_dir="feats", batch_size=8, num_workers=4)
 
-Under ``torchrun`` / ``accelerate launch`` (``WORLD_SIZE`` > 1 in the environment) every process handles its share
-of the videos (:class:`~.engine.Shard`) and writes its own index part; after a barrier (gloo) the first process
-merges the parts into ``index.jsonl``. ``videoswin merge DIR`` does the same by hand (after a crash, or when the
-ranks ran as separate jobs).
+Under ``torchrun`` / ``accelerate launch`` every process (accelerate's ``PartialState``) handles its share of the
+videos and writes its own index part; after a barrier the main process merges the parts into ``index.jsonl``.
+Independent jobs (``shard=(i, n)``) merge the parts present when each ends; :func:`~.outputs.merge_index` after the
+last one gives the complete index.
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 import os
-import sys
 
 import torch
 
-from .engine import (
-    ClipPlan,
-    DirectorySink,
-    InferenceEngine,
-    MemorySink,
-    Shard,
-    Summary,
-    VideoClipStream,
-    make_loader,
-    run_metadata,
-    window_chunk_size,
-)
-from .outputs import IndexPart, OutputDirectory, check_settings, merge_index
-from .sources import DatasetTable, VideoEntry
+from ..data.sources import DatasetTable, VideoEntry
+from .engine import InferenceEngine, Summary
+from .outputs import DirectorySink, IndexPart, MemorySink, OutputDirectory, check_settings, merge_index
+from .plan import ClipPlan
+from .stream import VideoClipStream, make_loader, window_chunk_size
+
+# Ranks wait for each other only at the end, and one rank may get all the long videos.
+BARRIER_TIMEOUT = datetime.timedelta(days=7)
 
 
-def shard_from_environment() -> Shard:
-    """``RANK`` / ``WORLD_SIZE`` as set by torchrun and accelerate (one process otherwise)."""
-    return Shard(rank=int(os.environ.get("RANK", 0)), world_size=int(os.environ.get("WORLD_SIZE", 1)))
+def distributed_state(cpu: bool = False):
+    """This process's place under torchrun / accelerate (one process otherwise): accelerate's ``PartialState``,
+    on the CPU (gloo) with ``cpu`` or without a GPU. The first call decides for the whole process."""
+    from accelerate import PartialState
 
-
-def local_device(device: str) -> torch.device:
-    """``auto`` -> this process's GPU when there is one, else CPU; ``cuda`` -> ``cuda:LOCAL_RANK``."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda":
-        device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
-    return torch.device(device)
-
-
-def _barrier(shard: Shard) -> bool:
-    """Wait for every rank (gloo, CPU tensors only). Returns whether this call initialised the process group."""
-    import torch.distributed as dist
-
-    created = False
-    if not dist.is_initialized():
-        dist.init_process_group("gloo", timeout=datetime.timedelta(days=7))
-        created = True
-    dist.barrier()
-    return created
+    return PartialState(cpu=cpu or not torch.cuda.is_available(), timeout=BARRIER_TIMEOUT)
 
 
 def run_settings(model_name: str, task: str, plan: ClipPlan, level: str, keep_time: bool, output_format: str,
@@ -68,6 +44,26 @@ def run_settings(model_name: str, task: str, plan: ClipPlan, level: str, keep_ti
     }  # fmt: skip
 
 
+def open_output_directory(
+    output_dir: str | os.PathLike, model_name: str, task: str, plan: ClipPlan, level: str, keep_time: bool,
+    output_format: str, dtype: torch.dtype,
+) -> OutputDirectory:  # fmt: skip
+    """``output_dir`` for a run with these settings: they are recorded there, or, when it holds outputs made with
+    other settings, :class:`~.outputs.SettingsMismatch` is raised (before any model is loaded, if called first)."""
+    check_settings(output_dir, run_settings(model_name, task, plan, level, keep_time, output_format, dtype))
+    main_tensor = "probs" if task == "classify" else ("pooled_time" if keep_time else "pooled")
+    return OutputDirectory(output_dir, output_format, main_tensor)
+
+
+def run_metadata(model_name: str, task: str, plan: ClipPlan, engine: InferenceEngine) -> dict:
+    """What every output file records about how it was made."""
+    metadata = {"model": model_name, "task": task, "plan": json.dumps(plan.describe()), "level": engine.level}
+    metadata["keep_time"] = engine.keep_time
+    if engine.labels is not None:
+        metadata["labels"] = engine.labels
+    return metadata
+
+
 def run_inference(
     model,
     processor,
@@ -75,7 +71,7 @@ def run_inference(
     entries: list[VideoEntry] | None = None,
     table: DatasetTable | None = None,
     task: str = "features",
-    output_dir: str | os.PathLike | None = None,
+    output_dir: str | os.PathLike | OutputDirectory | None = None,
     output_format: str = "safetensors",
     index_format: str = "jsonl",
     batch_size: int | None = None,
@@ -84,63 +80,48 @@ def run_inference(
     dtype: torch.dtype | None = None,
     keep_time: bool = False,
     level: str = "pooled",
-    shard: Shard | None = None,
-    synchronize: bool = True,
+    shard: tuple[int, int] | None = None,
     model_name: str = "",
     progress: bool = False,
-    sink=None,
-) -> tuple[Summary, object]:
+) -> tuple[Summary, DirectorySink | MemorySink]:
     """Run ``task`` over the videos; returns ``(summary, sink)`` (a :class:`MemorySink` unless ``output_dir``).
 
-    With ``shard.world_size > 1`` and ``synchronize`` (torchrun / accelerate), the ranks meet at a gloo barrier and
-    rank 0 merges the index; without ``synchronize`` (independent jobs) each job merges the parts present when it
-    ends, and ``merge_index`` (``videoswin merge``) after the last one gives the complete index.
+    ``shard``: ``(i, n)`` for independent job ``i`` of ``n``; by default the process's rank under torchrun /
+    accelerate, where the ranks meet at a barrier and the main process merges the index. ``output_dir``: a path, or
+    the result of :func:`open_output_directory` (a re-run into a directory made with other settings raises
+    :class:`~.outputs.SettingsMismatch` there, before any video is read).
     """
-    shard = shard or Shard()
+    if (entries is None) == (table is None):
+        raise ValueError("Give either `entries` (files) or `table` (a dataset).")
+    videos = entries if entries is not None else table
+    state = distributed_state(cpu=torch.device(device).type == "cpu") if shard is None else None
+    rank, world_size = (state.process_index, state.num_processes) if state is not None else shard
     engine = InferenceEngine(model, task, batch_size, device, dtype, keep_time=keep_time, level=level)
-    outputs, index = None, None
+    outputs, index, sink = None, None, MemorySink()
     if output_dir is not None:
-        main_tensor = "probs" if task == "classify" else ("pooled_time" if keep_time else "pooled")
-        outputs = OutputDirectory(output_dir, output_format, main_tensor)
-        outputs.root.mkdir(parents=True, exist_ok=True)
-        metadata = run_metadata(model_name, task, plan, engine)
-        check_settings(output_dir, run_settings(model_name, task, plan, level, keep_time, output_format, engine.dtype))
-        index = IndexPart(output_dir, shard.rank, shard.world_size)
-        sink = DirectorySink(outputs, index, metadata)
-    sink = sink if sink is not None else MemorySink()
-    stream = VideoClipStream(
-        processor, plan, entries, table, shard, chunk_size=window_chunk_size(engine.batch_size), outputs=outputs
-    )
+        outputs = output_dir if isinstance(output_dir, OutputDirectory) else open_output_directory(
+            output_dir, model_name, task, plan, level, keep_time, output_format, engine.dtype
+        )  # fmt: skip
+        output_dir = outputs.root
+        index = IndexPart(output_dir, rank, world_size)
+        sink = DirectorySink(outputs, index, run_metadata(model_name, task, plan, engine))
+    stream = VideoClipStream(processor, plan, videos, rank, world_size, window_chunk_size(engine.batch_size), outputs)
     loader = make_loader(stream, num_workers, pin_memory=engine.device.type == "cuda")
     total = len(stream) if entries is not None or (table is not None and not table.streaming) else None
     try:
-        summary = engine.run(loader, sink, progress and shard.rank == 0, total, num_workers)
+        summary = engine.run(loader, sink, progress and rank == 0, total, num_workers)
     finally:
         if index is not None:
             index.close()
     if output_dir is not None:
-        if shard.world_size > 1 and synchronize:
-            created = _barrier(shard)
-            if shard.rank == 0:
+        if state is not None and world_size > 1:
+            state.wait_for_everyone()
+            if state.is_main_process:
                 merge_index(output_dir, index_format)
-            _barrier(shard)  # nobody leaves before the merged index exists
-            if created:
-                import torch.distributed as dist
-
-                dist.destroy_process_group()
+            state.wait_for_everyone()  # nobody leaves before the merged index exists
         else:
             merge_index(output_dir, index_format)
     return summary, sink
 
 
-def print_summary(summary: Summary, shard: Shard, file=None) -> None:
-    file = file or sys.stderr
-    prefix = f"[rank {shard.rank}/{shard.world_size}] " if shard.world_size > 1 else ""
-    print(prefix + summary.line(), file=file)
-    for _, error in summary.errors[:20]:
-        print(f"{prefix}  failed: {error}", file=file)
-    if len(summary.errors) > 20:
-        print(f"{prefix}  ... and {len(summary.errors) - 20} more (see the index)", file=file)
-
-
-__all__ = ["local_device", "print_summary", "run_inference", "run_settings", "shard_from_environment"]
+__all__ = ["distributed_state", "open_output_directory", "run_inference", "run_metadata", "run_settings"]

@@ -1,6 +1,5 @@
-"""Fine-tuning support: recipes and clip transforms, dataset adapters with corrupt-video skipping, the Trainer
-subclass with Video Swin parameter groups, and the atomic output directory (used by
-`examples/run_video_classification.py`)."""
+"""Fine-tuning support: recipes and clip transforms, clip datasets with corrupt-video skipping, and the Trainer
+subclass with Video Swin parameter groups (used by `examples/run_video_classification.py`)."""
 
 from .trainer import CorruptVideoCheckCallback, SetEpochCallback, VideoClassificationTrainer
 from .transforms import (
@@ -22,14 +21,7 @@ from .video_datasets import (
     TooManyCorruptVideos,
     VideoClipDataset,
     collate_clips,
-    label_names_from_features,
-    load_annotation_lists,
-    load_video_dataset,
     make_index_sampler,
-    prepare_video_column,
-    read_annotation_list,
-    read_label_names,
-    resolve_video_source,
 )
 
 __all__ = [
@@ -52,12 +44,5 @@ __all__ = [
     "build_train_transform",
     "collate_clips",
     "get_recipe",
-    "label_names_from_features",
-    "load_annotation_lists",
-    "load_video_dataset",
     "make_index_sampler",
-    "prepare_video_column",
-    "read_annotation_list",
-    "read_label_names",
-    "resolve_video_source",
 ]

@@ -1,19 +1,17 @@
-"""Evaluation of a fine-tuning run: top-k metrics for `Trainer`, per-class accuracy with a confusion matrix, and the
-final multi-view evaluation (through `VideoSwinVideoProcessor` and :mod:`..processing.multiview`, as
+"""Evaluation of a fine-tuning run: top-k metrics for `Trainer`, and the final multi-view evaluation (through `VideoSwinVideoProcessor` and :mod:`..processing.multiview`, as
 `classify_multiview` does at inference)."""
 
 from __future__ import annotations
 
 import logging
-import math
 
 import numpy as np
 import torch
 
+from ..data.loading import resolve_video_source
 from ..processing.multiview import classify_multiview
 from ..processing.video_io import VideoDecodeError
-from .metrics import TopKAccuracy, confusion_matrix, per_class_accuracy, top_k_accuracy
-from .video_datasets import resolve_video_source
+from .metrics import TopKAccuracy, top_k_accuracy
 
 logger = logging.getLogger(__name__)
 
@@ -31,17 +29,6 @@ def build_compute_metrics():
         return result
 
     return compute_metrics
-
-
-def predict_with_confusion_matrix(trainer, dataset, labels: list[str]) -> tuple[dict, np.ndarray]:
-    """`trainer.predict` metrics plus `eval_accuracy_<class>` for every class, and the confusion matrix."""
-    output = trainer.predict(dataset, metric_key_prefix="eval")
-    metrics = dict(output.metrics)
-    logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
-    matrix = confusion_matrix(np.asarray(logits).argmax(-1), output.label_ids, len(labels))
-    for name, value in zip(labels, per_class_accuracy(matrix)):
-        metrics[f"eval_accuracy_{name}"] = None if math.isnan(value) else float(value)
-    return metrics, matrix
 
 
 @torch.no_grad()
@@ -89,4 +76,4 @@ def evaluate_multiview(
     return result
 
 
-__all__ = ["build_compute_metrics", "evaluate_multiview", "predict_with_confusion_matrix"]
+__all__ = ["build_compute_metrics", "evaluate_multiview"]

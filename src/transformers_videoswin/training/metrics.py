@@ -1,5 +1,5 @@
-"""Classification metrics that work offline: top-k accuracy as an `evaluate.Metric`, per-class accuracy, and a
-confusion matrix written as CSV and PNG.
+"""Classification metrics that work offline: top-k accuracy as an `evaluate.Metric`, per-class accuracy and the
+confusion matrix.
 
 `evaluate.load("accuracy")` downloads a script from the Hub; `TopKAccuracy` ships in this package instead. Being an
 `evaluate.Metric`, it gathers predictions across processes when built with ``num_process``/``process_id`` (each
@@ -8,20 +8,11 @@ process calls ``add_batch``; process 0 returns the result of ``compute``).
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import logging
-import os
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 
 import datasets
 import evaluate
 import numpy as np
-
-logger = logging.getLogger(__name__)
 
 _DESCRIPTION = """Top-k accuracy: the fraction of examples whose reference label is among the k highest-scoring classes.
 Predictions are per-class scores (logits or probabilities), references are integer labels."""
@@ -95,86 +86,9 @@ def per_class_accuracy(matrix: np.ndarray) -> np.ndarray:
         return np.where(support > 0, np.diag(matrix) / np.maximum(support, 1), np.nan)
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def write_json_atomic(path: str | os.PathLike, data: dict) -> Path:
-    """`data` as indented JSON at `path`, replacing any previous file in one step."""
-    path = Path(path)
-    _atomic_write_bytes(path, json.dumps(data, indent=2, default=str).encode())
-    return path
-
-
-def write_confusion_matrix(
-    matrix: np.ndarray, class_names: Sequence[str], output_dir: str | os.PathLike, prefix: str = "confusion_matrix"
-) -> dict[str, Path]:
-    """Write `<prefix>.csv` (counts, with per-class accuracy as the last column) and `<prefix>.png` atomically."""
-    output_dir = Path(output_dir)
-    names = [str(n) for n in class_names]
-    accuracy = per_class_accuracy(matrix)
-
-    text = io.StringIO()
-    writer = csv.writer(text)
-    writer.writerow(["true \\ predicted", *names, "support", "accuracy"])
-    for i, name in enumerate(names):
-        writer.writerow([name, *(int(v) for v in matrix[i]), int(matrix[i].sum()), f"{accuracy[i]:.4f}"])
-    csv_path = output_dir / f"{prefix}.csv"
-    _atomic_write_bytes(csv_path, text.getvalue().encode())
-
-    try:
-        import matplotlib
-    except ImportError:
-        logger.warning(
-            "matplotlib is not installed: wrote %s but not the PNG (pip install matplotlib, or "
-            "pip install 'transformers-videoswin[train]', then rerun the evaluation).",
-            csv_path,
-        )
-        return {"csv": csv_path}
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    n = len(names)
-    size = min(4 + 0.35 * n, 40)
-    fig, ax = plt.subplots(figsize=(size, size))
-    normalised = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-    image = ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    if n <= 50:
-        ax.set_xticks(range(n), names, rotation=90)
-        ax.set_yticks(range(n), names)
-        if n <= 20:
-            for i in range(n):
-                for j in range(n):
-                    colour = "white" if normalised[i, j] > 0.5 else "black"
-                    ax.text(j, i, int(matrix[i, j]), ha="center", va="center", color=colour, fontsize=8)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title("Confusion matrix (rows normalised)")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    png_path = output_dir / f"{prefix}.png"
-    _atomic_write_bytes(png_path, buffer.getvalue())
-    return {"csv": csv_path, "png": png_path}
-
-
 __all__ = [
     "TopKAccuracy",
     "confusion_matrix",
     "per_class_accuracy",
     "top_k_accuracy",
-    "write_confusion_matrix",
-    "write_json_atomic",
 ]

@@ -4,7 +4,7 @@ Two modes:
 
 - ``"default"`` (what the official configs intend, and the usual practice): backbone parameters get
   ``lr * backbone_lr_multiplier`` (0.1 by default), the head ``lr * head_lr_multiplier`` (1.0); relative-position
-  bias tables, normalisation weights and every bias (any parameter with fewer than two dimensions) get no weight
+  bias tables, and what transformers' ``Trainer`` exempts (normalisation weights and every bias), get no weight
   decay.
 - ``"official"`` (what the official mmcv optimizer constructor actually applied, because its ``paramwise_cfg``
   takes the longest matching key): bias tables get the *full* learning rate and no weight decay; every other
@@ -21,8 +21,10 @@ import math
 from collections.abc import Iterable
 
 import torch
+from accelerate.utils import extract_model_from_parallel
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
+from transformers import Trainer
 
 PARAMETER_GROUP_MODES = ("default", "official")
 
@@ -31,25 +33,7 @@ def is_bias_table(name: str) -> bool:
     return name.endswith("relative_position_bias_table")
 
 
-def is_no_decay(name: str, param: torch.Tensor) -> bool:
-    """Default-mode rule: bias tables, norms and biases (anything with fewer than 2 dims) get no weight decay."""
-    return is_bias_table(name) or param.ndim < 2 or name.endswith(".bias")
-
-
-def _strip_wrapper_prefixes(name: str) -> str:
-    """Parameter names as the bare model spells them (torch.compile adds `_orig_mod.`, DDP `module.`)."""
-    changed = True
-    while changed:
-        changed = False
-        for prefix in ("_orig_mod.", "module."):
-            if name.startswith(prefix):
-                name, changed = name[len(prefix) :], True
-    return name
-
-
 def _backbone_prefix(model: nn.Module) -> str | None:
-    model = getattr(model, "_orig_mod", model)
-    model = getattr(model, "module", model)
     prefix = getattr(model, "base_model_prefix", "") or ""
     if prefix and hasattr(model, prefix):
         return prefix + "."
@@ -73,8 +57,13 @@ def get_parameter_groups(
     """
     if mode not in PARAMETER_GROUP_MODES:
         raise ValueError(f"Unknown parameter-group mode {mode!r}; expected one of {PARAMETER_GROUP_MODES}.")
+    # names as the bare model spells them: no `module.` (DDP) or `_orig_mod.` (torch.compile; transformers'
+    # `unwrap_model` keeps that one)
+    model = extract_model_from_parallel(model, keep_torch_compile=False)
     if backbone_prefix is None:
         backbone_prefix = _backbone_prefix(model)
+    # transformers' rule (biases and normalisation weights), called on the class: it does not use the trainer
+    decays = set(Trainer.get_decay_parameter_names(None, model))
     backbone_lr = learning_rate * backbone_lr_multiplier
     head_lr = learning_rate * head_lr_multiplier
 
@@ -87,10 +76,9 @@ def get_parameter_groups(
         entry["params"].append(param)
         entry["param_names"].append(name)
 
-    for raw_name, param in model.named_parameters():
+    for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        name = _strip_wrapper_prefixes(raw_name)
         in_backbone = backbone_prefix is None or name.startswith(backbone_prefix)
         if mode == "official":
             if is_bias_table(name):
@@ -102,7 +90,7 @@ def get_parameter_groups(
         else:
             part = "backbone" if in_backbone else "head"
             lr = backbone_lr if in_backbone else head_lr
-            if is_no_decay(name, param):
+            if is_bias_table(name) or name not in decays:
                 add(f"{part}_no_decay", lr, 0.0, name, param)
             else:
                 add(part, lr, weight_decay, name, param)
@@ -123,24 +111,7 @@ def describe_parameter_groups(groups: Iterable[dict]) -> str:
     return "\n".join(lines)
 
 
-def create_optimizer(
-    model: nn.Module,
-    learning_rate: float,
-    weight_decay: float,
-    backbone_lr_multiplier: float = 0.1,
-    head_lr_multiplier: float = 1.0,
-    mode: str = "default",
-    betas: tuple[float, float] = (0.9, 0.999),
-    eps: float = 1e-8,
-    **adamw_kwargs,
-) -> torch.optim.AdamW:
-    groups = get_parameter_groups(
-        model, learning_rate, weight_decay, backbone_lr_multiplier, head_lr_multiplier, mode=mode
-    )
-    return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, eps=eps, **adamw_kwargs)
-
-
-def get_cosine_schedule_with_warmup(
+def get_cosine_schedule_with_scaled_warmup(
     optimizer: torch.optim.Optimizer,
     num_warmup_steps: int,
     num_training_steps: int,
@@ -149,7 +120,9 @@ def get_cosine_schedule_with_warmup(
     last_epoch: int = -1,
 ) -> LambdaLR:
     """Linear warmup from `warmup_start_factor` x lr to lr (the official recipe starts at 0.1 x lr), then a cosine
-    decay to `min_lr_factor` x lr at `num_training_steps`. Each parameter group keeps its own base lr."""
+    decay to `min_lr_factor` x lr at `num_training_steps`. Each parameter group keeps its own base lr.
+
+    With both factors 0 this is transformers' `get_cosine_schedule_with_warmup`, which has no warmup start factor."""
 
     def factor(step: int) -> float:
         if step < num_warmup_steps:
@@ -163,8 +136,7 @@ def get_cosine_schedule_with_warmup(
 
 __all__ = [
     "PARAMETER_GROUP_MODES",
-    "create_optimizer",
     "describe_parameter_groups",
-    "get_cosine_schedule_with_warmup",
+    "get_cosine_schedule_with_scaled_warmup",
     "get_parameter_groups",
 ]

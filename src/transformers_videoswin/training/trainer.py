@@ -6,7 +6,7 @@ import logging
 
 from transformers import Trainer, TrainerCallback
 
-from .optimization import describe_parameter_groups, get_cosine_schedule_with_warmup, get_parameter_groups
+from .optimization import describe_parameter_groups, get_cosine_schedule_with_scaled_warmup, get_parameter_groups
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +55,10 @@ class VideoClassificationTrainer(Trainer):
         return self.optimizer
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
-        if self.lr_scheduler is None and str(self.args.lr_scheduler_type).endswith("cosine"):
+        scaled_warmup = self.warmup_start_factor > 0 and str(self.args.lr_scheduler_type).endswith("cosine")
+        if self.lr_scheduler is None and scaled_warmup:
             optimizer = self.optimizer if optimizer is None else optimizer
-            self.lr_scheduler = get_cosine_schedule_with_warmup(
+            self.lr_scheduler = get_cosine_schedule_with_scaled_warmup(
                 optimizer,
                 num_warmup_steps=self.args.get_warmup_steps(num_training_steps),
                 num_training_steps=num_training_steps,

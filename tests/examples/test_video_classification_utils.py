@@ -1,26 +1,33 @@
-"""Checks before the first training step (columns, labels, class folders, list paths, dataset paths), resuming from
-the newest complete checkpoint, and the confusion matrix without matplotlib."""
+"""The fine-tuning script's helpers: checks before the first training step (columns, labels, class folders, list
+paths, dataset paths), resuming from the newest complete checkpoint, command-line settings, the confusion matrix."""
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import sys
+from types import SimpleNamespace
 
 import datasets
 import numpy as np
 import pytest
-
-from transformers_videoswin.training import load_annotation_lists, read_annotation_list, resolve_video_source
-from transformers_videoswin.training.checks import (
+from PIL import Image
+from video_classification_utils import (
+    apply_recipe_defaults,
     check_annotation_videos,
     check_columns,
     check_labels,
     check_local_dataset_path,
     check_video_folder,
+    explicitly_given,
     find_resumable_checkpoint,
+    parse_config_overrides,
+    write_confusion_matrix,
 )
-from transformers_videoswin.training.metrics import write_confusion_matrix
+
+from transformers_videoswin.data import load_annotation_lists, read_annotation_list, resolve_video_source
+from transformers_videoswin.training import get_recipe
 
 
 def test_a_wrong_column_name_lists_the_columns():
@@ -108,6 +115,11 @@ def test_last_checkpoint_skips_incomplete_ones_and_says_so(tmp_path, caplog):
         path, skipped = find_resumable_checkpoint(tmp_path)
     assert path == str(tmp_path / "checkpoint-3")
     assert skipped == ["checkpoint-9", "checkpoint-6"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "checkpoint-3",
+        "incomplete-checkpoint-6",
+        "incomplete-checkpoint-9",
+    ]
     assert "checkpoint-9, checkpoint-6" in caplog.text
     assert find_resumable_checkpoint(tmp_path / "absent") == (None, [])
 
@@ -119,3 +131,41 @@ def test_confusion_matrix_without_matplotlib_writes_the_csv_and_warns(tmp_path, 
     assert set(written) == {"csv"} and (tmp_path / "confusion_matrix.csv").is_file()
     assert not (tmp_path / "confusion_matrix.png").exists()
     assert "pip install matplotlib" in caplog.text
+
+
+def test_config_overrides_parser():
+    parsed = parse_config_overrides("embed_dim=32,depths=[1,1,2,1],num_heads=(1, 2,4,8),hidden_act=gelu")
+    assert parsed == {"embed_dim": 32, "depths": [1, 1, 2, 1], "num_heads": (1, 2, 4, 8), "hidden_act": "gelu"}
+    assert parse_config_overrides(None) == {}
+    with pytest.raises(ValueError, match="key=value"):
+        parse_config_overrides("embed_dim")
+
+
+def test_explicit_options_from_the_command_line_and_from_a_file(tmp_path):
+    assert explicitly_given(["--learning_rate", "1e-3", "--weight-decay=0.1", "x"]) == {
+        "learning_rate",
+        "weight_decay",
+    }
+    (tmp_path / "args.json").write_text(json.dumps({"learning_rate": 1e-3, "output_dir": "out"}))
+    assert explicitly_given([str(tmp_path / "args.json")]) == {"learning_rate", "output_dir"}
+
+
+def test_recipe_defaults_fill_only_what_the_command_line_left_open():
+    args = SimpleNamespace(learning_rate=5e-5, weight_decay=0.0, lr_scheduler_type="linear", warmup_steps=0)
+    args.label_smoothing_factor = 0.0
+    apply_recipe_defaults(args, get_recipe("ssv2"), explicit={"learning_rate"})
+    assert args.learning_rate == 5e-5  # given explicitly: kept
+    assert (args.weight_decay, args.lr_scheduler_type, args.label_smoothing_factor) == (0.05, "cosine", 0.1)
+    assert args.warmup_steps == pytest.approx(2.5 / 60)  # a fraction of training
+
+
+def test_confusion_matrix_files(tmp_path):
+    matrix = np.array([[3, 1], [0, 4]])
+    paths = write_confusion_matrix(matrix, ["left", "right"], tmp_path)
+    rows = list(csv.reader(paths["csv"].open()))
+    assert rows[0] == ["true \\ predicted", "left", "right", "support", "accuracy"]
+    assert rows[1] == ["left", "3", "1", "4", "0.7500"]
+    assert rows[2] == ["right", "0", "4", "4", "1.0000"]
+    with Image.open(paths["png"]) as image:
+        assert image.format == "PNG" and image.size[0] > 100
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["confusion_matrix.csv", "confusion_matrix.png"]

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from .loading import load_video_dataset, prepare_video_column, resolve_video_source
+
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".ts", ".3gp")
 LIST_EXTENSIONS = (".txt", ".lst", ".list", ".csv")
 
@@ -111,8 +113,6 @@ class DatasetTable:
         if self._dataset is None:
             import datasets
 
-            from ..training.video_datasets import load_video_dataset, prepare_video_column
-
             path = Path(self.name)
             if path.is_file() or (glob.has_magic(self.name) and self.name.endswith(".parquet")):
                 dataset = datasets.load_dataset(
@@ -124,7 +124,7 @@ class DatasetTable:
             if columns and self.video_column not in columns:
                 raise ValueError(
                     f"The dataset {self.name} has no column {self.video_column!r}; its columns are {columns}. "
-                    "Pass the right one with --video-column."
+                    "Pass the right `video_column`."
                 )
             self._dataset = prepare_video_column(dataset, self.video_column)
         return self._dataset
@@ -140,8 +140,6 @@ class DatasetTable:
     def rows(self, owned) -> Iterator[tuple]:
         """``(position, source, name)`` for the rows whose position satisfies ``owned(position)``; other rows are
         not read (a streamed dataset is iterated, but only owned rows are resolved)."""
-        from ..training.video_datasets import resolve_video_source
-
         dataset = self.load()
         positions = None if self.streaming else (p for p in range(len(dataset)) if owned(p))
         iterator = enumerate(dataset) if positions is None else ((p, dataset[p]) for p in positions)

@@ -8,9 +8,7 @@ import av
 import datasets
 import numpy as np
 import pytest
-
-from transformers_videoswin.processing.video_io import decode_frames
-from transformers_videoswin.testing.synthetic import (
+from synthetic_videos import (
     CLASS_NAMES,
     SyntheticVideoSpec,
     encode_mp4,
@@ -18,6 +16,8 @@ from transformers_videoswin.testing.synthetic import (
     render_clip,
     trajectory_order,
 )
+
+from transformers_videoswin.processing.video_io import decode_frames
 
 
 @pytest.fixture(scope="module")

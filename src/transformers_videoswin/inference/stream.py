@@ -1,0 +1,264 @@
+"""The clips of many videos, decoded in DataLoader workers: :class:`VideoClipStream` and the items it yields.
+
+A video becomes one :class:`VideoInfo` and either :class:`ClipChunk` items (its clips, a chunk at a time), a
+:class:`VideoFailed` (it could not be read; never fatal) or a :class:`VideoSkipped` (its output already exists).
+
+- sliding windows: the frames are decoded once by :mod:`~transformers_videoswin.processing.video_io`, resized chunk
+  by chunk as they are decoded (the processor's ``decode_transform``), cropped and normalised once by
+  :meth:`VideoSwinVideoProcessor.preprocess_frames`, then gathered into windows, ``chunk_size`` windows at a time
+  (so neither a long video nor a full-resolution 4K frame sits in memory whole);
+- views: the processor's own sampling (resized while decoding too); a chunk of views is a view of the video's
+  frames, not a copy.
+
+Sharding: the video at input position ``p`` belongs to process ``p % world_size`` and, inside it, to DataLoader
+worker ``(p // world_size) % num_workers``: no overlap, no gap, and the result does not depend on either count.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..data.sources import DatasetTable, VideoEntry, dataset_key
+from ..processing.sampling import sliding_window_indices
+from ..processing.video_io import open_video
+from .outputs import OutputDirectory
+from .plan import ClipPlan
+
+# Clips per forward pass on an accelerator (and the most on the CPU); see `engine.default_batch_size`.
+ACCELERATOR_BATCH_SIZE = 8
+
+
+@dataclass
+class VideoInfo:
+    """One video of the input, and once it is opened its clips: ``frame_indices`` ``[N, T]``, ``start_time`` /
+    ``end_time`` ``[N]`` in seconds."""
+
+    position: int
+    key: str
+    name: str
+    num_frames: int | None = None
+    fps: float | None = None
+    duration: float | None = None
+    num_clips: int | None = None
+    frame_indices: torch.Tensor | None = None
+    start_time: torch.Tensor | None = None
+    end_time: torch.Tensor | None = None
+
+
+@dataclass
+class ClipChunk:
+    """Clips ``offset ..`` of a video: clip ``i`` is ``frames[gather[i]]`` (``frames`` ``[n, 3, h, w]``, ``gather``
+    ``[k, T]``), so frames shared by overlapping windows travel once."""
+
+    video: VideoInfo
+    offset: int
+    frames: torch.Tensor
+    gather: torch.Tensor
+
+    def clip_bytes(self, dtype: torch.dtype) -> int:
+        return self.gather.shape[1] * self.frames[0].numel() * dtype.itemsize
+
+
+@dataclass
+class VideoFailed:
+    video: VideoInfo
+    error: str
+
+
+@dataclass
+class VideoSkipped:
+    """The video's output exists already (``metadata`` is what it records)."""
+
+    video: VideoInfo
+    metadata: dict
+
+
+def owns(position: int, rank: int, world_size: int, worker: int, num_workers: int) -> bool:
+    """Whether input ``position`` belongs to process ``rank`` of ``world_size`` and to its DataLoader ``worker``."""
+    return position % world_size == rank and (position // world_size) % num_workers == worker
+
+
+class VideoClipStream(torch.utils.data.IterableDataset):
+    """Items for the engine, produced in DataLoader workers (see the module docstring)."""
+
+    def __init__(
+        self,
+        processor,
+        plan: ClipPlan,
+        videos: list[VideoEntry] | DatasetTable,
+        rank: int = 0,
+        world_size: int = 1,
+        chunk_size: int = 8,
+        outputs: OutputDirectory | None = None,
+    ):
+        """`videos`: files (:func:`~transformers_videoswin.data.sources.file_entries`) or the rows of a dataset."""
+        super().__init__()
+        if not 0 <= rank < world_size:
+            raise ValueError(f"`rank` must be in 0..world_size-1, got {rank} of {world_size}.")
+        self.processor, self.plan, self.videos = processor, plan, videos
+        self.rank, self.world_size = rank, world_size
+        self.chunk_size = max(1, int(chunk_size))
+        self.outputs = outputs
+
+    def __len__(self) -> int:
+        """Videos of this rank (files and map-style datasets; streamed datasets have no length)."""
+        return len(range(self.rank, len(self.videos), self.world_size))
+
+    def _owned_videos(self) -> Iterator[tuple[VideoInfo, object]]:
+        worker = torch.utils.data.get_worker_info()
+        worker_id, num_workers = (worker.id, worker.num_workers) if worker else (0, 1)
+
+        def owned(position: int) -> bool:
+            return owns(position, self.rank, self.world_size, worker_id, num_workers)
+
+        if isinstance(self.videos, DatasetTable):
+            for position, source, name in self.videos.rows(owned):
+                yield VideoInfo(position, dataset_key(position), name), source
+        else:
+            for entry in self.videos:
+                if owned(entry.position):
+                    yield VideoInfo(entry.position, entry.key, entry.name), entry.source
+
+    def __iter__(self) -> Iterator[ClipChunk | VideoFailed | VideoSkipped]:
+        for video, source in self._owned_videos():
+            if self.outputs is not None:
+                metadata = self.outputs.complete(video.key)
+                if metadata is not None:
+                    yield VideoSkipped(video, metadata)
+                    continue
+            try:
+                if isinstance(source, Exception):
+                    raise source
+                if self.plan.windows:
+                    yield from self._windows(video, source)
+                else:
+                    yield self._views(video, source)
+            except Exception as error:  # noqa: BLE001 -- a bad video is recorded and skipped, never fatal
+                message = str(error) if video.name in str(error) else f"{video.name}: {error}"
+                yield VideoFailed(
+                    VideoInfo(video.position, video.key, video.name), f"{type(error).__name__}: {message}"
+                )
+
+    @staticmethod
+    def _describe(video, num_frames, fps, duration, indices, start_frame, end_frame) -> None:
+        """Fill in ``video``'s frame count, rate, duration and clips (times in seconds)."""
+        fps = float(fps) if fps else None
+        scale = 1.0 / fps if fps else float("nan")
+        video.num_frames = int(num_frames)
+        video.fps = fps
+        video.duration = float(duration) if duration else (num_frames * scale if fps else None)
+        video.num_clips = int(indices.shape[0])
+        video.frame_indices = torch.from_numpy(np.ascontiguousarray(indices, dtype=np.int64))
+        video.start_time = torch.from_numpy(start_frame.astype(np.float64) * scale)
+        video.end_time = torch.from_numpy(end_frame.astype(np.float64) * scale)
+
+    def _windows(self, video: VideoInfo, source) -> Iterator[ClipChunk]:
+        plan = self.plan
+        with open_video(source, backend=plan.decode_backend) as reader:
+            info = reader.info
+            windows = sliding_window_indices(
+                info.num_frames, plan.window, plan.stride, plan.step(info.fps, video.name), plan.last_window
+            )
+            self._describe(
+                video,
+                info.num_frames,
+                info.fps,
+                info.duration,
+                windows.indices,
+                windows.start_frame,
+                windows.end_frame,
+            )
+            cached_indices, cached = np.empty(0, dtype=np.int64), None
+            resize = self.processor.decode_transform()  # frames are resized as they are decoded (a 4K frame: 25 MB)
+            for offset in range(0, windows.num_windows, self.chunk_size):
+                indices = windows.indices[offset : offset + self.chunk_size]
+                unique = np.unique(indices)
+                have = np.isin(unique, cached_indices)
+                frames = None
+                new = unique[~have]
+                if new.size:
+                    decoded = reader.get_frames(new, transform=resize)
+                    fresh = self.processor.preprocess_frames(decoded, resized=resize is not None)[0]  # [n, 3, h, w]
+                    frames = fresh.new_empty((unique.size, *fresh.shape[1:]))
+                    frames[torch.from_numpy(~have)] = fresh
+                if have.any():  # frames shared with the previous chunk's windows are not decoded again
+                    kept = cached[torch.from_numpy(np.searchsorted(cached_indices, unique[have]))]
+                    frames = kept.new_empty((unique.size, *kept.shape[1:])) if frames is None else frames
+                    frames[torch.from_numpy(have)] = kept
+                gather = torch.from_numpy(
+                    np.searchsorted(unique, indices)
+                )  # clip t of window i = frames[gather[i, t]]
+                cached_indices, cached = unique, frames
+                yield ClipChunk(video, offset, frames, gather)
+
+    def _views(self, video: VideoInfo, source) -> ClipChunk:
+        batch = self.processor(source, return_tensors="pt", return_metadata=True, **self.plan.processor_kwargs())
+        pixel_values = batch["pixel_values"]
+        views = (pixel_values if pixel_values.ndim == 6 else pixel_values.unsqueeze(1))[0]  # [V, T, 3, h, w]
+        metadata = batch["video_metadata"][0]
+        num_clips = self.plan.num_clips
+        per_clip = np.asarray(metadata.frames_indices, dtype=np.int64).reshape(num_clips, -1)
+        indices = per_clip[np.arange(views.shape[0]) % num_clips]  # view = crop * num_clips + clip
+        self._describe(
+            video,
+            metadata.total_num_frames,
+            metadata.fps,
+            metadata.duration,
+            indices,
+            indices.min(axis=1),
+            indices.max(axis=1) + 1,
+        )
+        frames = views.reshape(-1, *views.shape[2:])  # [V * T, 3, h, w]
+        gather = torch.arange(frames.shape[0]).reshape(views.shape[0], -1)
+        return ClipChunk(video, 0, frames, gather)
+
+
+def _identity(item):
+    return item
+
+
+def make_loader(stream: VideoClipStream, num_workers: int, pin_memory: bool = False):
+    """A DataLoader that passes the stream's items through unchanged (decoding runs in ``num_workers`` processes)."""
+    return torch.utils.data.DataLoader(
+        stream,
+        batch_size=None,
+        num_workers=num_workers,
+        collate_fn=_identity,
+        pin_memory=pin_memory,
+        prefetch_factor=2 if num_workers > 0 else None,
+    )
+
+
+def available_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def default_num_workers() -> int:
+    """Decoding processes: half the cores, at least 1, at most 8 (the model keeps the rest)."""
+    return max(1, min(8, available_cores() // 2))
+
+
+def window_chunk_size(batch_size: int | None) -> int:
+    """Windows decoded together in a worker (one item): 4 to 8 (8 for the default batch size), so that an item of
+    Swin-T frames stays under about 100 MB whatever the batch size (batches are assembled from items in the main
+    process)."""
+    return max(4, min(8, int(math.ceil(batch_size or ACCELERATOR_BATCH_SIZE))))
+
+
+__all__ = [
+    "ClipChunk",
+    "VideoClipStream",
+    "VideoFailed",
+    "VideoInfo",
+    "VideoSkipped",
+    "default_num_workers",
+    "make_loader",
+    "owns",
+    "window_chunk_size",
+]
