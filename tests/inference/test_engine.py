@@ -199,7 +199,7 @@ def test_two_processes_under_torchrun_equal_one(setup, tmp_path):
         env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert "[rank 0/2]" in sharded.stderr and "[rank 1/2]" in sharded.stderr, sharded.stderr[-3000:]
-    parts = sorted(p.name for p in (tmp_path / "two" / "index-parts").iterdir())
+    parts = sorted(p.name for p in (tmp_path / "two" / ".videoswin" / "index-parts").iterdir())
     assert parts == ["rank-00000-of-00002.jsonl", "rank-00001-of-00002.jsonl"]
     one, two = _outputs(tmp_path / "one"), _outputs(tmp_path / "two")
     assert one.keys() == two.keys() and len(one) == 4
