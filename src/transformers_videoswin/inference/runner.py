@@ -118,7 +118,9 @@ def run_inference(
     ``shard``: ``(i, n)`` for independent job ``i`` of ``n``; by default the process's rank under torchrun /
     accelerate, where the ranks meet at a barrier and the main process merges the index. ``output_dir``: a path, or
     the result of :func:`open_output_directory` (a re-run into a directory made with other settings raises
-    :class:`~.outputs.SettingsMismatch` there, before any video is read).
+    :class:`~.outputs.SettingsMismatch` there, before any video is read). ``model_name``: recorded in every output;
+    when it is the saved model's directory its weight files identify the model (:func:`weights_fingerprint`), else
+    ``model``'s parameters do.
     """
     if (entries is None) == (table is None):
         raise ValueError("Give either `entries` (files) or `table` (a dataset).")
