@@ -497,7 +497,10 @@ def run_features(args) -> int:
     }
     if not plan.windows:
         metadata.update(views=f"{plan.num_clips}x{plan.num_crops}", view_order="crop * num_clips + clip")
-    out = save_safetensors(args.out, tensors, metadata)
+    try:
+        out = save_safetensors(args.out, tensors, metadata)
+    except OSError as error:  # checked before loading, but the disk may fill up meanwhile
+        raise UsageError(f"--out {args.out}: writing failed ({error}).") from None
     shapes = ", ".join(f"{name} {list(t.shape)}" for name, t in tensors.items())
     print(f"wrote {out}: {shapes}")
     return 0
