@@ -340,3 +340,23 @@ def test_merge_with_a_missing_job_is_one_line(setup, tmp_path, capsys):
     capsys.readouterr()
     err = _error(capsys, ["merge", str(tmp_path)])
     assert "rank-00000-of-00002.jsonl" in err and "missing" in err
+
+
+def test_model_saved_again_in_place_is_refused_before_loading(setup, tmp_path, capsys, monkeypatch):
+    """The settings record the SHA-256 of the weight files, not the --model path: new weights at the same path are
+    other settings, refused before the model is loaded, where they used to resume "already complete"."""
+    import shutil
+
+    from transformers_videoswin import cli
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(setup["model_dir"], model_dir)
+    argv = ["features", setup["videos"][1], "--model", str(model_dir), "--output-dir", str(tmp_path / "out")]
+    argv += ["--window", "8", "--no-progress"]
+    assert main(argv) == 0
+    torch.manual_seed(1)
+    VideoSwinForVideoClassification(setup["model"].config).save_pretrained(model_dir)
+    capsys.readouterr()
+    monkeypatch.setattr(cli, "_load", lambda *a, **k: pytest.fail("the model was loaded"))
+    err = _error(capsys, argv)
+    assert "weights_sha256" in err and "other settings" in err
