@@ -35,8 +35,8 @@ from pathlib import Path
 
 import torch
 
+from .processing.decoding import BACKENDS
 from .processing.sampling import LAST_WINDOW_POLICIES, SAMPLING_PROTOCOLS
-from .processing.video_io import BACKENDS
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 

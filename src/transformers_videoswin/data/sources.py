@@ -147,7 +147,7 @@ class DatasetTable:
     """Rows of a ``datasets`` dataset (a Hub id, a local dataset folder or parquet file(s), optionally streamed).
 
     The video column is read without decoding (``{"bytes", "path"}`` or a path string); decoding happens in the
-    workers through :mod:`transformers_videoswin.processing.video_io`.
+    workers through :func:`transformers_videoswin.processing.decoding.decode_video`.
     """
 
     def __init__(self, name: str, split: str = "train", video_column: str = "video", streaming: bool = False):
