@@ -38,9 +38,11 @@ test-fast: install transformers-suites
 demo: install
 	$(PY) examples/demo.py --output-dir demo_output
 
+# mlinter: transformers' modeling-structure linter (transformers-mlinter, pinned in setup.cfg's dev extras).
 lint: install
 	$(VENV)/bin/ruff check src tests examples conversion benchmarks
 	$(VENV)/bin/ruff format --check src tests examples conversion benchmarks
+	$(VENV)/bin/mlinter --no-progress src/transformers_videoswin
 
 format: install
 	$(VENV)/bin/ruff check --fix src tests examples conversion benchmarks

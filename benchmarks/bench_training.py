@@ -34,6 +34,7 @@ from common import format_table, machine_header, set_threads, write_json  # noqa
 
 from transformers_videoswin import VideoSwinConfig, VideoSwinForVideoClassification  # noqa: E402
 from transformers_videoswin.checkpoints.torchvision_swin3d import build_torchvision_model  # noqa: E402
+from transformers_videoswin.model import cpu_windows  # noqa: E402
 
 VARIANTS = (
     "ours",
@@ -105,9 +106,9 @@ def worker(args: argparse.Namespace) -> dict:
     else:
         model, clip = model.to(device), clip.to(device)
         if args.worker in ("ours+checkpointing", "ours+block-checkpointing"):  # chunk by chunk, or whole blocks
-            block = args.worker == "ours+block-checkpointing"
-            model.config.gradient_checkpointing_granularity = "block" if block else "chunk"
             model.activation_checkpointing_enable()
+            if args.worker == "ours+checkpointing":
+                cpu_windows.enable_chunk_checkpointing(model)
         module = torch.compile(model) if args.worker.endswith("-compiled") else model
 
         def loss_fn():

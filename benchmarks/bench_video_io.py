@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from transformers_videoswin import VideoSwinConfig, VideoSwinForVideoClassification, VideoSwinVideoProcessor
+from transformers_videoswin.processing.decoding import open_video, torchcodec_available
 from transformers_videoswin.processing.sampling import sample_kinetics_indices
-from transformers_videoswin.processing.video_io import open_video, torchcodec_available
 from transformers_videoswin.testing.utils import write_test_video
 
 

@@ -7,17 +7,17 @@ ceiling on the CPU, and what FlexAttention would give.
 
 The workload is the attention core of one SW-MSA block of Swin-T at 32x224x224, batch 1: q, k and v of every window
 (`[windows, heads, N, head_dim]`, N = 8x7x7 = 392), the `[heads, N, N]` relative position bias (gathered from a random
-table as the model does) and the shift regions (`window_engine.shift_window_mask`: 0 or -100). Stage 1: 16x56x56
+table as the model does) and the shift regions (`modeling_videoswin.shift_window_mask`: 0 or -100). Stage 1: 16x56x56
 tokens, 128 windows, 3 heads of 32 channels (C = 96); stage 3: 16x14x14 tokens, 8 windows, 12 heads (C = 384).
 Every timed call starts from q, k, v, the bias and the cached shift mask, so a variant that folds them into one mask
 pays for it on every call, as the model does in every block. Variants:
 
-- `model-fused` (the reference): the model's own `VideoSwinWindowAttention.forward` (its qkv projection replaced by
+- `model-fused` (the reference): the model's own `VideoSwinAttention.forward` (its qkv projection replaced by
   the precomputed q, k, v, its output projection by the identity) with the mask `shifted_window_attention` builds:
-  bias + shift mask folded into `[windows, heads, N, N]`, run as SDPA over `[1, windows * heads, N, N]`. The fused
-  strategy (accelerators, `torch.compile`, `torch.export`).
-- `model-chunked`: the same module, called the way the chunked strategy (the CPU default) calls it: windows sorted
-  into groups that share a shift mask (`window_engine.window_layout`), `WindowEngine.windows_per_chunk` windows per
+  bias + shift mask folded into `[windows, heads, N, N]`, run as SDPA over `[1, windows * heads, N, N]`. The model
+  file's path (accelerators, `torch.compile`, `torch.export`).
+- `model-chunked`: the same module, called the way the CPU forward (`cpu_windows.py`) calls it: windows sorted
+  into groups that share a shift mask (`cpu_windows.window_layout`), `cpu_windows.windows_per_chunk` windows per
   call, windows as the batch and one `[1, heads, N, N]` mask broadcast over them.
 - `sdpa-windows`: windows as the batch and heads as heads, `[windows, heads, N, N]` mask (no fold into one batch).
 - `sdpa-groups`: one SDPA call per window group, windows as the batch, the group's `[1, heads, N, N]` mask
@@ -59,13 +59,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import alternate, format_table, machine_header, set_threads, summarize, write_json  # noqa: E402
 
 from transformers_videoswin import VideoSwinConfig  # noqa: E402
-from transformers_videoswin.model.modeling_videoswin import VideoSwinWindowAttention  # noqa: E402
-from transformers_videoswin.model.window_engine import (  # noqa: E402
+from transformers_videoswin.model.cpu_windows import window_layout, windows_per_chunk  # noqa: E402
+from transformers_videoswin.model.modeling_videoswin import (  # noqa: E402
     SHIFT_MASK_VALUE,
-    WindowEngine,
+    VideoSwinAttention,
     shift_region_labels,
     shift_window_mask,
-    window_layout,
     window_partition,
 )
 
@@ -97,15 +96,19 @@ def workload(stage: tuple, dtype: torch.dtype, seed: int = 0) -> dict:
     `[nW, N]` region labels and the package's `[nW, N, N]` shift mask, all in `dtype`."""
     size, window, heads, head_dim = stage
     shift = tuple(w // 2 for w in window)
-    config = VideoSwinConfig(window_size=window)
+    config = VideoSwinConfig(
+        window_size=window, embed_dim=heads * head_dim, num_heads=tuple(heads * 2**i for i in range(4))
+    )
     config._attn_implementation = "sdpa"
-    module = VideoSwinWindowAttention(config, heads * head_dim, heads).eval().to(dtype)
+    module = VideoSwinAttention(config, stage_idx=0).eval().to(dtype)
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         module.relative_position_bias_table.copy_(
             torch.randn(module.relative_position_bias_table.shape, generator=generator)
         )
-    labels = shift_region_labels(size, window, shift).long()  # the grid is a multiple of the window: no padding
+    labels = shift_region_labels(
+        size, window, shift, torch.device("cpu")
+    )  # the grid is a multiple of the window: no padding
     num_windows, num_tokens = labels.shape
     q, k, v = (torch.randn(num_windows, heads, num_tokens, head_dim, generator=generator).to(dtype) for _ in "qkv")
     with torch.no_grad():
@@ -181,7 +184,7 @@ def variants(work: dict) -> dict[str, tuple[Callable[[], Callable[[], torch.Tens
         stub = PrecomputedQKV(qkv[order][:, None])  # [nW, 1, N, 3C] in the layout's order
         module = model_attention(stub)
         windows = torch.empty(num_windows, 1, num_tokens, channels, dtype=q.dtype)
-        step = WindowEngine().windows_per_chunk(num_tokens, channels, heads, q.element_size(), eager=False)
+        step = windows_per_chunk(num_tokens, channels, heads, q.element_size(), weights=False)
         inverse = torch.argsort(order)
 
         def run():

@@ -6,8 +6,9 @@
 On an accelerator every aten operator that is not a view is one kernel launch (plus Python dispatch, roughly 5-20 us
 each), so the count of those operators bounds how launch-bound a step is, whatever the compute. The count is exact
 and needs no GPU: the models run on the meta device (shapes only, no data), inside a `TorchDispatchMode` that counts
-every dispatched operator whose overload is not a view (`OpOverload.is_view`). Our model picks the same execution
-strategy on meta as on any accelerator ("fused"), so the count is the one a GPU would see.
+every dispatched operator whose overload is not a view (`OpOverload.is_view`). On meta our model runs the model
+file's own forward, as on any accelerator (the CPU forward of `cpu_windows.py` is for CPU inputs only), so the count
+is the one a GPU would see.
 
 Each model runs once before the counted step, so that per-size caches (our shift masks) are not counted.
 - inference: one forward pass under `torch.inference_mode()`, eval mode.

@@ -31,7 +31,6 @@ import transformers
 from transformers import HfArgumentParser, TrainingArguments, set_seed
 from video_classification_utils import (
     apply_recipe_defaults,
-    check_annotation_videos,
     check_columns,
     check_labels,
     explicitly_given,
@@ -41,10 +40,11 @@ from video_classification_utils import (
     pick_eval_split,
     predict_with_confusion_matrix,
     save_final_outputs,
+    to_class_labels,
     write_confusion_matrix,
 )
 
-from transformers_videoswin.data import label_names_from_features, prepare_video_column
+from transformers_videoswin.data import prepare_video_column
 from transformers_videoswin.file_utils import atomic_write_text
 from transformers_videoswin.model.configuration_videoswin import VARIANTS
 from transformers_videoswin.processing.multiview import parse_views
@@ -137,8 +137,8 @@ class DataTrainingArguments:
     label_names_file: str | None = field(
         default=None,
         metadata={
-            "help": "Class names, one per line, for annotation lists (or a packaged list: kinetics400, "
-            "kinetics600, ssv2)."
+            "help": "Class names, one per line, for annotation lists or a plain (not ClassLabel) label column (or "
+            "a packaged list: kinetics400, kinetics600, ssv2)."
         },
     )
     video_column_name: str = field(default="video", metadata={"help": "Column holding the videos."})
@@ -148,7 +148,8 @@ class DataTrainingArguments:
         default=None, metadata={"help": "Evaluation split (default: validation, else test, else a train split-off)."}
     )
     train_val_split: float = field(
-        default=0.1, metadata={"help": "Fraction of train held out when the dataset has no evaluation split."}
+        default=0.1,
+        metadata={"help": "Fraction of train held out for --do_eval when the dataset has no evaluation split."},
     )
     streaming: bool = field(default=False, metadata={"help": "Stream the dataset instead of downloading it."})
     shuffle_buffer_size: int = field(default=1000, metadata={"help": "Shuffle buffer when streaming."})
@@ -254,7 +255,7 @@ def main(argv: list[str] | None = None) -> dict:
     # Data, checked before the model is built: columns, labels, files.
     with training_args.main_process_first(desc="loading the dataset"):
         raw = load_raw_datasets(data_args, model_args)
-        raw, eval_split = pick_eval_split(raw, data_args, training_args.seed)
+        raw, eval_split = pick_eval_split(raw, data_args, training_args.seed, training_args.do_eval)
     train_split = data_args.train_split_name if data_args.train_split_name in raw else None
     if training_args.do_train and train_split is None:
         raise ValueError(f"--do_train needs a '{data_args.train_split_name}' split; the dataset has {list(raw)}.")
@@ -263,20 +264,11 @@ def main(argv: list[str] | None = None) -> dict:
     for split in (train_split, eval_split):
         if split is not None:
             check_columns(raw[split], split, data_args.video_column_name, data_args.label_column_name)
-    reference_split = raw[train_split or eval_split]
-    labels = label_names_from_features(reference_split, data_args.label_column_name)
-    if labels is None:
-        raise ValueError(
-            f"The label column {data_args.label_column_name!r} must be a ClassLabel feature (videofolder, parquet "
-            "with a dataset card, or annotation lists with --label_names_file); got "
-            f"{getattr(reference_split, 'features', {}).get(data_args.label_column_name)}."
-        )
+    labels = to_class_labels(raw, data_args.label_column_name, data_args.label_names_file)
     for split in list(raw):
         raw[split] = prepare_video_column(raw[split], data_args.video_column_name)
         if not data_args.streaming:
             check_labels(raw[split], split, data_args.label_column_name, len(labels))
-            if data_args.train_file or data_args.validation_file:
-                check_annotation_videos(raw[split], split, data_args.video_column_name)
     if data_args.streaming:
         if train_split:
             raw[train_split] = raw[train_split].shuffle(

@@ -18,12 +18,19 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+import datasets
 import numpy as np
 from transformers.trainer_utils import get_last_checkpoint
 
 from transformers_videoswin.checkpoints.hub import save_hub_directory
 from transformers_videoswin.checkpoints.model_cards import render_fine_tuned_card
-from transformers_videoswin.data import VIDEO_EXTENSIONS, load_annotation_lists, load_video_dataset, read_label_names
+from transformers_videoswin.data import (
+    VIDEO_EXTENSIONS,
+    label_names_from_features,
+    load_annotation_lists,
+    load_video_dataset,
+    read_label_names,
+)
 from transformers_videoswin.file_utils import atomic_write, atomic_write_bytes, atomic_write_text
 from transformers_videoswin.training import Recipe, build_processors
 from transformers_videoswin.training.metrics import confusion_matrix, per_class_accuracy
@@ -43,7 +50,11 @@ def load_raw_datasets(data_args, model_args):
         if data_args.validation_file:
             files["validation"] = data_args.validation_file
         names = read_label_names(data_args.label_names_file) if data_args.label_names_file else None
-        return load_annotation_lists(files, data_args.data_root, names, streaming=data_args.streaming)
+        raw = load_annotation_lists(files, data_args.data_root, names, streaming=data_args.streaming)
+        if not data_args.streaming:
+            for split, list_file in files.items():
+                check_annotation_videos(raw[split], list_file)
+        return raw
     check_local_dataset_path(data_args.dataset_name)
     if data_args.dataset_name == "videofolder" and data_args.data_dir:
         check_video_folder(data_args.data_dir)
@@ -53,17 +64,25 @@ def load_raw_datasets(data_args, model_args):
     return load_video_dataset(data_args.dataset_name, data_args.dataset_config_name, **kwargs)
 
 
-def pick_eval_split(raw, data_args, seed: int):
-    """Name of the evaluation split; carves one out of train when the dataset has none."""
+def pick_eval_split(raw, data_args, seed: int, do_eval: bool):
+    """Name of the evaluation split; when the run evaluates and the dataset has none, carves one out of train."""
     if data_args.eval_split_name:
         return raw, data_args.eval_split_name
     for name in ("validation", "valid", "val", "test"):
         if name in raw:
             return raw, name
-    if data_args.streaming or not data_args.train_val_split or data_args.train_split_name not in raw:
+    train = data_args.train_split_name
+    if not do_eval or data_args.streaming or not data_args.train_val_split or train not in raw:
         return raw, None
-    split = raw[data_args.train_split_name].train_test_split(test_size=data_args.train_val_split, seed=seed)
-    raw[data_args.train_split_name] = split["train"]
+    size = len(raw[train])
+    if size - math.ceil(data_args.train_val_split * size) < 1:
+        raise ValueError(
+            f"--do_eval: the {train!r} split has {size} video{'s' if size != 1 else ''}, too few to hold out an "
+            f"evaluation split of --train_val_split {data_args.train_val_split}; give --validation_file or "
+            "--eval_split_name (or a smaller --train_val_split), or leave out --do_eval."
+        )
+    split = raw[train].train_test_split(test_size=data_args.train_val_split, seed=seed)
+    raw[train] = split["train"]
     raw["validation"] = split["test"]
     return raw, "validation"
 
@@ -101,10 +120,54 @@ def check_columns(dataset, split: str, video_column: str, label_column: str) -> 
             raise ValueError(f"{option} {column!r} is not a column of the {split!r} split; its columns are {columns}.")
 
 
+def to_class_labels(raw, label_column: str, label_names_file: str | None = None) -> list[str]:
+    """The class names of the label column, after casting a plain column to one `ClassLabel` in every split of `raw`:
+    integers index the names of `label_names_file` (without it, each class is named by its number, 0..max); strings
+    are the names (every distinct value, sorted, or those of the file). A streamed plain column needs the file."""
+    first = next(iter(raw.values()))
+    names = label_names_from_features(first, label_column)
+    if names is not None:
+        return names
+    feature = (getattr(first, "features", None) or {}).get(label_column)
+    names = read_label_names(label_names_file) if label_names_file else None
+    if isinstance(first, datasets.IterableDataset):
+        if names is None:
+            raise ValueError(
+                f"--label_column_name {label_column!r} is {feature}, not a ClassLabel, and a streamed dataset cannot "
+                "be read ahead for its classes: give the class names with --label_names_file (integer labels index "
+                "them, strings are looked up in them), or leave out --streaming."
+            )
+    else:
+        values = {split: list(dataset[label_column]) for split, dataset in raw.items()}
+        flat = [value for column in values.values() for value in column]
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in flat):
+            names = names if names is not None else [str(i) for i in range(max(flat, default=-1) + 1)]
+            for split, dataset in raw.items():
+                check_labels(dataset, split, label_column, len(names))
+        elif all(isinstance(v, str) for v in flat):
+            names = names if names is not None else sorted(set(flat))
+            known = set(names)
+            for split, column in values.items():
+                row = next((row for row, value in enumerate(column) if value not in known), None)
+                if row is not None:
+                    raise ValueError(
+                        f"{split} row {row}: the label {column[row]!r} is not one of the {len(names)} class names of "
+                        f"--label_names_file {label_names_file}."
+                    )
+        else:
+            raise ValueError(
+                f"--label_column_name {label_column!r} holds {feature}; expected class names (strings), class "
+                "indices (integers) or a ClassLabel."
+            )
+        logger.info("Classes of the plain label column %r: %s", label_column, ", ".join(names))
+    class_label = datasets.ClassLabel(names=names)
+    for split in list(raw):
+        raw[split] = raw[split].cast_column(label_column, class_label)
+    return names
+
+
 def check_labels(dataset, split: str, label_column: str, num_labels: int) -> None:
     """Every label of a (non-streamed) split is an integer in [0, num_labels)."""
-    import numpy as np
-
     labels = np.asarray(dataset[label_column])
     if labels.size == 0:
         return
@@ -136,14 +199,18 @@ def check_video_folder(data_dir: str | os.PathLike) -> None:
             )
 
 
-def check_annotation_videos(dataset, split: str, video_column: str) -> None:
-    """The videos of an annotation list exist (paths are already joined to --data_root)."""
-    missing = [(row, path) for row, path in enumerate(dataset[video_column]) if not os.path.exists(path)]
+def check_annotation_videos(dataset, list_file: str | os.PathLike) -> None:
+    """The videos of an annotation list exist. `dataset` holds the list's entries in order (its `video` paths
+    already joined to --data_root); the error names the list's line of the first missing video."""
+    missing = [row for row, path in enumerate(dataset["video"]) if not os.path.exists(path)]
     if missing:
-        row, path = missing[0]
+        # entries are the lines that are neither blank nor a `#` comment (`read_annotation_list`)
+        lines = Path(list_file).read_text().splitlines()
+        entry_lines = [number for number, line in enumerate(lines, start=1) if line.strip()[:1] not in ("", "#")]
+        row = missing[0]
         raise FileNotFoundError(
-            f"{split}: {len(missing)} of {len(dataset)} videos do not exist, the first at row {row}: {path}. Check "
-            "--data_root (the list's paths are relative to it)."
+            f"{list_file}:{entry_lines[row]}: the video {dataset[row]['video']} does not exist ({len(missing)} of "
+            f"{len(dataset)} listed videos are missing). Check --data_root (the list's paths are relative to it)."
         )
 
 
@@ -218,19 +285,23 @@ def apply_recipe_defaults(training_args, recipe: Recipe, explicit: set[str]) -> 
 
 
 def parse_config_overrides(text: str | None) -> dict:
-    """'a=1,b=[1,2],c=gelu' -> {'a': 1, 'b': [1, 2], 'c': 'gelu'} (commas inside brackets do not split).
+    """'a=1,b=[1,2],c=gelu' -> {'a': 1, 'b': [1, 2], 'c': 'gelu'} (commas inside brackets or quotes do not split).
 
     Not `PretrainedConfig.update_from_string`: it splits on every comma and parses no lists or tuples, and Video
     Swin's architecture is lists (`depths`, `num_heads`, `window_size`)."""
     if not text:
         return {}
-    items, depth, current = [], 0, ""
+    items, depth, quote, current = [], 0, None, ""
     for char in text:
-        if char in "([{":
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
             depth += 1
         elif char in ")]}":
             depth -= 1
-        if char == "," and depth == 0:
+        if char == "," and depth == 0 and not quote:
             items.append(current)
             current = ""
         else:
@@ -290,13 +361,27 @@ def save_final_outputs(
 
 
 def predict_with_confusion_matrix(trainer, dataset, labels: list[str]) -> tuple[dict, np.ndarray]:
-    """`trainer.predict` metrics plus `eval_accuracy_<class>` for every class, and the confusion matrix."""
+    """`trainer.predict` metrics plus `eval_accuracy_<class>` for every class with evaluation videos (a class
+    without any has no accuracy: it is named in the log and counted in `eval_classes_without_videos`), and the
+    confusion matrix."""
     output = trainer.predict(dataset, metric_key_prefix="eval")
     metrics = dict(output.metrics)
     logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
     matrix = confusion_matrix(np.asarray(logits).argmax(-1), output.label_ids, len(labels))
+    absent = []
     for name, value in zip(labels, per_class_accuracy(matrix)):
-        metrics[f"eval_accuracy_{name}"] = None if math.isnan(value) else float(value)
+        if math.isnan(value):
+            absent.append(str(name))
+        else:
+            metrics[f"eval_accuracy_{name}"] = float(value)
+    if absent:
+        logger.warning(
+            "%d of %d classes have no evaluation videos, so no accuracy: %s",
+            len(absent),
+            len(labels),
+            ", ".join(absent),
+        )
+    metrics["eval_classes_without_videos"] = len(absent)
     return metrics, matrix
 
 
@@ -312,7 +397,8 @@ def write_confusion_matrix(
     writer = csv.writer(text)
     writer.writerow(["true \\ predicted", *names, "support", "accuracy"])
     for i, name in enumerate(names):
-        writer.writerow([name, *(int(v) for v in matrix[i]), int(matrix[i].sum()), f"{accuracy[i]:.4f}"])
+        score = "" if math.isnan(accuracy[i]) else f"{accuracy[i]:.4f}"  # no videos of the class, no accuracy
+        writer.writerow([name, *(int(v) for v in matrix[i]), int(matrix[i].sum()), score])
     csv_path = output_dir / f"{prefix}.csv"
     atomic_write_text(csv_path, text.getvalue())
 

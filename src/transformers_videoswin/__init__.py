@@ -19,8 +19,8 @@ from .model.modeling_videoswin import (
     VideoSwinModel,
     VideoSwinPreTrainedModel,
 )
-from .processing.image_processing_videoswin import VideoSwinImageProcessor, VideoSwinImageProcessorPil
-from .processing.input_forms import register_pipeline
+from .processing.image_processing_pil_videoswin import VideoSwinImageProcessorPil
+from .processing.image_processing_videoswin import VideoSwinImageProcessor
 from .processing.video_processing_videoswin import VideoSwinVideoProcessor
 
 __version__ = "0.1.0"
@@ -35,7 +35,6 @@ AutoImageProcessor.register(
     exist_ok=True,
 )
 AutoVideoProcessor.register(VideoSwinConfig, VideoSwinVideoProcessor, exist_ok=True)
-register_pipeline()  # pipeline("video-classification") reads a list of frames as one video
 
 __all__ = [
     "VideoSwinBackbone",

@@ -4,6 +4,7 @@ directory, a killed-and-resumed run, and two processes under torchrun (gloo). On
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import json
 import os
@@ -128,12 +129,8 @@ def test_each_input_form_trains_evaluates_and_saves(script, data_dir, tmp_path, 
     torch.testing.assert_close(model.state_dict()["classifier.weight"], saved["classifier.weight"])
 
 
-@pytest.mark.parametrize("recipe", ["kinetics", "ssv2"])
-def test_the_saved_processor_gives_exactly_the_validation_tensors(script, data_dir, tmp_path, monkeypatch, recipe):
-    from transformers import AutoVideoProcessor
-
-    from transformers_videoswin.data import resolve_video_source
-
+def recording_trainer(script, monkeypatch) -> list:
+    """The trainers the script builds, in order."""
     runs = []
 
     class RecordingTrainer(script.VideoClassificationTrainer):
@@ -142,6 +139,16 @@ def test_the_saved_processor_gives_exactly_the_validation_tensors(script, data_d
             runs.append(self)
 
     monkeypatch.setattr(script, "VideoClassificationTrainer", RecordingTrainer)
+    return runs
+
+
+@pytest.mark.parametrize("recipe", ["kinetics", "ssv2"])
+def test_the_saved_processor_gives_exactly_the_validation_tensors(script, data_dir, tmp_path, monkeypatch, recipe):
+    from transformers import AutoVideoProcessor
+
+    from transformers_videoswin.data import resolve_video_source
+
+    runs = recording_trainer(script, monkeypatch)
     out = tmp_path / "out"
     args = [*data_args("parquet", data_dir, tmp_path), *MODEL_ARGS, *RECIPE_ARGS, *RUN_ARGS, "--recipe", recipe]
     args += ["--resize_ratio", "1.25", "--output_dir", str(out), "--max_steps", "1", "--save_strategy", "no"]
@@ -177,6 +184,75 @@ def test_corrupt_videos_fail_the_run_past_the_threshold(script, data_dir, tmp_pa
     assert results["train_videos_skipped"] > 0
 
 
+def test_a_class_absent_from_the_evaluation_set_is_reported_as_such(script, data_dir, tmp_path):
+    """No per-class accuracy for a class without evaluation videos, and the run still ends with its results."""
+    lines = (data_dir / "validation_list.txt").read_text().splitlines()
+    (tmp_path / "validation.txt").write_text("\n".join(x for x in lines if not x.endswith(" 3")) + "\n")
+    args = [*data_args("list", data_dir, tmp_path), "--validation_file", str(tmp_path / "validation.txt")]
+    out = tmp_path / "out"
+    args += [*MODEL_ARGS, *RECIPE_ARGS, *RUN_ARGS, "--save_strategy", "no"]
+    args += ["--output_dir", str(out), "--max_steps", "1"]
+    results = script.main(args)
+
+    absent = CLASS_NAMES[3]
+    assert f"eval_accuracy_{absent}" not in results
+    assert all(isinstance(results[f"eval_accuracy_{name}"], float) for name in CLASS_NAMES[:3])
+    assert json.loads((out / "eval_results.json").read_text())["eval_top1_accuracy"] == results["eval_top1_accuracy"]
+    assert json.loads((out / "all_results.json").read_text())["eval_classes_without_videos"] == 1
+    rows = {row[0]: row for row in csv.reader((out / "confusion_matrix.csv").read_text().splitlines())}
+    assert rows[absent][-2:] == ["0", ""]  # no support, no accuracy
+
+
+def test_a_plain_string_label_column_gives_the_class_names(script, data_dir, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for split in ("train", "validation"):  # the parquet files without their dataset card: labels as plain strings
+        table = pq.read_table(data_dir / "data" / f"{split}-00000-of-00001.parquet")
+        names = pa.array([CLASS_NAMES[i] for i in table.column("label").to_pylist()])
+        (tmp_path / "plain" / "data").mkdir(parents=True, exist_ok=True)
+        pq.write_table(table.set_column(1, "label", names), tmp_path / "plain" / "data" / f"{split}.parquet")
+    out = tmp_path / "out"
+    args = ["--dataset_name", str(tmp_path / "plain"), *MODEL_ARGS, *RECIPE_ARGS, *RUN_ARGS, "--save_strategy", "no"]
+    results = script.main([*args, "--output_dir", str(out), "--max_steps", "1"])
+    config = json.loads((out / "config.json").read_text())
+    assert list(config["id2label"].values()) == sorted(CLASS_NAMES)
+    assert f"eval_accuracy_{CLASS_NAMES[0]}" in results
+
+
+@pytest.mark.parametrize("num_videos", [1, 12])
+def test_without_do_eval_every_training_video_trains(script, data_dir, tmp_path, monkeypatch, num_videos):
+    """No evaluation split is held out of train when nothing evaluates (a single video is a training set too)."""
+    runs = recording_trainer(script, monkeypatch)
+    lines = (data_dir / "train_list.txt").read_text().splitlines()[:num_videos]
+    (tmp_path / "train.txt").write_text("\n".join(lines) + "\n")
+    args = ["--train_file", str(tmp_path / "train.txt"), "--data_root", str(data_dir), *MODEL_ARGS, *RECIPE_ARGS]
+    args += [*RUN_ARGS, "--output_dir", str(tmp_path / "out"), "--max_steps", "1", "--save_strategy", "no"]
+    args.remove("--do_eval")
+    script.main(args)
+    assert len(runs[0].train_dataset) == num_videos and runs[0].eval_dataset is None
+
+
+def test_evaluating_a_one_video_dataset_without_evaluation_split_is_refused_early(script, data_dir, tmp_path):
+    (tmp_path / "train.txt").write_text((data_dir / "train_list.txt").read_text().splitlines()[0] + "\n")
+    args = ["--train_file", str(tmp_path / "train.txt"), "--data_root", str(data_dir), *MODEL_ARGS, *RECIPE_ARGS]
+    args += [*RUN_ARGS, "--output_dir", str(tmp_path / "out"), "--max_steps", "1"]
+    with pytest.raises(ValueError, match=r"1 video.*--validation_file.*--do_eval"):
+        script.main(args)
+
+
+def test_a_missing_list_video_is_named_by_its_line_in_the_list(script, data_dir, tmp_path, monkeypatch):
+    """The line of the user's file, not the row of the shuffled split carved out of it."""
+    monkeypatch.setattr(script, "build_model", lambda *a, **k: pytest.fail("the model was built before the check"))
+    lines = (data_dir / "train_list.txt").read_text().splitlines()
+    lines[9] = "videos/train/move_left/gone.mp4 0"
+    (tmp_path / "train.txt").write_text("# path label\n\n" + "\n".join(lines) + "\n")  # entry 10 is line 12
+    args = ["--train_file", str(tmp_path / "train.txt"), "--data_root", str(data_dir), *MODEL_ARGS, *RECIPE_ARGS]
+    args += [*RUN_ARGS, "--output_dir", str(tmp_path / "out"), "--max_steps", "1"]
+    with pytest.raises(FileNotFoundError, match=rf"{tmp_path / 'train.txt'}:12: .*gone.mp4 does not exist"):
+        script.main(args)
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -188,6 +264,18 @@ def test_bad_columns_fail_before_the_model_is_built(script, data_dir, tmp_path, 
     monkeypatch.setattr(script, "build_model", lambda *a: pytest.fail("the model was built before the data check"))
     args = [*data_args("list", data_dir, tmp_path), *MODEL_ARGS, *RECIPE_ARGS, *RUN_ARGS, *extra]
     with pytest.raises(ValueError, match=message):
+        script.main([*args, "--output_dir", str(tmp_path / "out"), "--max_steps", "1"])
+
+
+@pytest.mark.parametrize("override", ["hidden_act=bogus", "depths='1,1'"])
+def test_a_config_value_of_the_wrong_kind_is_named_before_the_model_is_built(
+    script, data_dir, tmp_path, monkeypatch, override
+):
+    monkeypatch.setattr(script, "build_model", lambda *a, **k: pytest.fail("the model was built with a bad config"))
+    args = [*data_args("parquet", data_dir, tmp_path), *MODEL_ARGS, *RECIPE_ARGS, *RUN_ARGS]
+    args[args.index("--config_overrides") + 1] += "," + override
+    name = override.split("=")[0]
+    with pytest.raises(ValueError, match=rf"configuration's `{name}` is .* \(from the overrides\); expected"):
         script.main([*args, "--output_dir", str(tmp_path / "out"), "--max_steps", "1"])
 
 

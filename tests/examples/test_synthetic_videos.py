@@ -17,7 +17,7 @@ from synthetic_videos import (
     trajectory_order,
 )
 
-from transformers_videoswin.processing.video_io import decode_frames
+from transformers_videoswin.processing.decoding import decode_video
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +63,13 @@ def test_mp4_is_h264_and_decodes(dataset_dir):
         stream = container.streams.video[0]
         assert stream.codec_context.name == "h264"
         assert (stream.codec_context.width, stream.codec_context.height) == (32, 32)
-    frames = decode_frames(str(path), list(range(8)))
+    frames = decode_video(str(path), list(range(8)))[0]
     assert frames.shape == (8, 32, 32, 3)
 
 
 def test_encode_mp4_round_trip_is_close():
     clip = render_clip("zigzag_left", np.random.default_rng(1), num_frames=8, size=32)
-    decoded = decode_frames(encode_mp4(clip), list(range(8))).numpy().astype(np.int32)
+    decoded = decode_video(encode_mp4(clip), list(range(8)))[0].numpy().astype(np.int32)
     assert np.abs(decoded - clip.astype(np.int32)).mean() < 6
 
 

@@ -23,6 +23,8 @@ from video_classification_utils import (
     explicitly_given,
     find_resumable_checkpoint,
     parse_config_overrides,
+    pick_eval_split,
+    to_class_labels,
     write_confusion_matrix,
 )
 
@@ -76,16 +78,72 @@ def test_a_relative_data_root_is_joined_once(tmp_path, monkeypatch):
     (tmp_path / "data" / "videos" / "a.mp4").write_bytes(b"x")
     (tmp_path / "list.txt").write_text("videos/a.mp4 0\n")
     ds = load_annotation_lists({"train": "list.txt"}, "data", None)["train"]
-    check_annotation_videos(ds, "train", "video")  # the video exists
+    check_annotation_videos(ds, "list.txt")  # the video exists
     source, _ = resolve_video_source(ds[0]["video"], "data")  # the loader joins data_root again if relative
     assert source == str(tmp_path / "data" / "videos" / "a.mp4")
 
 
 def test_missing_list_videos_are_reported_before_training(tmp_path):
-    (tmp_path / "list.txt").write_text("videos/a.mp4 0\nvideos/b.mp4 1\n")
+    (tmp_path / "list.txt").write_text("# videos\n\nvideos/a.mp4 0\nvideos/b.mp4 1\n")
     ds = load_annotation_lists({"train": str(tmp_path / "list.txt")}, tmp_path / "wrong_root", None)["train"]
-    with pytest.raises(FileNotFoundError, match=r"2 of 2 videos do not exist, the first at row 0: .*wrong_root"):
-        check_annotation_videos(ds, "train", "video")
+    with pytest.raises(FileNotFoundError, match=r"list.txt:3: the video .*wrong_root.*a.mp4 does not exist \(2 of 2"):
+        check_annotation_videos(ds, tmp_path / "list.txt")
+
+
+def test_plain_integer_labels_are_their_own_class_names_or_index_a_names_file(tmp_path):
+    raw = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"video": ["a", "b"], "label": [2, 0]})})
+    assert to_class_labels(raw, "label") == ["0", "1", "2"]
+    assert raw["train"].features["label"] == datasets.ClassLabel(names=["0", "1", "2"])
+    (tmp_path / "names.txt").write_text("left\nright\n")
+    raw = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"video": ["a", "b"], "label": [1, 0]})})
+    assert to_class_labels(raw, "label", str(tmp_path / "names.txt")) == ["left", "right"]
+    assert raw["train"]["label"][:] == [1, 0]
+    raw = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"video": ["a", "b"], "label": [1, 2]})})
+    with pytest.raises(ValueError, match=r"train row 1: label 2 is outside \[0, 2\)"):
+        to_class_labels(raw, "label", str(tmp_path / "names.txt"))
+
+
+def test_plain_string_labels_are_the_class_names_of_every_split(tmp_path):
+    raw = datasets.DatasetDict(
+        {
+            "train": datasets.Dataset.from_dict({"video": ["a", "b"], "label": ["run", "jump"]}),
+            "validation": datasets.Dataset.from_dict({"video": ["c"], "label": ["swim"]}),
+        }
+    )
+    assert to_class_labels(raw, "label") == ["jump", "run", "swim"]
+    assert raw["train"]["label"][:] == [1, 0] and raw["validation"]["label"][:] == [2]
+    (tmp_path / "names.txt").write_text("run\njump\n")
+    raw = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"video": ["a", "b"], "label": ["run", "swim"]})})
+    with pytest.raises(ValueError, match=r"train row 1: the label 'swim' is not one of the 2 class names"):
+        to_class_labels(raw, "label", str(tmp_path / "names.txt"))
+
+
+def test_a_streamed_plain_label_column_needs_the_names_file(tmp_path):
+    rows = datasets.Dataset.from_dict({"video": ["a", "b"], "label": ["run", "jump"]})
+    raw = datasets.IterableDatasetDict({"train": rows.to_iterable_dataset()})
+    with pytest.raises(ValueError, match=r"'label' is Value\('string'\), not a ClassLabel.*--label_names_file"):
+        to_class_labels(raw, "label")
+    (tmp_path / "names.txt").write_text("run\njump\n")
+    assert to_class_labels(raw, "label", str(tmp_path / "names.txt")) == ["run", "jump"]
+    assert [row["label"] for row in raw["train"]] == [0, 1]
+
+
+def test_labels_that_are_neither_names_nor_indices_are_refused():
+    raw = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"video": ["a"], "label": [0.5]})})
+    with pytest.raises(ValueError, match=r"holds Value\('float64'\); expected class names \(strings\), class indices"):
+        to_class_labels(raw, "label")
+
+
+def test_an_evaluation_split_is_carved_out_of_train_only_for_an_evaluating_run():
+    data_args = SimpleNamespace(eval_split_name=None, train_split_name="train", streaming=False, train_val_split=0.25)
+    rows = datasets.Dataset.from_dict({"video": list("abcd"), "label": [0, 1, 0, 1]})
+    raw, name = pick_eval_split(datasets.DatasetDict({"train": rows}), data_args, seed=0, do_eval=False)
+    assert name is None and list(raw) == ["train"] and len(raw["train"]) == 4
+    raw, name = pick_eval_split(datasets.DatasetDict({"train": rows}), data_args, seed=0, do_eval=True)
+    assert name == "validation" and (len(raw["train"]), len(raw["validation"])) == (3, 1)
+    one = datasets.DatasetDict({"train": rows.select([0])})
+    with pytest.raises(ValueError, match=r"'train' split has 1 video, too few .*--train_val_split 0.25"):
+        pick_eval_split(one, data_args, seed=0, do_eval=True)
 
 
 def test_a_local_dataset_path_typo_is_not_sent_to_the_hub(tmp_path):
@@ -136,6 +194,7 @@ def test_confusion_matrix_without_matplotlib_writes_the_csv_and_warns(tmp_path, 
 def test_config_overrides_parser():
     parsed = parse_config_overrides("embed_dim=32,depths=[1,1,2,1],num_heads=(1, 2,4,8),hidden_act=gelu")
     assert parsed == {"embed_dim": 32, "depths": [1, 1, 2, 1], "num_heads": (1, 2, 4, 8), "hidden_act": "gelu"}
+    assert parse_config_overrides("hidden_act='a,b',depths=[1]") == {"hidden_act": "a,b", "depths": [1]}
     assert parse_config_overrides(None) == {}
     with pytest.raises(ValueError, match="key=value"):
         parse_config_overrides("embed_dim")

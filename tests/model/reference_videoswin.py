@@ -12,8 +12,13 @@ import torch
 import torch.nn.functional as F
 
 from transformers_videoswin import VideoSwinModel
-from transformers_videoswin.model.modeling_videoswin import VideoSwinBlock, effective_window_and_shift
-from transformers_videoswin.model.window_engine import shift_window_mask, window_partition
+from transformers_videoswin.model import cpu_windows
+from transformers_videoswin.model.modeling_videoswin import (
+    VideoSwinLayer,
+    effective_window_and_shift,
+    shift_window_mask,
+    window_partition,
+)
 
 
 def window_reverse(windows: torch.Tensor, window: tuple[int, int, int], batch: int, size) -> torch.Tensor:
@@ -23,7 +28,7 @@ def window_reverse(windows: torch.Tensor, window: tuple[int, int, int], batch: i
     return x.permute(0, 1, 4, 2, 5, 3, 6, 7).reshape(batch, depth, height, width, -1)
 
 
-def reference_block(block: VideoSwinBlock, x: torch.Tensor, window_size, shift_size) -> torch.Tensor:
+def reference_block(block: VideoSwinLayer, x: torch.Tensor, window_size, shift_size) -> torch.Tensor:
     batch, *size, channels = x.shape
     window, shift = effective_window_and_shift(tuple(size), window_size, shift_size)
     attention = block.attention
@@ -56,11 +61,13 @@ def reference_block(block: VideoSwinBlock, x: torch.Tensor, window_size, shift_s
 
 def reference_forward(model: VideoSwinModel, pixel_values: torch.Tensor) -> torch.Tensor:
     """`[B, T, C, H, W]` -> `[B, tokens, hidden_size]` last hidden state after the final LayerNorm."""
-    x = model.embeddings(pixel_values)
+    with cpu_windows.reference_forward():
+        x = model.embeddings(pixel_values)
     for stage in model.encoder.layers:
         for index, block in enumerate(stage.blocks):
             shift = stage.shift_size if index % 2 else (0, 0, 0)
             x = reference_block(block, x, stage.window_size, shift)
         if stage.downsample is not None:
-            x = stage.downsample(x)
+            with cpu_windows.reference_forward():
+                x = stage.downsample(x)
     return model.layernorm(x).flatten(1, 3)

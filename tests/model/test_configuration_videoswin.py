@@ -1,6 +1,7 @@
 import json
 
 import pytest
+from huggingface_hub.errors import StrictDataclassClassValidationError
 
 from transformers_videoswin import VideoSwinConfig, VideoSwinForVideoClassification
 from transformers_videoswin.model.configuration_videoswin import VARIANTS
@@ -93,7 +94,8 @@ def test_round_trip_keeps_backbone_outputs(tmp_path):
     ],
 )
 def test_invalid_configs_name_the_field(kwargs, field):
-    with pytest.raises(ValueError, match=field):
+    """transformers' `validate_architecture` hook (run by `@strict`) names the field."""
+    with pytest.raises(StrictDataclassClassValidationError, match=field):
         VideoSwinConfig(**kwargs)
 
 

@@ -6,14 +6,18 @@ must be recomputed and every parameter must come back with the saved values.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 from transformers import AutoBackbone, AutoModel, AutoModelForVideoClassification
 
 from conftest import tiny_config_kwargs
 from transformers_videoswin import VideoSwinConfig, VideoSwinForVideoClassification
+from transformers_videoswin.model import cpu_windows
 
 LOADING_OPTIONS = [
     {"device_map": "cpu"},
@@ -69,3 +73,20 @@ def test_base_model_and_backbone_load_from_a_classifier(saved, options):
         features = backbone(pixel_values).feature_maps
     assert [f.shape[1] for f in features] == [16, 128]
     assert all(torch.isfinite(f).all() for f in features)
+
+
+SAVED_V0_1 = Path(__file__).resolve().parents[1] / "fixtures" / "saved_v0_1"
+
+
+@pytest.mark.parametrize("path", ["cpu", "reference"])
+def test_directory_saved_by_version_0_1_loads_with_the_same_logits(path):
+    """A directory saved before the in-tree refactor (checkpoint keys, and config.json keys that are runtime choices
+    now) loads with every weight used and gives the logits that version computed, on both forwards."""
+    model, info = VideoSwinForVideoClassification.from_pretrained(SAVED_V0_1, output_loading_info=True)
+    assert not any(info.values()), info  # no missing, unexpected or mismatched key
+    assert not hasattr(model.config, "window_strategy")
+    expected = load_file(SAVED_V0_1 / "expected.safetensors")
+    context = cpu_windows.reference_forward() if path == "reference" else contextlib.nullcontext()
+    with context, torch.no_grad():
+        logits = model.eval()(expected["pixel_values"]).logits
+    torch.testing.assert_close(logits, expected["logits"], atol=1e-6, rtol=1e-5)

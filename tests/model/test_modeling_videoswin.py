@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import subprocess
@@ -22,9 +23,14 @@ from transformers_videoswin import (
     VideoSwinModel,
 )
 from transformers_videoswin.checkpoints import convert_official_state_dict
-from transformers_videoswin.model import modeling_videoswin
-from transformers_videoswin.model.modeling_videoswin import effective_window_and_shift, relative_position_index
-from transformers_videoswin.model.window_engine import SHIFT_MASK_VALUE, shift_window_mask, window_partition
+from transformers_videoswin.model import cpu_windows, modeling_videoswin
+from transformers_videoswin.model.modeling_videoswin import (
+    SHIFT_MASK_VALUE,
+    effective_window_and_shift,
+    relative_position_index,
+    shift_window_mask,
+    window_partition,
+)
 
 PARITY_ATOL = 1e-4  # the issue's tolerance against the official code's outputs
 SDPA_EAGER_ATOL = 1e-5
@@ -38,11 +44,12 @@ def make_model(cls=VideoSwinForVideoClassification, attn_implementation: str = "
     return model
 
 
-def set_chunk_bytes(model: torch.nn.Module, chunk_bytes: int) -> None:
-    """Give every window engine (blocks, patch embedding, patch merging) the chunked strategy's budget `chunk_bytes`."""
-    for module in model.modules():
-        if isinstance(getattr(module, "window_engine", None), modeling_videoswin.WindowEngine):
-            module.window_engine.chunk_bytes = chunk_bytes
+def forward_on(path: str):
+    """`"cpu"`: the CPU forward of `cpu_windows.py` (the default on the CPU); `"reference"`: the model file's own."""
+    return cpu_windows.reference_forward() if path == "reference" else contextlib.nullcontext()
+
+
+PATHS = ["cpu", "reference"]
 
 
 def clip(batch: int = 2, frames: int = 8, height: int = 64, width: int = 64) -> torch.Tensor:
@@ -179,37 +186,35 @@ def test_window_partition_order():
 REFERENCE_ATOL = 1e-5  # the issue's tolerance against the unoptimised eager path (float32)
 
 
-@pytest.mark.parametrize("window_strategy", ["chunked", "fused"])
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("attn_implementation", ["sdpa", "eager"])
 @pytest.mark.parametrize("frames, height, width", [(8, 64, 64), (5, 50, 70), (3, 33, 97), (12, 96, 64)])
-def test_inference_and_training_paths_match_plain_reference(
-    window_strategy, attn_implementation, frames, height, width
-):
-    """Both strategies, inference (chunked: in place) and autograd paths vs pad/roll/partition with full masks;
-    padding, shifts on every axis and the effective-window rule are all exercised by these sizes."""
-    model = make_model(
-        VideoSwinModel, attn_implementation=attn_implementation, depths=(2, 2, 2, 2), window_strategy=window_strategy
-    )
+def test_inference_and_training_paths_match_plain_reference(path, attn_implementation, frames, height, width):
+    """Both forwards, inference (CPU: in place) and autograd paths vs pad/roll/partition with full masks; padding,
+    shifts on every axis and the effective-window rule are all exercised by these sizes."""
+    model = make_model(VideoSwinModel, attn_implementation=attn_implementation, depths=(2, 2, 2, 2))
     pixel_values = clip(2, frames, height, width)
     with torch.no_grad():
         reference = reference_forward(model, pixel_values)
+    with forward_on(path), torch.no_grad():
         inference = model(pixel_values).last_hidden_state
-    with torch.enable_grad():
+    with forward_on(path), torch.enable_grad():
         training_path = model(pixel_values).last_hidden_state
     torch.testing.assert_close(inference, reference, atol=REFERENCE_ATOL, rtol=REFERENCE_ATOL)
     torch.testing.assert_close(training_path.detach(), reference, atol=REFERENCE_ATOL, rtol=REFERENCE_ATOL)
 
 
-def test_inference_path_chunks_and_leaves_inputs_untouched():
+def test_inference_path_chunks_and_leaves_inputs_untouched(monkeypatch):
     """With chunks of a few windows / tokens, and the patch embedding and merging run in slabs (clips, time slices),
     every stage's output stays the same and the embeddings are not modified in place."""
     model = make_model(VideoSwinModel)
     pixel_values = clip(2, 5, 50, 70)
     with torch.no_grad():
         whole = model(pixel_values, output_hidden_states=True)
-        set_chunk_bytes(model, 4096)
+        monkeypatch.setattr(cpu_windows, "CHUNK_BYTES", 4096)
         chunked = model(pixel_values, output_hidden_states=True)
-        embeddings = model.embeddings.embed_patches(pixel_values).flatten(1, 3)  # one call: no slabs
+        with cpu_windows.reference_forward():
+            embeddings = model.embeddings(pixel_values).flatten(1, 3)  # one call: no slabs
     # Smaller chunks change how the matmuls block their sums, so float32 rounding differs by a few ulps (1.4e-6 was
     # seen on outputs of magnitude ~0.3): the bar is the reference tolerance, not bit equality.
     torch.testing.assert_close(chunked.last_hidden_state, whole.last_hidden_state, atol=REFERENCE_ATOL, rtol=1e-5)
@@ -379,27 +384,36 @@ def test_backbone_without_last_stage_has_no_unused_parameters():
 # ------------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("granularity", ["block", "chunk"])
-@pytest.mark.parametrize("window_strategy", ["chunked", "fused"])
+@pytest.mark.parametrize("path, granularity", [("cpu", "layer"), ("reference", "layer"), ("cpu", "chunk")])
 @pytest.mark.parametrize("use_reentrant", [False, True])
-def test_gradient_checkpointing_gives_identical_gradients(use_reentrant, window_strategy, granularity):
-    """Whole-block recomputation (transformers' GradientCheckpointingLayer), chunk-level recomputation (several
-    chunks of windows and of tokens per block) and the fused block's recomputation give the plain gradients."""
+def test_gradient_checkpointing_gives_identical_gradients(monkeypatch, use_reentrant, path, granularity):
+    """Whole-layer recomputation (transformers' GradientCheckpointingLayer) on either forward, and chunk-level
+    recomputation on the CPU forward (several chunks of windows and of tokens per layer), give the plain gradients."""
+    monkeypatch.setattr(cpu_windows, "CHUNK_BYTES", 16384)
     pixel_values, labels = clip(2, 5, 50, 70), torch.tensor([0, 1])
-    grads = []
+    attention_forward, calls = modeling_videoswin.VideoSwinAttention.forward, []
+
+    def counting_forward(*args, **kwargs):
+        calls.append(1)
+        return attention_forward(*args, **kwargs)
+
+    monkeypatch.setattr(modeling_videoswin.VideoSwinAttention, "forward", counting_forward)
+    grads, attention_calls = [], []
     for checkpointing in (False, True):
-        model = make_model(
-            drop_path_rate=0.2, window_strategy=window_strategy, gradient_checkpointing_granularity=granularity
-        ).train()
-        set_chunk_bytes(model, 16384)
+        model = make_model(drop_path_rate=0.2).train()
+        calls.clear()
         if checkpointing:
             model.activation_checkpointing_enable({"use_reentrant": use_reentrant})
-            blocks = [block for stage in model.videoswin.encoder.layers for block in stage.blocks]
-            assert all(block.gradient_checkpointing == (granularity == "block") for block in blocks)
-            assert all(block.chunk_checkpointing == (granularity == "chunk") for block in blocks)
+            layers = [layer for stage in model.videoswin.encoder.layers for layer in stage.blocks]
+            if granularity == "chunk":
+                cpu_windows.enable_chunk_checkpointing(model)
+            assert all(layer.gradient_checkpointing == (granularity == "layer") for layer in layers)
         torch.manual_seed(3)
-        model(pixel_values, labels=labels).loss.backward()
+        with forward_on(path):
+            model(pixel_values, labels=labels).loss.backward()
         grads.append({n: p.grad.clone() for n, p in model.named_parameters()})
+        attention_calls.append(len(calls))
+    assert attention_calls[1] > attention_calls[0]  # backward recomputed the attention: checkpointing is on
     assert grads[0].keys() == grads[1].keys()
     for name in grads[0]:
         torch.testing.assert_close(grads[1][name], grads[0][name], atol=1e-6, rtol=1e-5, msg=name)
@@ -523,37 +537,31 @@ def test_torch_compile_training_fullgraph_without_graph_breaks():
     assert model.videoswin.encoder.layers[1].blocks[1].attention.relative_position_bias_table.grad.abs().sum() > 0
 
 
-def test_strategies_give_the_same_gradients():
-    """The fused and chunked strategies train the same: every parameter gradient agrees (the bias table included)."""
+def test_both_forwards_give_the_same_gradients():
+    """The CPU forward and the model file's own train the same: every parameter gradient agrees (the bias table
+    included)."""
     pixel_values, labels = clip(2, 5, 50, 70), torch.tensor([0, 1])
     grads = []
-    for window_strategy in ("chunked", "fused"):
-        model = make_model(window_strategy=window_strategy).train()
-        model(pixel_values, labels=labels).loss.backward()
+    for path in PATHS:
+        model = make_model().train()
+        with forward_on(path):
+            model(pixel_values, labels=labels).loss.backward()
         grads.append({n: p.grad for n, p in model.named_parameters()})
     for name, grad in grads[0].items():
         torch.testing.assert_close(grads[1][name], grad, atol=1e-6, rtol=1e-5, msg=name)
 
 
-def test_eager_attention_weights_agree_across_strategies():
-    pixel_values = clip(2, 5, 50, 70)
-    weights = []
-    for window_strategy in ("chunked", "fused"):
-        model = make_model(VideoSwinModel, attn_implementation="eager", window_strategy=window_strategy)
-        with torch.no_grad():
-            weights.append(model(pixel_values, output_attentions=True).attentions)
-    assert len(weights[0]) == len(weights[1]) == sum(model.config.depths)
-    for chunked, fused in zip(*weights):
-        torch.testing.assert_close(fused, chunked, atol=1e-6, rtol=1e-5)
-
-
-def test_invalid_window_strategy_is_rejected():
-    with pytest.raises(ValueError, match="window_strategy"):
-        VideoSwinConfig(**tiny_config_kwargs(window_strategy="fast"))
+def test_runtime_choices_of_old_config_files_are_dropped():
+    """Version 0.1 saved the CPU strategy and the checkpointing granularity in config.json; they load, and are gone."""
+    config = VideoSwinConfig(
+        **tiny_config_kwargs(window_strategy="chunked", gradient_checkpointing_granularity="chunk")
+    )
+    saved = config.to_dict()
+    assert "window_strategy" not in saved and "gradient_checkpointing_granularity" not in saved
 
 
 @pytest.mark.parametrize("training", [False, True])
-def test_fused_strategy_launches_a_constant_number_of_kernels(training):
+def test_accelerator_path_launches_a_constant_number_of_kernels(training):
     """On an accelerator (the meta device stands in) the count of non-view operators of a step does not depend on
     the batch or the clip size (sizes here with the same padding and shift pattern): no per-chunk or per-window
     work. (At batch 1 autograd skips the reductions over the batch that broadcasting needs, so counts start at 2.)"""
@@ -607,5 +615,5 @@ def test_gradient_checkpointing_every_n_layers_and_disable():
     blocks = [block for stage in model.videoswin.encoder.layers for block in stage.blocks]
     assert [block.gradient_checkpointing for block in blocks] == [True, False] * 4
     model(clip(), labels=torch.tensor([0, 1])).loss.backward()
-    model.gradient_checkpointing_disable()
-    assert not any(block.gradient_checkpointing or block.chunk_checkpointing for block in blocks)
+    model.activation_checkpointing_disable()
+    assert not any(block.gradient_checkpointing for block in blocks)

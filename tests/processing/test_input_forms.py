@@ -9,6 +9,7 @@ import PIL.Image
 import pytest
 import torch
 from transformers import pipeline
+from transformers.pipelines.video_classification import VideoClassificationPipeline
 from transformers.utils import logging as hf_logging
 
 from conftest import tiny_config_kwargs
@@ -97,11 +98,15 @@ def classifier(tmp_path_factory):
     config = VideoSwinConfig(**tiny_config_kwargs(num_labels=4, num_frames=4, image_size=32))
     VideoSwinForVideoClassification(config).eval().save_pretrained(root)
     VideoSwinVideoProcessor(**SIZE, frame_interval=1).save_pretrained(root)
-    return pipeline("video-classification", model=str(root))
+    return root
 
 
 def test_pipeline_reads_a_list_of_frames_as_one_video(classifier, clip):
-    assert isinstance(classifier, VideoSwinVideoClassificationPipeline)
+    """transformers' pipelines read any list as a batch; the pipeline class for this model reads a list of frames
+    as one video, asked for per call (nothing is registered for every model on import)."""
+    classifier = pipeline(
+        "video-classification", model=str(classifier), pipeline_class=VideoSwinVideoClassificationPipeline
+    )
     reference = classifier(clip, top_k=4)
     for form, video in input_forms(clip).items():
         result = classifier(video, top_k=4)
@@ -111,3 +116,17 @@ def test_pipeline_reads_a_list_of_frames_as_one_video(classifier, clip):
     frames = [PIL.Image.fromarray(frame) for frame in clip]
     batch = classifier([frames, frames], top_k=4)  # a list of lists of frames is a batch
     assert len(batch) == 2 and all(isinstance(result, list) for result in batch)
+
+
+def test_stock_pipeline_serves_every_single_video_form_through_the_processor(classifier, clip):
+    """`pipeline("video-classification")` is transformers' own pipeline; the video processor reads frame arrays and
+    float clips in [0, 1] as single videos, the same as the uint8 clip."""
+    stock = pipeline("video-classification", model=str(classifier))
+    assert type(stock) is VideoClassificationPipeline
+    reference = stock(clip, top_k=4)
+    for form, video in input_forms(clip).items():
+        if form.startswith("list of"):
+            continue  # a list is a batch to transformers' pipelines: see the test above
+        result = stock(video, top_k=4)
+        assert [r["label"] for r in result] == [r["label"] for r in reference], form
+        np.testing.assert_allclose([r["score"] for r in result], [r["score"] for r in reference], atol=1e-3)

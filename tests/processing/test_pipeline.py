@@ -16,6 +16,7 @@ from transformers_videoswin import (
     VideoSwinImageProcessor,
     VideoSwinVideoProcessor,
 )
+from transformers_videoswin.processing.input_forms import VideoSwinVideoClassificationPipeline
 from transformers_videoswin.testing.utils import write_test_video
 
 LABELS = {0: "archery", 1: "bowling", 2: "juggling", 3: "surfing"}
@@ -94,6 +95,44 @@ def test_batches_match_single_calls(classifier, videos):
         single = classifier(videos[name], top_k=3)
         assert [r["label"] for r in result] == [r["label"] for r in single]
         assert [r["score"] for r in result] == pytest.approx([r["score"] for r in single], abs=1e-5)
+
+
+def test_batch_size_2_with_only_a_video_processor_saved(tmp_path, model_dir, videos):
+    for name in ("config.json", "model.safetensors", "video_preprocessor_config.json"):
+        (tmp_path / name).write_bytes((model_dir / name).read_bytes())
+    classifier = pipeline(
+        "video-classification", model=str(tmp_path), pipeline_class=VideoSwinVideoClassificationPipeline
+    )
+    batched = classifier([videos["long"], videos["six"], videos["wide"]], batch_size=2, top_k=2)
+    assert [[r["label"] for r in result] for result in batched] == [
+        [r["label"] for r in classifier(videos[name], top_k=2)] for name in ("long", "six", "wide")
+    ]
+
+
+def test_import_leaves_the_stock_pipeline_and_videomae_untouched(tmp_path):
+    """Importing the package registers nothing for the task: `SUPPORTED_TASKS["video-classification"]` is the same
+    before and after, and a VideoMAE model gets transformers' own pipeline. In a fresh interpreter, so that the
+    import really happens here."""
+    import subprocess
+    import sys
+
+    script = f"""
+from transformers import VideoMAEConfig, VideoMAEForVideoClassification, VideoMAEVideoProcessor, pipeline
+from transformers.pipelines import SUPPORTED_TASKS
+from transformers.pipelines.video_classification import VideoClassificationPipeline
+before = dict(SUPPORTED_TASKS["video-classification"])
+import transformers_videoswin
+assert SUPPORTED_TASKS["video-classification"] == before, (SUPPORTED_TASKS["video-classification"], before)
+config = VideoMAEConfig(image_size=32, patch_size=16, num_frames=2, tubelet_size=2, hidden_size=32,
+                        num_hidden_layers=1, num_attention_heads=2, intermediate_size=37, num_labels=2)
+VideoMAEForVideoClassification(config).save_pretrained({str(tmp_path)!r})
+VideoMAEVideoProcessor(size={{"shortest_edge": 32}}, crop_size={{"height": 32, "width": 32}}).save_pretrained({str(tmp_path)!r})
+classifier = pipeline("video-classification", model={str(tmp_path)!r})
+assert type(classifier) is VideoClassificationPipeline, type(classifier)
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
 
 
 def test_no_deprecated_image_processor_path(model_dir, videos, caplog):

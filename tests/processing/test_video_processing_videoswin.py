@@ -10,12 +10,13 @@ import torch
 from transformers import AutoVideoProcessor
 
 from transformers_videoswin import VideoSwinConfig, VideoSwinVideoProcessor
+from transformers_videoswin.processing import video_processing_videoswin
+from transformers_videoswin.processing.decoding import VideoDecodeError, decode_video, torchcodec_available
 from transformers_videoswin.processing.sampling import (
     sample_kinetics_indices,
     sample_ssv2_indices,
     sample_uniform_indices,
 )
-from transformers_videoswin.processing.video_io import VideoDecodeError, decode_frames, torchcodec_available
 from transformers_videoswin.testing.utils import read_frame_index, write_test_video
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
@@ -31,6 +32,10 @@ def videos(tmp_path_factory):
         "short": write_test_video(root / "short.mp4", 6, 64, 96),
         "portrait": write_test_video(root / "portrait.mp4", 20, 96, 64),
     }
+
+
+def decode_frames(source, indices) -> torch.Tensor:
+    return decode_video(source, indices)[0]
 
 
 def sampled_ids(pixel_values: torch.Tensor) -> list[int]:
@@ -115,6 +120,17 @@ def test_paths_bytes_files_and_batches_agree(videos):
 
 
 @pytest.mark.skipif(not torchcodec_available(), reason="torchcodec missing")
+def test_a_datasets_video_is_a_source_like_a_path(videos):
+    import datasets
+
+    rows = datasets.Dataset.from_dict({"video": [{"bytes": videos["long"].read_bytes(), "path": None}]})
+    value = rows.cast_column("video", datasets.Video())[0]["video"]
+    processor = VideoSwinVideoProcessor()
+    expected = processor(str(videos["long"]), num_frames=8, return_tensors="pt").pixel_values
+    torch.testing.assert_close(processor(value, num_frames=8, return_tensors="pt").pixel_values, expected)
+
+
+@pytest.mark.skipif(not torchcodec_available(), reason="torchcodec missing")
 def test_decoders_give_identical_pixel_values(videos):
     processor = VideoSwinVideoProcessor()
     a = processor(str(videos["long"]), num_frames=8, decode_backend="torchcodec", return_tensors="pt").pixel_values
@@ -158,9 +174,9 @@ def test_auto_video_processor_round_trip(tmp_path):
 def test_resize_while_decoding_equals_decode_then_resize(videos, name, views, backend, monkeypatch):
     """Tolerance 0: each chunk of decoded frames goes through the processor's own resize, the same operation the
     decode-then-resize path applies to the whole clip; short side first, then the (three) crops."""
-    from transformers_videoswin.processing import video_io
+    from transformers_videoswin.processing import decoding
 
-    monkeypatch.setattr(video_io, "CHUNK_FRAMES", 3)  # several chunks per clip
+    monkeypatch.setattr(decoding, "CHUNK_FRAMES", 3)  # several chunks per clip
     processor = VideoSwinVideoProcessor(size={"shortest_edge": 40}, crop_size={"height": 32, "width": 32})
     num_clips, num_crops = views
     kwargs = dict(num_frames=4, num_clips=num_clips, num_crops=num_crops, decode_backend=backend, return_tensors="pt")
@@ -169,17 +185,15 @@ def test_resize_while_decoding_equals_decode_then_resize(videos, name, views, ba
     torch.testing.assert_close(resized_while_decoding, decoded_then_resized, rtol=0, atol=0)
     # and the frames really were resized while decoding: decoding hands back 40-pixel short sides
     seen = []
-    monkeypatch.setattr(processor, "_load_video", _spy_loader(processor, seen))
+    monkeypatch.setattr(video_processing_videoswin, "decode_video", _spy_decoder(seen))
     processor(str(videos[name]), **kwargs)
     processor(str(videos[name]), decode_resize=False, **kwargs)
     assert [min(shape) for shape in seen] == [40, 64]
 
 
-def _spy_loader(processor, seen):
-    load = processor._load_video
-
+def _spy_decoder(seen):
     def spy(*args, **kwargs):
-        frames, metadata = load(*args, **kwargs)
+        frames, metadata = decode_video(*args, **kwargs)
         seen.append(tuple(frames.shape[1:3]))
         return frames, metadata
 

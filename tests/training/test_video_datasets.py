@@ -167,14 +167,14 @@ def test_clips_are_resized_while_decoding_with_the_same_result(monkeypatch, trai
         {"video": [{"bytes": encode_mp4(frames[:, :96]), "path": "a.mp4"}], "label": [0]}
     )
     decoded_shapes = []
-    read = video_datasets.read_video_clips
+    read = video_datasets.decode_video
 
     def recording_read(*args, **kwargs):
         result = read(*args, **kwargs)
         decoded_shapes.append(tuple(result[0].shape))
         return result
 
-    monkeypatch.setattr(video_datasets, "read_video_clips", recording_read)
+    monkeypatch.setattr(video_datasets, "decode_video", recording_read)
     clips = {}
     for decode_resize in (True, False):
         transform = (build_train_transform if train else build_eval_transform)(recipe)
@@ -188,13 +188,27 @@ def test_clips_are_resized_while_decoding_with_the_same_result(monkeypatch, trai
     torch.testing.assert_close(clips[True], clips[False], atol=0, rtol=0)
 
 
-def test_no_decode_transform_for_a_pipeline_that_does_not_start_with_a_resize():
+def test_no_decode_resize_for_a_pipeline_that_does_not_start_with_a_resize():
     from torchvision.transforms import v2
 
-    from transformers_videoswin.training.transforms import decode_transform
+    from transformers_videoswin.training.transforms import decode_kwargs
 
-    assert decode_transform(v2.Compose([v2.RandomHorizontalFlip(), v2.Resize(40)])) is None
-    assert decode_transform(build_train_transform(RECIPE)) is not None
+    assert decode_kwargs(v2.Compose([v2.RandomHorizontalFlip(), v2.Resize(40)])) == {}
+    assert decode_kwargs(build_train_transform(RECIPE))["shortest_edge"] == 32
+
+
+@pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
+def test_a_datasets_video_column_trains_without_files(train):
+    """A `Video()` column (torchcodec decoders over bytes in the Arrow table) loads the same clips as its raw
+    `{"bytes", "path"}` rows: nothing is written out to files."""
+    rows = make_rows(2)
+    decoded = rows.cast_column("video", datasets.Video())
+    assert not hasattr(rows[0]["video"], "get_frames_at") and hasattr(decoded[0]["video"], "get_frames_at")
+    for index in range(2):
+        expected = VideoClipDataset(rows, loader(train=train), CorruptVideoTracker())[index]
+        item = VideoClipDataset(decoded, loader(train=train), CorruptVideoTracker())[index]
+        assert item["labels"] == expected["labels"]
+        torch.testing.assert_close(item["pixel_values"], expected["pixel_values"], rtol=0, atol=0)
 
 
 @pytest.mark.slow

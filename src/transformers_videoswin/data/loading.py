@@ -6,7 +6,8 @@
 - any of the above streamed (``streaming=True``).
 
 The video column is cast to ``Video(decode=False)`` so rows carry ``{"bytes", "path"}``; :func:`resolve_video_source`
-turns such a value into something :mod:`transformers_videoswin.processing.video_io` decodes.
+turns such a value (or a `datasets.Video()` decoder) into a source of
+:func:`transformers_videoswin.processing.decoding.decode_video`.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ import os
 from pathlib import Path
 
 from ..checkpoints.labels import LABEL_SETS, load_labels
-from ..processing.video_io import VideoDecodeError
+from ..processing.decoding import VideoDecodeError
 
 
 def resolve_video_source(value, data_root: str | os.PathLike | None = None):
-    """A decodable source from a video-column value: bytes when embedded, otherwise a path (joined to data_root)."""
+    """A decodable source from a video-column value: a `datasets.Video()` decoder as is, bytes when embedded,
+    otherwise a path (joined to data_root)."""
+    if hasattr(value, "get_frames_at"):
+        return value, (getattr(value, "_hf_encoded", None) or {}).get("path") or "<video decoder>"
     if isinstance(value, dict):
         if value.get("bytes"):
             return value["bytes"], value.get("path") or "<bytes>"

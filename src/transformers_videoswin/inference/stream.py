@@ -3,9 +3,9 @@
 A video becomes one :class:`VideoInfo` and either :class:`ClipChunk` items (its clips, a chunk at a time), a
 :class:`VideoFailed` (it could not be read; never fatal) or a :class:`VideoSkipped` (its output already exists).
 
-- sliding windows: the frames are decoded once by :mod:`~transformers_videoswin.processing.video_io`, resized chunk
-  by chunk as they are decoded (the processor's ``decode_transform``), cropped and normalised once by
-  :meth:`VideoSwinVideoProcessor.preprocess_frames`, then gathered into windows, ``chunk_size`` windows at a time
+- sliding windows: the frames are decoded once by :func:`~transformers_videoswin.processing.decoding.decode_video`,
+  resized chunk by chunk as they are decoded (the processor's ``decode_kwargs``), cropped and normalised once by the
+  processor, then gathered into windows, ``chunk_size`` windows at a time
   (so neither a long video nor a full-resolution 4K frame sits in memory whole);
 - views: the processor's own sampling (resized while decoding too); a chunk of views is a view of the video's
   frames, not a copy.
@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..data.sources import DatasetTable, VideoEntry, dataset_key
+from ..data.sources import DatasetTable, VideoEntry, file_identity
+from ..processing.decoding import decode_video, open_video
 from ..processing.sampling import sliding_window_indices
-from ..processing.video_io import open_video
 from .outputs import OutputDirectory
 from .plan import ClipPlan
 
@@ -36,12 +36,14 @@ ACCELERATOR_BATCH_SIZE = 8
 
 @dataclass
 class VideoInfo:
-    """One video of the input, and once it is opened its clips: ``frame_indices`` ``[N, T]``, ``start_time`` /
-    ``end_time`` ``[N]`` in seconds."""
+    """One video of the input (``identity``: what its output records to be recognised, see
+    :mod:`~transformers_videoswin.data.sources`), and once it is opened its clips: ``frame_indices`` ``[N, T]``,
+    ``start_time`` / ``end_time`` ``[N]`` in seconds."""
 
     position: int
     key: str
     name: str
+    identity: dict | None = None
     num_frames: int | None = None
     fps: float | None = None
     duration: float | None = None
@@ -119,16 +121,17 @@ class VideoClipStream(torch.utils.data.IterableDataset):
 
         if isinstance(self.videos, DatasetTable):
             for position, source, name in self.videos.rows(owned):
-                yield VideoInfo(position, dataset_key(position), name), source
+                identity = self.videos.identity(position, source)
+                yield VideoInfo(position, self.videos.key(position), name, identity), source
         else:
             for entry in self.videos:
                 if owned(entry.position):
-                    yield VideoInfo(entry.position, entry.key, entry.name), entry.source
+                    yield VideoInfo(entry.position, entry.key, entry.name, file_identity(entry.source)), entry.source
 
     def __iter__(self) -> Iterator[ClipChunk | VideoFailed | VideoSkipped]:
         for video, source in self._owned_videos():
             if self.outputs is not None:
-                metadata = self.outputs.complete(video.key)
+                metadata = self.outputs.complete(video.key, video.identity)
                 if metadata is not None:
                     yield VideoSkipped(video, metadata)
                     continue
@@ -142,7 +145,8 @@ class VideoClipStream(torch.utils.data.IterableDataset):
             except Exception as error:  # noqa: BLE001 -- a bad video is recorded and skipped, never fatal
                 message = str(error) if video.name in str(error) else f"{video.name}: {error}"
                 yield VideoFailed(
-                    VideoInfo(video.position, video.key, video.name), f"{type(error).__name__}: {message}"
+                    VideoInfo(video.position, video.key, video.name, video.identity),
+                    f"{type(error).__name__}: {message}",
                 )
 
     @staticmethod
@@ -159,32 +163,23 @@ class VideoClipStream(torch.utils.data.IterableDataset):
         video.end_time = torch.from_numpy(end_frame.astype(np.float64) * scale)
 
     def _windows(self, video: VideoInfo, source) -> Iterator[ClipChunk]:
-        plan = self.plan
-        with open_video(source, backend=plan.decode_backend) as reader:
-            info = reader.info
+        plan, decode = self.plan, self.processor.decode_kwargs(decode_backend=self.plan.decode_backend)
+        with open_video(source, backend=decode.pop("backend")) as reader:
+            info, n = reader.metadata, reader.num_frames
             windows = sliding_window_indices(
-                info.num_frames, plan.window, plan.stride, plan.step(info.fps, video.name), plan.last_window
+                n, plan.window, plan.stride, plan.step(info.fps, video.name), plan.last_window
             )
-            self._describe(
-                video,
-                info.num_frames,
-                info.fps,
-                info.duration,
-                windows.indices,
-                windows.start_frame,
-                windows.end_frame,
-            )
+            self._describe(video, n, info.fps, info.duration, windows.indices, windows.start_frame, windows.end_frame)
             cached_indices, cached = np.empty(0, dtype=np.int64), None
-            resize = self.processor.decode_transform()  # frames are resized as they are decoded (a 4K frame: 25 MB)
             for offset in range(0, windows.num_windows, self.chunk_size):
                 indices = windows.indices[offset : offset + self.chunk_size]
                 unique = np.unique(indices)
                 have = np.isin(unique, cached_indices)
                 frames = None
                 new = unique[~have]
-                if new.size:
-                    decoded = reader.get_frames(new, transform=resize)
-                    fresh = self.processor.preprocess_frames(decoded, resized=resize is not None)[0]  # [n, 3, h, w]
+                if new.size:  # decoded (resized while decoding), then cropped and normalised by the processor, once
+                    decoded, _ = decode_video(reader, new, **decode)
+                    fresh = self.processor(decoded, num_clips=1, num_crops=1, return_tensors="pt")["pixel_values"][0]
                     frames = fresh.new_empty((unique.size, *fresh.shape[1:]))
                     frames[torch.from_numpy(~have)] = fresh
                 if have.any():  # frames shared with the previous chunk's windows are not decoded again

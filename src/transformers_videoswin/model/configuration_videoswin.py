@@ -1,15 +1,27 @@
+# Copyright 2026 The transformers-videoswin Authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """Video Swin Transformer configuration."""
-
-from __future__ import annotations
 
 import dataclasses
 import difflib
 
 from huggingface_hub.dataclasses import strict
 from transformers import GenerationConfig
+from transformers.activations import ACT2FN
 from transformers.backbone_utils import BackboneConfigMixin
 from transformers.configuration_utils import PreTrainedConfig
-from transformers.utils import logging
+from transformers.utils import auto_docstring, logging
 
 logger = logging.get_logger(__name__)
 
@@ -29,8 +41,10 @@ VARIANTS: dict[str, dict] = {
     "large": {"embed_dim": 192, "depths": (2, 2, 18, 2), "num_heads": (6, 12, 24, 48), "drop_path_rate": 0.2},
 }
 
-# Keys that older or hand-written config files may carry but that are derived here (see the properties below).
+# Keys that older or hand-written config files may carry but that are derived here (see the properties below), and
+# runtime choices that version 0.1 saved as architecture (the CPU strategy now lives in `cpu_windows.py`).
 _DERIVED_KEYS = ("hidden_size", "num_layers", "num_stages", "stage_names")
+_DROPPED_KEYS = ("window_strategy", "gradient_checkpointing_granularity")
 
 # Arguments besides the dataclass fields that `PreTrainedConfig` consumes, or that `save_pretrained` writes.
 _BASE_ARGUMENTS = (
@@ -78,23 +92,27 @@ _LEGACY_ARGUMENTS = (
 )
 
 
-@strict
-class VideoSwinConfig(BackboneConfigMixin, PreTrainedConfig):
-    r"""
+@auto_docstring(
+    custom_intro="""
     Configuration of a Video Swin Transformer (Liu et al., 2021). Defaults are Swin-T as released for Kinetics-400:
     patch 2x4x4, window 8x7x7, C=96, depths (2, 2, 6, 2), heads (3, 6, 12, 24), 32 frames of 224x224.
 
     Unknown arguments are rejected with the closest valid name (a typo would otherwise be kept as an unused attribute
     and the default architecture built). A config file may hold keys this class does not know, since transformers
     writes every attribute set on a config into the file: they are kept, with a warning naming the closest valid key.
-
+    """
+)
+@strict
+class VideoSwinConfig(BackboneConfigMixin, PreTrainedConfig):
+    r"""
     Args:
         num_channels (`int`, *optional*, defaults to 3):
             The number of input channels (3 for RGB).
         image_size (`int`, *optional*, defaults to 224):
             The spatial size of the clips the model was trained on (the processors read it).
         num_frames (`int`, *optional*, defaults to 32):
-            The number of frames per clip the model was trained on (the video-classification pipeline reads it).
+            The number of frames per clip the model was trained on: the processors' and the video-classification
+            pipeline's default clip length. The model itself takes clips of any length.
         patch_size (`tuple[int, int, int]`, *optional*, defaults to `(2, 4, 4)`):
             The `(time, height, width)` size of the 3D patches of the patch embedding.
         embed_dim (`int`, *optional*, defaults to 96):
@@ -129,15 +147,6 @@ class VideoSwinConfig(BackboneConfigMixin, PreTrainedConfig):
             checkpoint) slices the top-left `[:N, :N]` block of the full window's index. Set to `True` to recompute
             the geometrically correct index instead (for training new models at small resolutions). Leave `False`
             to reproduce released checkpoints.
-        window_strategy (`str`, *optional*, defaults to `"auto"`):
-            How window attention executes; both give the same numbers. `"fused"` attends every window of the batch
-            in one call (a fixed number of kernels per block: accelerators, `torch.compile`, `torch.export`),
-            `"chunked"` gathers windows in cache-sized chunks (fastest on CPU), `"auto"` picks fused on every device
-            but the CPU. A traced graph (`torch.compile`, `torch.export`) is always fused.
-        gradient_checkpointing_granularity (`str`, *optional*, defaults to `"block"`):
-            What backward recomputes under `gradient_checkpointing_enable()`: `"block"` (each block whole, as
-            transformers' `GradientCheckpointingLayer`; `every_n_layers` applies) or `"chunk"` (one chunk of windows
-            or tokens at a time: the lowest peak memory).
         out_features (`list[str]`, *optional*):
             The stages returned by [`VideoSwinBackbone`], among `"stem"`, `"stage1"` ... `"stage4"` (the last stage
             by default).
@@ -160,6 +169,8 @@ class VideoSwinConfig(BackboneConfigMixin, PreTrainedConfig):
 
     num_channels: int = 3
     image_size: int = 224
+    # Read by the processors and the pipeline, not by the model (which takes any length). In a transformers checkout,
+    # `utils/check_config_attributes.py` allows such a field per class: `SPECIAL_CASES_TO_ALLOW["VideoSwinConfig"]`.
     num_frames: int = 32
     patch_size: list[int] | tuple[int, ...] = (2, 4, 4)
     embed_dim: int = 96
@@ -176,20 +187,17 @@ class VideoSwinConfig(BackboneConfigMixin, PreTrainedConfig):
     layer_norm_eps: float = 1e-5
     initializer_range: float = 0.02
     use_exact_relative_position_index: bool = False
-    window_strategy: str = "auto"
-    gradient_checkpointing_granularity: str = "block"
     _out_features: list[str] | None = None
     _out_indices: list[int] | None = None
 
     def __post_init__(self, **kwargs):
         self._reject_unknown_arguments(kwargs)
-        for key in _DERIVED_KEYS:
+        for key in _DERIVED_KEYS + _DROPPED_KEYS:
             kwargs.pop(key, None)
         self.patch_size = tuple(self.patch_size)
         self.window_size = tuple(self.window_size)
         self.depths = tuple(self.depths)
         self.num_heads = tuple(self.num_heads)
-        self._check_architecture()
         self.set_output_features_output_indices(
             out_indices=kwargs.pop("out_indices", None), out_features=kwargs.pop("out_features", None)
         )
@@ -201,7 +209,7 @@ class VideoSwinConfig(BackboneConfigMixin, PreTrainedConfig):
         parameters (which it drops), keys derived here, and transformers 4's common attributes."""
         fields = {field.name for field in dataclasses.fields(cls)}
         generation = set(GenerationConfig._get_default_generation_params())
-        return fields | generation | {*_BASE_ARGUMENTS, *_LEGACY_ARGUMENTS, *_DERIVED_KEYS}
+        return fields | generation | {*_BASE_ARGUMENTS, *_LEGACY_ARGUMENTS, *_DERIVED_KEYS, *_DROPPED_KEYS}
 
     @classmethod
     def _describe_unknown(cls, unknown: list[str]) -> tuple[str, list[str]]:
@@ -245,8 +253,10 @@ class VideoSwinConfig(BackboneConfigMixin, PreTrainedConfig):
             setattr(config, key, value)
         return result
 
-    def _check_architecture(self) -> None:
-        """Raise a ValueError naming the field for any combination the model cannot be built from."""
+    def validate_architecture(self) -> None:
+        """Part of `@strict`-powered validation: a ValueError naming the field for any combination the model cannot be
+        built from."""
+        super().validate_architecture()
         for name in ("patch_size", "window_size"):
             value = getattr(self, name)
             if len(value) != 3 or any(not isinstance(v, int) or v <= 0 for v in value):
@@ -269,15 +279,9 @@ class VideoSwinConfig(BackboneConfigMixin, PreTrainedConfig):
                     f"`num_heads[{stage}]`={heads} must be positive and divide the width of stage {stage + 1} "
                     f"({width} = embed_dim * 2**{stage})."
                 )
-        if self.window_strategy not in ("auto", "fused", "chunked"):
+        if self.hidden_act not in ACT2FN:
             raise ValueError(
-                f"`window_strategy` must be 'auto' (fused on accelerators and when compiled, chunked on the CPU), "
-                f"'fused' or 'chunked'; got {self.window_strategy!r}."
-            )
-        if self.gradient_checkpointing_granularity not in ("block", "chunk"):
-            raise ValueError(
-                "`gradient_checkpointing_granularity` must be 'block' (recompute each block whole) or 'chunk' "
-                f"(recompute chunk by chunk, lowest memory); got {self.gradient_checkpointing_granularity!r}."
+                f"`hidden_act` must be one of transformers' activations {sorted(ACT2FN)}, got {self.hidden_act!r}."
             )
         if self.mlp_ratio <= 0:
             raise ValueError(f"`mlp_ratio` must be positive, got {self.mlp_ratio}.")
@@ -309,7 +313,7 @@ class VideoSwinConfig(BackboneConfigMixin, PreTrainedConfig):
         return ["stem"] + [f"stage{idx}" for idx in range(1, len(self.depths) + 1)]
 
     @classmethod
-    def from_variant(cls, name: str, **kwargs) -> VideoSwinConfig:
+    def from_variant(cls, name: str, **kwargs) -> "VideoSwinConfig":
         """A released architecture by name (`tiny`, `small`, `base`, `base-in22k`, `base-ssv2`, `large`)."""
         if name not in VARIANTS:
             raise ValueError(f"Unknown Video Swin variant {name!r}; expected one of {sorted(VARIANTS)}.")

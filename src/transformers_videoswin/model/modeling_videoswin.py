@@ -1,16 +1,29 @@
+# Copyright 2026 The transformers-videoswin Authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """PyTorch Video Swin Transformer (Liu et al., 2021, arXiv:2106.13230), exact to the official implementation.
 
-The story, top to bottom: window geometry helpers, the 3D patch embedding, shifted-window attention with a relative
-position bias, the Swin block, a stage (blocks + patch merging), the encoder, the pretrained base class, and the
-heads (video classification and a multi-scale backbone for dense tasks).
+Top to bottom: window geometry, the 3D patch embedding, shifted-window attention with a relative position bias, the
+Swin layer, a stage (layers + patch merging), the encoder, the pretrained base class and the heads (video
+classification and a multi-scale backbone). Inside the network, activations are channels-last volumes
+`[batch, depth, height, width, channels]`, depth being the (patchified) time axis.
 
-Inside the network, activations are channels-last volumes `[batch, depth, height, width, channels]` where depth is
-the (patchified) time axis.
+This file is the reference and the accelerator path. On the CPU, `cpu_windows.py` runs the same layers chunk by chunk
+(same numbers, less memory traffic); it replaces their forward and is never imported from here.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,14 +31,15 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.backbone_utils import BackboneMixin
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BackboneOutput
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, PreTrainedModel
-from transformers.utils import ModelOutput, auto_docstring, can_return_tuple, logging
+from transformers.processing_utils import Unpack
+from transformers.pytorch_utils import compile_compatible_method_lru_cache
+from transformers.utils import ModelOutput, TransformersKwargs, auto_docstring, can_return_tuple
 from transformers.utils.output_capturing import (
     OutputRecorder,
     capture_outputs,
@@ -34,11 +48,12 @@ from transformers.utils.output_capturing import (
 )
 
 from .configuration_videoswin import VideoSwinConfig
-from .window_engine import WindowEngine, broadcast_over_windows
 
 Size3D = tuple[int, int, int]
 
-logger = logging.get_logger(__name__)
+# Value the official code writes into the shift mask between tokens of different regions (not -inf).
+SHIFT_MASK_VALUE = -100.0
+
 
 # ---------------------------------------------------------------------------------------------------------------
 # Window geometry
@@ -52,14 +67,59 @@ def effective_window_and_shift(input_size: Size3D, window_size: Size3D, shift_si
     return window, shift
 
 
-def relative_position_index(window: Size3D, table_window: Size3D | None = None) -> torch.Tensor:
+def padded_size(size: Size3D, window: Size3D) -> Size3D:
+    """`size` rounded up to a multiple of `window` on every axis."""
+    return tuple(math.ceil(s / w) * w for s, w in zip(size, window))
+
+
+def relative_position_index(
+    window: Size3D, table_window: Size3D | None = None, device: torch.device | None = None
+) -> torch.Tensor:
     """`[N, N]` index into a bias table of size `prod(2 * table_window - 1)` for the tokens of one `window` (d-major)."""
     table_window = window if table_window is None else table_window
-    coords = torch.stack(torch.meshgrid(*(torch.arange(w) for w in window), indexing="ij")).flatten(1)  # [3, N]
-    relative = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0)  # [N, N, 3]
-    relative = relative + torch.tensor([w - 1 for w in table_window])
-    strides = torch.tensor([(2 * table_window[1] - 1) * (2 * table_window[2] - 1), 2 * table_window[2] - 1, 1])
-    return (relative * strides).sum(-1)
+    coords = torch.stack(torch.meshgrid(*(torch.arange(w, device=device) for w in window), indexing="ij")).flatten(1)
+    relative = coords[:, :, None] - coords[:, None, :]  # [3, N, N]
+    strides = ((2 * table_window[1] - 1) * (2 * table_window[2] - 1), 2 * table_window[2] - 1, 1)
+    return sum((relative[axis] + table_window[axis] - 1) * strides[axis] for axis in range(3))
+
+
+def window_partition(hidden_states: torch.Tensor, window: Size3D) -> torch.Tensor:
+    """`[B, D, H, W, C]` (sizes divisible by the window) -> `[B, num_windows, window_volume, C]`, windows in d, h, w order."""
+    batch, depth, height, width, channels = hidden_states.shape
+    wd, wh, ww = window
+    hidden_states = hidden_states.view(batch, depth // wd, wd, height // wh, wh, width // ww, ww, channels)
+    return hidden_states.permute(0, 1, 3, 5, 2, 4, 6, 7).reshape(batch, -1, wd * wh * ww, channels)
+
+
+def window_reverse(windows: torch.Tensor, window: Size3D, padded: Size3D) -> torch.Tensor:
+    """`[B, num_windows, window_volume, C]` -> `[B, D, H, W, C]` of the padded volume (the inverse of the partition)."""
+    batch, channels = windows.shape[0], windows.shape[-1]
+    (wd, wh, ww), (depth, height, width) = window, padded
+    windows = windows.view(batch, depth // wd, height // wh, width // ww, wd, wh, ww, channels)
+    return windows.permute(0, 1, 4, 2, 5, 3, 6, 7).reshape(batch, depth, height, width, channels)
+
+
+def shift_region_labels(padded: Size3D, window: Size3D, shift: Size3D, device: torch.device) -> torch.Tensor:
+    """`[num_windows, N]` region of each window token: a cyclic shift by `-shift` brings up to 3 regions per axis
+    (`[0, -window)`, `[-window, -shift)`, `[-shift, end)` of the padded volume) into one window."""
+    labels = [
+        (torch.arange(p, device=device) >= p - w).long() + (torch.arange(p, device=device) >= p - s).long()
+        if s
+        else torch.zeros(p, dtype=torch.long, device=device)
+        for p, w, s in zip(padded, window, shift)
+    ]
+    labels = labels[0][:, None, None] * 9 + labels[1][None, :, None] * 3 + labels[2][None, None, :]
+    return window_partition(labels[None, ..., None], window)[0, ..., 0]
+
+
+@compile_compatible_method_lru_cache(maxsize=64)
+def shift_window_mask(padded: Size3D, window: Size3D, shift: Size3D, device: torch.device) -> torch.Tensor:
+    """`[num_windows, N, N]` additive mask (0 inside a region, -100 across regions), built on `device` once per
+    geometry (and inline, on the input's device, in a traced graph)."""
+    with torch.inference_mode(False):  # usable by a later training step even when first built for inference
+        labels = shift_region_labels(padded, window, shift, device)
+        different = labels[:, None, :] != labels[:, :, None]
+        return torch.zeros(different.shape, device=device).masked_fill(different, SHIFT_MASK_VALUE)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -95,17 +155,11 @@ class VideoSwinEmbeddings(nn.Module):
         self.patch_embeddings = VideoSwinPatchEmbeddings(config)
         self.norm = nn.LayerNorm(config.embed_dim, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
-        self.window_engine = WindowEngine(config.window_strategy)
-
-    def embed_patches(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """`[B, T, C, H, W]` -> `[B, T', H', W', embed_dim]`: patches, then the patch norm."""
-        embeddings = self.patch_embeddings(pixel_values.transpose(1, 2))
-        return self.norm(embeddings.permute(0, 2, 3, 4, 1))
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """`[B, T, C, H, W]` pixel values -> `[B, T', H', W', embed_dim]` token volume."""
-        time_step = self.patch_embeddings.patch_size[0]
-        return self.dropout(self.window_engine.map_slabs(self.embed_patches, pixel_values, time_step))
+        embeddings = self.patch_embeddings(pixel_values.transpose(1, 2))
+        return self.dropout(self.norm(embeddings.permute(0, 2, 3, 4, 1)))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -123,14 +177,17 @@ def eager_attention_forward(
     dropout: float = 0.0,
     **kwargs,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Plain softmax attention on `[batch, heads, N, head_dim]`; returns `[batch, N, heads, head_dim]` and the weights."""
+    """Plain softmax attention on `[batch, heads, N, head_dim]`; returns `[batch, N, heads, head_dim]` and the
+    `[windows, module.num_heads, N, N]` weights (the heads of a call may be the windows x heads of a clip)."""
     attn_weights = torch.matmul(query * scaling, key.transpose(2, 3))
     if attention_mask is not None:
         attn_weights = attn_weights + attention_mask
     attn_weights = F.softmax(attn_weights, dim=-1, dtype=torch.float32).to(query.dtype)
     if dropout > 0.0:  # dropout with p=0 would still keep a mask and a copy of the weights for backward
         attn_weights = F.dropout(attn_weights, p=dropout, training=module.training)
-    attn_output = torch.matmul(attn_weights, value).transpose(1, 2).contiguous()
+    # One map per window, and the values multiplied with that very tensor, so that gradients reach the returned maps
+    attn_weights = attn_weights.view(-1, module.num_heads, *attn_weights.shape[-2:])
+    attn_output = torch.matmul(attn_weights.view(*query.shape[:-1], -1), value).transpose(1, 2).contiguous()
     return attn_output, attn_weights
 
 
@@ -155,71 +212,63 @@ class VideoSwinDropPath(nn.Module):
         return f"p={self.drop_prob}"
 
 
-class VideoSwinWindowAttention(nn.Module):
+class VideoSwinAttention(nn.Module):
     """Multi-head self-attention inside each 3D window, with a learned relative position bias.
 
-    The bias (and, in shifted blocks, the shift mask) reaches the attention kernel as one additive mask, so that the
+    The bias (and, in shifted layers, the shift mask) reaches the attention kernel as one additive mask, so that the
     same code runs through eager attention or `torch.nn.functional.scaled_dot_product_attention`.
     """
 
-    def __init__(self, config: VideoSwinConfig, dim: int, num_heads: int):
+    def __init__(self, config: VideoSwinConfig, stage_idx: int):
         super().__init__()
         self.config = config
-        self.num_heads = num_heads
-        self.head_dim = dim // num_heads
+        dim = config.embed_dim * 2**stage_idx
+        self.num_heads = config.num_heads[stage_idx]
+        self.head_dim = dim // self.num_heads
         self.scaling = self.head_dim**-0.5
         self.is_causal = False
         self.window_size = tuple(config.window_size)
         self.attention_dropout = config.attention_probs_dropout_prob
 
         table_size = math.prod(2 * w - 1 for w in self.window_size)
-        self.relative_position_bias_table = nn.Parameter(torch.zeros(table_size, num_heads))
-        self.register_buffer("relative_position_index", relative_position_index(self.window_size), persistent=False)
+        self.relative_position_bias_table = nn.Parameter(torch.zeros(table_size, self.num_heads))
+        self.relative_position_index = nn.Buffer(relative_position_index(self.window_size), persistent=False)
         self.qkv = nn.Linear(dim, 3 * dim, bias=config.qkv_bias)
         self.proj = nn.Linear(dim, dim)
         self.proj_dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    @property
-    def materializes_weights(self) -> bool:
-        """Whether the `[windows, heads, N, N]` weights exist in memory (eager attention)."""
-        return self.config._attn_implementation == "eager"
-
     def relative_position_bias(self, window: Size3D) -> torch.Tensor:
-        """`[heads, N, N]` bias for an effective `window` of N tokens.
-
-        Faithful mode (default) slices the top-left `[:N, :N]` of the configured window's index, as the official code
-        and every released checkpoint do; the exact mode recomputes the index for the smaller window.
-        """
+        """`[heads, N, N]` bias for an effective `window` of N tokens."""
         num_tokens = math.prod(window)
-        if window == self.window_size or not self.config.use_exact_relative_position_index:
-            index = self.relative_position_index[:num_tokens, :num_tokens]
+        # CODEPATH: released checkpoints (and the official code) slice the top-left `[:N, :N]` of the configured
+        # window's index when a stage's window is smaller; `use_exact_relative_position_index` models recompute it.
+        if window != self.window_size and self.config.use_exact_relative_position_index:
+            index = relative_position_index(window, self.window_size, device=self.relative_position_index.device)
         else:
-            index = relative_position_index(window, self.window_size).to(self.relative_position_index.device)
+            index = self.relative_position_index[:num_tokens, :num_tokens]
         # Gathered along the rows of the transposed table, so that the bias comes out contiguous, as the attention
-        # kernels want it (the faster of the gathers measured on CPU).
+        # kernels want it.
         table = self.relative_position_bias_table.t().contiguous()  # [heads, table_size]
         bias = torch.gather(table, 1, index.reshape(1, -1).expand(table.shape[0], -1))
         return bias.view(-1, num_tokens, num_tokens)
 
     def forward(
-        self, windows: torch.Tensor, mask: torch.Tensor, output_attentions: bool = False
+        self, hidden_states: torch.Tensor, attention_mask: torch.Tensor, **kwargs: Unpack[TransformersKwargs]
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """`[G, W, N, C]` normed windows (G groups of W) and their additive mask (bias, plus the shift mask), either
-        `[1, heads, N, N]` shared by every window or `[W, heads, N, N]` one per window of a group -> attention output
-        `[G, W, N, C]` and, under eager attention, the `[G * W, heads, N, N]` weights. With `output_attentions`, the
-        weights returned are the very tensor the values are multiplied with (so that gradients reach them)."""
-        groups, per_group, num_tokens, channels = windows.shape
-        qkv = self.qkv(windows)
-        if output_attentions and mask.shape[0] != 1:  # one mask per window of the whole batch, weights as computed
-            mask = mask.expand(groups, -1, -1, -1, -1).reshape(-1, *mask.shape[1:])
-        if mask.shape[0] == 1 or output_attentions:  # windows are the batch of the attention call
-            qkv = qkv.view(groups * per_group, num_tokens, 3, self.num_heads, self.head_dim)
-            query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each [G * W, heads, N, head_dim], no copy
-            mask = broadcast_over_windows(mask, query.shape[0])
-        else:  # a mask per window, broadcast over the groups: windows x heads are the heads of the attention call
-            qkv = qkv.view(groups, per_group, num_tokens, 3, self.num_heads, self.head_dim).permute(3, 0, 1, 4, 2, 5)
-            query, key, value = qkv.reshape(3, groups, per_group * self.num_heads, num_tokens, -1).unbind(0)
-            mask = mask.reshape(1, per_group * self.num_heads, num_tokens, num_tokens)  # [1, W * heads, N, N]
+        """`[B, W, N, C]` windows (W per clip) and their additive mask -> `[B, W, N, C]` and, under eager attention,
+        the `[B * W, heads, N, N]` weights. The mask is `[1, heads, N, N]`, shared by every window, or `[W, heads, N, N]`,
+        one per window of a clip (the shifted layers)."""
+        batch, num_windows, num_tokens, channels = hidden_states.shape
+        qkv = self.qkv(hidden_states).view(batch, num_windows, num_tokens, 3, self.num_heads, self.head_dim)
+        qkv = qkv.permute(3, 0, 1, 4, 2, 5)  # [3, B, W, heads, N, head_dim]
+        if attention_mask.shape[0] == 1:  # one mask for all: the windows are the batch of the attention call
+            query, key, value = qkv.flatten(1, 2).unbind(0)  # each [B * W, heads, N, head_dim], no copy
+            if torch.compiler.is_compiling():  # a traced graph needs no guard on the window count
+                attention_mask = attention_mask.expand(query.shape[0], -1, -1, -1)
+        else:  # a mask per window: a clip's windows x heads are the heads of the call, the mask broadcasts over clips
+            query, key, value = qkv.reshape(3, batch, num_windows * self.num_heads, num_tokens, -1).unbind(0)
+            attention_mask = attention_mask.reshape(1, num_windows * self.num_heads, num_tokens, num_tokens)
+
         attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
             self.config._attn_implementation, eager_attention_forward
         )
@@ -228,27 +277,60 @@ class VideoSwinWindowAttention(nn.Module):
             query,
             key,
             value,
-            mask,
+            attention_mask,
             dropout=self.attention_dropout if self.training else 0.0,
             scaling=self.scaling,
+            **kwargs,
         )
-        if mask.shape[1] != self.num_heads:  # [G, N, W * heads, head_dim] -> [G, W, N, heads, head_dim]
-            attn_output = attn_output.view(groups, num_tokens, per_group, self.num_heads, -1).transpose(1, 2)
-        attn_output = attn_output.reshape(groups, per_group, num_tokens, channels)
-        if attn_weights is not None and attn_weights.shape[0] != groups * per_group:
-            attn_weights = attn_weights.view(groups * per_group, self.num_heads, num_tokens, num_tokens)
-        return self.proj_dropout(self.proj(attn_output)), attn_weights
+        if attention_mask.shape[1] == self.num_heads:  # [B * W, N, heads, head_dim]
+            attn_output = attn_output.view(batch, num_windows, num_tokens, self.num_heads, self.head_dim)
+        else:  # [B, N, W * heads, head_dim]
+            attn_output = attn_output.view(batch, num_tokens, num_windows, self.num_heads, self.head_dim)
+            attn_output = attn_output.transpose(1, 2)
+        attn_output = self.proj_dropout(self.proj(attn_output.reshape(batch, num_windows, num_tokens, channels)))
+        return attn_output, attn_weights
+
+
+def shifted_window_attention(
+    hidden_states: torch.Tensor,
+    attention: VideoSwinAttention,
+    window: Size3D,
+    shift: Size3D,
+    **kwargs: Unpack[TransformersKwargs],
+) -> torch.Tensor:
+    """W-MSA (`shift` all zero) or SW-MSA over a normed `[B, D, H, W, C]` volume, every window in one attention call."""
+    size = tuple(hidden_states.shape[1:4])
+    padded = padded_size(size, window)
+    # 1. pad with zeros up to window multiples (after the norm, as in the official code): [B, D', H', W', C]
+    if padded != size:
+        pads = (0, 0, 0, padded[2] - size[2], 0, padded[1] - size[1], 0, padded[0] - size[0])
+        hidden_states = F.pad(hidden_states, pads)
+    # 2. shift: cyclic roll by -shift
+    if any(shift):
+        hidden_states = torch.roll(hidden_states, shifts=tuple(-s for s in shift), dims=(1, 2, 3))
+    # 3. partition: [B, num_windows, N, C]
+    windows = window_partition(hidden_states, window)
+    # 4. attention, masked by the [1, heads, N, N] bias plus, when shifted, the [num_windows, 1, N, N] shift mask
+    mask = attention.relative_position_bias(window).to(hidden_states.dtype).unsqueeze(0)
+    if any(shift):
+        mask = mask + shift_window_mask(padded, window, shift, hidden_states.device).to(mask.dtype).unsqueeze(1)
+    attn_output = attention(windows, mask, **kwargs)[0]
+    # 5. reverse: un-partition, roll back by +shift, crop the padding: [B, D, H, W, C]
+    attn_output = window_reverse(attn_output, window, padded)
+    if any(shift):
+        attn_output = torch.roll(attn_output, shifts=shift, dims=(1, 2, 3))
+    return attn_output[:, : size[0], : size[1], : size[2]]
 
 
 class VideoSwinMLP(nn.Module):
     """Two-layer MLP, `dim` -> `mlp_ratio * dim` -> `dim`."""
 
-    def __init__(self, config: VideoSwinConfig, dim: int):
+    def __init__(self, config: VideoSwinConfig, stage_idx: int):
         super().__init__()
-        self.hidden_dim = hidden_dim = int(dim * config.mlp_ratio)
-        self.fc1 = nn.Linear(dim, hidden_dim)
+        dim = config.embed_dim * 2**stage_idx
+        self.fc1 = nn.Linear(dim, int(dim * config.mlp_ratio))
         self.act = ACT2FN[config.hidden_act]
-        self.fc2 = nn.Linear(hidden_dim, dim)
+        self.fc2 = nn.Linear(int(dim * config.mlp_ratio), dim)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
@@ -257,77 +339,54 @@ class VideoSwinMLP(nn.Module):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Swin block and stage
+# Swin layer and stage
 # ---------------------------------------------------------------------------------------------------------------
 
 
-class VideoSwinBlock(GradientCheckpointingLayer):
-    """Pre-norm block: x + DropPath(W-MSA or SW-MSA(LN(x))), then x + DropPath(MLP(LN(x))).
+def drop_path_rates(config: VideoSwinConfig) -> list[float]:
+    """Stochastic-depth rate of every layer of the network: linear from 0 to `drop_path_rate` (plain Python, so that
+    the model builds on the meta device)."""
+    total = sum(config.depths)
+    return [config.drop_path_rate * index / max(total - 1, 1) for index in range(total)]
 
-    Both residual branches run through a `WindowEngine` (`window_engine.py`): fused windows on accelerators, chunks
-    of windows and tokens on the CPU, same numbers. Under gradient checkpointing
-    (`model.gradient_checkpointing_enable()`) backward recomputes the whole block; with
-    `config.gradient_checkpointing_granularity="chunk"` it recomputes each branch (on the CPU: each chunk) instead.
-    """
 
-    chunk_checkpointing = False  # set instead of `gradient_checkpointing` for the "chunk" granularity
+class VideoSwinLayer(GradientCheckpointingLayer):
+    """Pre-norm Swin layer: x + DropPath(W-MSA or SW-MSA(LN(x))), then x + DropPath(MLP(LN(x)))."""
 
-    def __init__(self, config: VideoSwinConfig, dim: int, num_heads: int, drop_path: float):
+    def __init__(self, config: VideoSwinConfig, stage_idx: int, layer_idx: int):
         super().__init__()
-        self.drop_path = VideoSwinDropPath(drop_path)
+        dim = config.embed_dim * 2**stage_idx
+        self.drop_path = VideoSwinDropPath(drop_path_rates(config)[sum(config.depths[:stage_idx]) + layer_idx])
         self.layernorm_before = nn.LayerNorm(dim, eps=config.layer_norm_eps)
-        self.attention = VideoSwinWindowAttention(config, dim, num_heads)
+        self.attention = VideoSwinAttention(config, stage_idx)
         self.layernorm_after = nn.LayerNorm(dim, eps=config.layer_norm_eps)
-        self.mlp = VideoSwinMLP(config, dim)
-        self.window_engine = WindowEngine(config.window_strategy)
-
-    def feed_forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        """`[..., C]` -> `[..., C]`: LayerNorm, then the MLP."""
-        return self.mlp(self.layernorm_after(hidden_states))
+        self.mlp = VideoSwinMLP(config, stage_idx)
 
     def forward(
-        self, hidden_states: torch.Tensor, window: Size3D, shift: Size3D, output_attentions: bool = False
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """`[B, D, H, W, C]` -> `[B, D, H, W, C]`, and with `output_attentions` the `[B * num_windows, heads, N, N]`
-        attention weights in the official window order (eager attention only). `shift` is zero in even blocks."""
-        checkpoint = self._gradient_checkpointing_func if self.chunk_checkpointing and self.training else None
-        drop_path = self.drop_path if self.training else None
-        bias = self.attention.relative_position_bias(window).to(hidden_states.dtype)  # [heads, N, N]
-        attention = functools.partial(self.attention, output_attentions=output_attentions)
-        # x + DropPath(W-MSA(LN(x))), shifted (SW-MSA) in odd blocks
-        hidden_states, attn_weights = self.window_engine.add_window_attention(
-            hidden_states,
-            self.layernorm_before,
-            attention,
-            bias,
-            window,
-            shift,
-            drop_path,
-            checkpoint,
-            return_weights=output_attentions,
-            eager=self.attention.materializes_weights,
-        )
-        # x + DropPath(MLP(LN(x)))
-        hidden_states = self.window_engine.add_feed_forward(
-            hidden_states, self.feed_forward, self.mlp.hidden_dim, drop_path, checkpoint
-        )
-        return hidden_states, attn_weights
+        self, hidden_states: torch.Tensor, window: Size3D, shift: Size3D, **kwargs: Unpack[TransformersKwargs]
+    ) -> torch.Tensor:
+        """`[B, D, H, W, C]` -> `[B, D, H, W, C]`; `shift` is all zero in even layers."""
+        shortcut = hidden_states
+        hidden_states = self.layernorm_before(hidden_states)
+        hidden_states = shifted_window_attention(hidden_states, self.attention, window, shift, **kwargs)
+        hidden_states = shortcut + self.drop_path(hidden_states)
+
+        shortcut = hidden_states
+        hidden_states = self.mlp(self.layernorm_after(hidden_states))
+        hidden_states = shortcut + self.drop_path(hidden_states)
+        return hidden_states
 
 
 class VideoSwinPatchMerging(nn.Module):
     """Spatial 2x2 downsampling: concatenate neighbours (official order), LayerNorm(4C), Linear(4C -> 2C, no bias)."""
 
-    def __init__(self, config: VideoSwinConfig, dim: int):
+    def __init__(self, config: VideoSwinConfig, stage_idx: int):
         super().__init__()
+        dim = config.embed_dim * 2**stage_idx
         self.norm = nn.LayerNorm(4 * dim, eps=config.layer_norm_eps)
         self.reduction = nn.Linear(4 * dim, 2 * dim, bias=False)
-        self.window_engine = WindowEngine(config.window_strategy)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        """`[B, D, H, W, C]` -> `[B, D, ceil(H/2), ceil(W/2), 2C]`."""
-        return self.window_engine.map_slabs(self.merge, hidden_states)
-
-    def merge(self, hidden_states: torch.Tensor) -> torch.Tensor:
         """`[B, D, H, W, C]` -> `[B, D, ceil(H/2), ceil(W/2), 2C]`: each 2x2 neighbourhood, normed and reduced."""
         height, width = hidden_states.shape[2:4]
         if height % 2 or width % 2:
@@ -345,36 +404,34 @@ class VideoSwinPatchMerging(nn.Module):
 
 
 class VideoSwinStage(nn.Module):
-    """`depth` blocks alternating regular and shifted windows, then (except in the last stage) patch merging."""
+    """Layers alternating regular and shifted windows, then (except in the last stage) patch merging."""
 
-    def __init__(
-        self, config: VideoSwinConfig, dim: int, depth: int, num_heads: int, drop_path: list[float], downsample: bool
-    ):
+    def __init__(self, config: VideoSwinConfig, stage_idx: int):
         super().__init__()
         self.window_size = tuple(config.window_size)
         self.shift_size = tuple(w // 2 for w in self.window_size)
         self.blocks = nn.ModuleList(
-            [VideoSwinBlock(config, dim, num_heads, drop_path[index]) for index in range(depth)]
+            [VideoSwinLayer(config, stage_idx, layer_idx) for layer_idx in range(config.depths[stage_idx])]
         )
-        self.downsample = VideoSwinPatchMerging(config, dim) if downsample else None
+        has_merging = stage_idx < len(config.depths) - 1
+        self.downsample = VideoSwinPatchMerging(config, stage_idx) if has_merging else None
 
     def forward(
         self,
         hidden_states: torch.Tensor,
         input_dimensions: Size3D,
-        output_attentions: bool = False,
         downsample: bool = True,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> tuple[torch.Tensor, torch.Tensor, Size3D]:
         """`[B, D * H * W, C]` tokens of a `(D, H, W)` volume -> (`[B, D * H' * W', C']` after merging, the
-        `[B, D * H * W, C]` stage output the merging reads, `(D, H', W')`). The stage output is what
-        `hidden_states` returns, so that gradients reach it."""
+        `[B, D * H * W, C]` stage output the merging reads, `(D, H', W')`). The stage output is what `hidden_states`
+        records, so that gradients reach it."""
         batch, _, channels = hidden_states.shape
         size = tuple(input_dimensions)
         window, shift = effective_window_and_shift(size, self.window_size, self.shift_size)
         volume = hidden_states.view(batch, *size, channels)
-        for index, block in enumerate(self.blocks):
-            block_shift = shift if index % 2 else (0, 0, 0)
-            volume = block(volume, window, block_shift, output_attentions)[0]
+        for index, layer in enumerate(self.blocks):
+            volume = layer(volume, window, shift if index % 2 else (0, 0, 0), **kwargs)
 
         stage_output = volume.view(batch, -1, channels)
         if self.downsample is None or not downsample:
@@ -386,29 +443,14 @@ class VideoSwinStage(nn.Module):
 class VideoSwinEncoder(nn.Module):
     def __init__(self, config: VideoSwinConfig):
         super().__init__()
-        # Linearly increasing stochastic-depth rates, in plain Python so that the model builds on the meta device.
-        total = sum(config.depths)
-        rates = [config.drop_path_rate * index / max(total - 1, 1) for index in range(total)]
-        self.layers = nn.ModuleList()
-        for index, depth in enumerate(config.depths):
-            start = sum(config.depths[:index])
-            self.layers.append(
-                VideoSwinStage(
-                    config,
-                    dim=config.embed_dim * 2**index,
-                    depth=depth,
-                    num_heads=config.num_heads[index],
-                    drop_path=rates[start : start + depth],
-                    downsample=index < config.num_stages - 1,
-                )
-            )
+        self.layers = nn.ModuleList([VideoSwinStage(config, stage_idx) for stage_idx in range(len(config.depths))])
 
     def forward(
         self,
         hidden_states: torch.Tensor,
-        output_attentions: bool = False,
         num_stages: int | None = None,
         keep_stage_outputs: bool = True,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> tuple[torch.Tensor, tuple[torch.Tensor | None, ...], tuple[Size3D, ...]]:
         """Runs the first `num_stages` stages (all by default) on `[B, D, H, W, C]` embeddings. Returns the last
         stage's `[B, D' * H' * W', C']` output, every stage's input-side tokens (the embeddings, then each stage's
@@ -421,7 +463,7 @@ class VideoSwinEncoder(nn.Module):
         for index, stage in enumerate(stages):
             size = input_dimensions
             hidden_states, stage_output, input_dimensions = stage(
-                hidden_states, input_dimensions, output_attentions, index < len(stages) - 1
+                hidden_states, input_dimensions, downsample=index < len(stages) - 1, **kwargs
             )
             stage_outputs += (stage_output if keep_stage_outputs else None,)
             sizes += (size,)
@@ -442,52 +484,26 @@ class VideoSwinPreTrainedModel(PreTrainedModel):
     main_input_name = "pixel_values"
     input_modalities = ("video",)
     supports_gradient_checkpointing = True
-    _no_split_modules = ["VideoSwinBlock"]
+    _no_split_modules = ["VideoSwinLayer"]
     _supports_sdpa = True
     _supports_flash_attn = False
     _supports_flex_attn = False
     _supports_attention_backend = True
     _can_compile_fullgraph = True  # tests/model: fullgraph compile for inference, training and recorded outputs
+    accepts_loss_kwargs = False  # the loss is a per-batch mean: Trainer divides it by gradient accumulation
     # `hidden_states`: the embeddings (the first stage's input), then each stage's output before its patch merging;
-    # `attentions`: one map per block. Forward hooks record the tensors the forward pass computes with.
+    # `attentions`: one map per layer. Forward hooks record the tensors the forward pass computes with.
     _can_record_outputs = {
         "hidden_states": OutputRecorder(VideoSwinStage, index=1, capture_initial_hidden_state=True),
-        "attentions": OutputRecorder(VideoSwinBlock, index=1),
+        "attentions": OutputRecorder(VideoSwinAttention, index=1),
     }
     # Official checkpoints store the index as a buffer; ours is recomputed (non-persistent).
     _keys_to_ignore_on_load_unexpected = [r"relative_position_index"]
-
-    def _output_flags(self, output_attentions: bool | None, output_hidden_states: bool | None) -> tuple[bool, bool]:
-        """The per-call output flags, falling back to the config's. Attention maps need eager attention: under any
-        other implementation they are not computed, and a warning says so (rather than an empty tuple in silence)."""
-        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
-        output_hidden_states = (
-            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
-        )
-        if output_attentions and self.config._attn_implementation != "eager":
-            logger.warning_once(
-                f"`output_attentions=True` returns no attention maps with attn_implementation="
-                f"{self.config._attn_implementation!r}: the fused kernels never form them. Load the model with "
-                '`attn_implementation="eager"` (or call `model.set_attn_implementation("eager")`) to get them.'
-            )
-        return output_attentions, output_hidden_states
 
     def _selected_hidden_states(self, output_hidden_states: bool | int | list[int], count: int) -> set[int]:
         """The hidden states `output_hidden_states` asks for: all of them, or the given (possibly negative) indices."""
         selected = selected_hidden_states(output_hidden_states)
         return set(range(count)) if selected is None else resolve_hidden_states_indices(self, selected, count)
-
-    def _set_gradient_checkpointing(
-        self, enable: bool = True, gradient_checkpointing_func: Callable = checkpoint, every_n_layers: int = 1
-    ) -> None:
-        """transformers' switch; with `config.gradient_checkpointing_granularity="chunk"` the chosen blocks recompute
-        chunk by chunk instead of as a whole (their flag moves to `chunk_checkpointing`)."""
-        super()._set_gradient_checkpointing(enable, gradient_checkpointing_func, every_n_layers)
-        chunks = self.config.gradient_checkpointing_granularity == "chunk"
-        for module in self.modules():
-            if isinstance(module, VideoSwinBlock):
-                module.chunk_checkpointing = chunks and module.gradient_checkpointing
-                module.gradient_checkpointing = not chunks and module.gradient_checkpointing
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
@@ -497,7 +513,7 @@ class VideoSwinPreTrainedModel(PreTrainedModel):
             init.trunc_normal_(module.weight, std=std)
             if module.bias is not None:
                 init.zeros_(module.bias)
-        elif isinstance(module, VideoSwinWindowAttention):
+        elif isinstance(module, VideoSwinAttention):
             init.trunc_normal_(module.relative_position_bias_table, std=std)
             init.copy_(module.relative_position_index, relative_position_index(module.window_size))
         else:
@@ -551,6 +567,7 @@ def to_channels_first(hidden_states: torch.Tensor) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------------------------------
 
 
+@auto_docstring(custom_intro="The output of [`VideoSwinModel`].")
 @dataclass
 class VideoSwinModelOutput(ModelOutput):
     r"""
@@ -562,7 +579,7 @@ class VideoSwinModelOutput(ModelOutput):
         The patch embeddings and the output of each stage (before its patch merging), `(batch_size, num_tokens_i,
         channels_i)`. Returned with `output_hidden_states=True`.
     attentions (`tuple(torch.FloatTensor)`, *optional*):
-        One `(batch_size * num_windows, num_heads, window_volume, window_volume)` tensor per block. Returned with
+        One `(batch_size * num_windows, num_heads, window_volume, window_volume)` tensor per layer. Returned with
         `output_attentions=True` under eager attention.
     reshaped_hidden_states (`tuple(torch.FloatTensor)`, *optional*):
         The same as `hidden_states` with the time axis kept: `(batch_size, channels_i, time_i, height_i, width_i)`.
@@ -596,20 +613,13 @@ class VideoSwinModel(VideoSwinPreTrainedModel):
     def get_input_embeddings(self) -> VideoSwinPatchEmbeddings:
         return self.embeddings.patch_embeddings
 
-    def embed(self, pixel_values: torch.Tensor | None) -> torch.Tensor:
-        """Validated `[B, T, C, H, W]` pixel values, cast to the model's dtype -> `[B, T', H', W', C]` tokens."""
-        check_pixel_values(pixel_values, self.config.num_channels)
-        return self.embeddings(pixel_values.to(self.embeddings.patch_embeddings.projection.weight.dtype))
-
     @capture_outputs(tie_last_hidden_states=False)
     @auto_docstring
     def forward(
         self,
         pixel_values: torch.Tensor | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
         num_stages: int | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> VideoSwinModelOutput:
         r"""
         pixel_values (`torch.FloatTensor` of shape `(batch_size, num_frames, num_channels, height, width)`):
@@ -618,9 +628,11 @@ class VideoSwinModel(VideoSwinPreTrainedModel):
         num_stages (`int`, *optional*):
             Run only the first `num_stages` stages (the backbone's shortcut); all by default.
         """
-        output_attentions, output_hidden_states = self._output_flags(output_attentions, output_hidden_states)
+        check_pixel_values(pixel_values, self.config.num_channels)
+        embeddings = self.embeddings(pixel_values.to(self.embeddings.patch_embeddings.projection.weight.dtype))
+        output_hidden_states = kwargs.get("output_hidden_states", self.config.output_hidden_states)
         hidden_states, stage_outputs, sizes = self.encoder(
-            self.embed(pixel_values), output_attentions, num_stages, keep_stage_outputs=bool(output_hidden_states)
+            embeddings, num_stages, keep_stage_outputs=bool(output_hidden_states), **kwargs
         )
         if self.layernorm is not None and len(stage_outputs) == len(self.encoder.layers) + 1:
             hidden_states = self.layernorm(hidden_states)
@@ -638,6 +650,7 @@ class VideoSwinModel(VideoSwinPreTrainedModel):
         )
 
 
+@auto_docstring(custom_intro="The output of [`VideoSwinForVideoClassification`].")
 @dataclass
 class VideoSwinVideoClassifierOutput(ModelOutput):
     r"""
@@ -645,7 +658,11 @@ class VideoSwinVideoClassifierOutput(ModelOutput):
         Classification (or regression) loss, chosen by `config.problem_type`, when `labels` are given.
     logits (`torch.FloatTensor` of shape `(batch_size, num_labels)`):
         Classification scores before softmax.
-    hidden_states, attentions, reshaped_hidden_states:
+    hidden_states (`tuple(torch.FloatTensor)`, *optional*):
+        As in [`VideoSwinModelOutput`].
+    attentions (`tuple(torch.FloatTensor)`, *optional*):
+        As in [`VideoSwinModelOutput`].
+    reshaped_hidden_states (`tuple(torch.FloatTensor)`, *optional*):
         As in [`VideoSwinModelOutput`].
     """
 
@@ -672,9 +689,7 @@ class VideoSwinForVideoClassification(VideoSwinPreTrainedModel):
         self,
         pixel_values: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> VideoSwinVideoClassifierOutput:
         r"""
         pixel_values (`torch.FloatTensor` of shape `(batch_size, num_frames, num_channels, height, width)`):
@@ -683,13 +698,7 @@ class VideoSwinForVideoClassification(VideoSwinPreTrainedModel):
             Class indices (or targets of multi-label classification and regression); the loss follows
             `config.problem_type`.
         """
-        output_attentions, output_hidden_states = self._output_flags(output_attentions, output_hidden_states)
-        outputs = self.videoswin(
-            pixel_values,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=True,
-        )
+        outputs = self.videoswin(pixel_values, return_dict=True, **kwargs)
         logits = self.classifier(self.dropout(outputs.pooler_output))
         loss = None
         if labels is not None:
@@ -735,26 +744,23 @@ class VideoSwinBackbone(BackboneMixin, VideoSwinPreTrainedModel):
     @can_return_tuple
     @auto_docstring
     def forward(
-        self,
-        pixel_values: torch.Tensor | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
-        **kwargs,
+        self, pixel_values: torch.Tensor | None = None, **kwargs: Unpack[TransformersKwargs]
     ) -> BackboneOutput:
         r"""
         pixel_values (`torch.FloatTensor` of shape `(batch_size, num_frames, num_channels, height, width)`):
             Normalised frames, as [`VideoSwinVideoProcessor`] returns them.
         """
-        output_attentions, output_hidden_states = self._output_flags(output_attentions, output_hidden_states)
+        output_hidden_states = kwargs.pop("output_hidden_states", self.config.output_hidden_states)
+        output_attentions = kwargs.get("output_attentions", self.config.output_attentions)
         # Stages past the deepest requested one are not run (their parameters would be unused, e.g. under DDP),
         # unless the hidden states or attention maps of every stage are asked for.
         deepest = max(index % len(self.stage_names) for index in self.out_indices)
         outputs = self.videoswin(
             pixel_values,
-            output_attentions=output_attentions,
             output_hidden_states=True,
             num_stages=None if output_attentions or output_hidden_states else deepest,
             return_dict=True,
+            **kwargs,
         )
         feature_maps = tuple(
             self._stage_norm(stage)(hidden_state.movedim(1, -1)).movedim(-1, 1).contiguous()

@@ -1,17 +1,18 @@
 """The input forms the processors and the pipeline accept, and the two rules that keep them unambiguous.
 
-One video is any of: a path / URL / bytes / binary file object (decoded and sampled here), a frame array or tensor
-``[T, H, W, C]`` or ``[T, C, H, W]``, or a list of frames (PIL images, ``[H, W, C]`` / ``[C, H, W]`` arrays or
+One video is any of: a path / URL / bytes / binary file object / `datasets` video (decoded and sampled), a frame array
+or tensor `[T, H, W, C]` or `[T, C, H, W]`, or a list of frames (PIL images, `[H, W, C]` / `[C, H, W]` arrays or
 tensors). A batch is a list of videos.
 
-1. **A list of frames is one video.** ``pipeline("video-classification")`` treats a list as a batch, so a list of
-   PIL frames became a batch of one-frame videos; :class:`VideoSwinVideoClassificationPipeline` (registered for the
-   task when the package is imported) stacks such a list into one ``[T, H, W, C]`` video first.
-2. **Pixel range follows the data, as transformers' ``is_scaled_image`` reads it.** Integer frames (and PIL images)
-   are 0-255 and get rescaled by ``rescale_factor``; float frames whose values all lie in ``[0, 1]`` are taken as
-   already rescaled and are not divided by 255 again (unless ``do_rescale`` is passed explicitly, which always wins;
-   a warning then says when the input looks rescaled already). Float frames above 1 are 0-255. A batch that mixes
-   both ranges is refused.
+1. **A list of frames is one video** for the processors. transformers' pipelines read any list as a batch, so
+   `pipeline("video-classification", model=..., pipeline_class=VideoSwinVideoClassificationPipeline)` stacks such a
+   list into one `[T, H, W, C]` video first; the stock pipeline (what `pipeline("video-classification")` builds)
+   serves every other form through the video processor. Nothing is registered on import: transformers 5.25 has no
+   per-model pipeline class short of `custom_pipelines`, which needs `trust_remote_code=True`.
+2. **Pixel range follows the data, as transformers' `is_scaled_image` reads it.** Integer frames (and PIL images)
+   are 0-255 and get rescaled by `rescale_factor`; float frames whose values all lie in `[0, 1]` are taken as
+   already rescaled (unless `do_rescale` is passed, which always wins; a warning then says when the input looks
+   rescaled already). Float frames above 1 are 0-255. A batch that mixes both ranges is refused.
 """
 
 from __future__ import annotations
@@ -20,24 +21,16 @@ import os
 
 import numpy as np
 import torch
-from transformers.pipelines import PIPELINE_REGISTRY
+from transformers.image_utils import is_pil_image
 from transformers.pipelines.video_classification import VideoClassificationPipeline
 from transformers.utils import logging
 
 logger = logging.get_logger(__name__)
 
 
-def _is_pil(item) -> bool:
-    try:
-        import PIL.Image
-    except ImportError:  # pragma: no cover - Pillow ships with transformers' vision extra
-        return False
-    return isinstance(item, PIL.Image.Image)
-
-
 def is_frame(item) -> bool:
     """A single image: a PIL image or a 3-D array / tensor."""
-    return _is_pil(item) or (isinstance(item, (np.ndarray, torch.Tensor)) and item.ndim == 3)
+    return is_pil_image(item) or (isinstance(item, (np.ndarray, torch.Tensor)) and item.ndim == 3)
 
 
 def is_list_of_frames(item) -> bool:
@@ -51,32 +44,33 @@ def stack_frames(frames) -> np.ndarray | torch.Tensor:
     return np.stack([np.asarray(frame) for frame in frames])
 
 
-def _leaves(videos):
-    """Every array / tensor / image / source in a (nested) input."""
+def is_video_source(item) -> bool:
+    """A video still to decode: a path, URL, bytes, binary file or torchcodec decoder (a `datasets` video)."""
+    return (
+        isinstance(item, (str, os.PathLike, bytes, bytearray, memoryview))
+        or hasattr(item, "read")
+        or (hasattr(item, "get_frames_at") and hasattr(item, "metadata"))
+    )
+
+
+def _ranges(videos) -> set[str]:
+    """`"scaled"` for float data within [0, 1], `"0-255"` for the rest (ints, PIL images, files, floats above 1), for
+    every leaf of a (nested) input."""
     if isinstance(videos, (list, tuple)):
-        for item in videos:
-            yield from _leaves(item)
+        return set().union(*(_ranges(item) for item in videos))
+    if isinstance(videos, torch.Tensor):
+        floating = videos.is_floating_point() and videos.numel()
     else:
-        yield videos
-
-
-def _range(leaf) -> str:
-    """ "scaled" for float data within [0, 1], "0-255" for everything else (ints, PIL images, files, floats > 1)."""
-    if isinstance(leaf, torch.Tensor):
-        if leaf.is_floating_point() and leaf.numel() and leaf.min() >= 0 and leaf.max() <= 1:
-            return "scaled"
-    elif isinstance(leaf, np.ndarray):
-        if np.issubdtype(leaf.dtype, np.floating) and leaf.size and leaf.min() >= 0 and leaf.max() <= 1:
-            return "scaled"
-    return "0-255"
+        floating = isinstance(videos, np.ndarray) and np.issubdtype(videos.dtype, np.floating) and videos.size
+    return {"scaled" if floating and videos.min() >= 0 and videos.max() <= 1 else "0-255"}
 
 
 def resolve_do_rescale(videos, do_rescale: bool | None, default: bool) -> bool:
     """``do_rescale`` for this input (rule 2 of the module docstring); ``do_rescale`` is the value passed to the call
     (``None`` when not passed), ``default`` the processor's setting."""
-    if isinstance(videos, (str, os.PathLike, bytes, bytearray, memoryview)):
+    if is_video_source(videos):
         return default if do_rescale is None else do_rescale
-    ranges = {_range(leaf) for leaf in _leaves(videos)}
+    ranges = _ranges(videos)
     if do_rescale is not None:
         if do_rescale and ranges == {"scaled"}:
             logger.warning_once(
@@ -96,8 +90,17 @@ def resolve_do_rescale(videos, do_rescale: bool | None, default: bool) -> bool:
 
 
 class VideoSwinVideoClassificationPipeline(VideoClassificationPipeline):
-    """``video-classification`` pipeline that reads a list of frames as one video (transformers reads any list as a
-    batch), and a list of such lists as a batch of videos. Everything else is transformers' pipeline."""
+    """`video-classification` pipeline that reads a list of frames as one video (transformers reads any list as a
+    batch), a list of such lists as a batch of videos, and batches with only a video processor saved (transformers
+    5.25 collates batches with a feature extractor's or image processor's padding only). Pass it as
+    `pipeline("video-classification", model=..., pipeline_class=VideoSwinVideoClassificationPipeline)`."""
+
+    def get_iterator(self, *args, **kwargs):
+        image_processor, self.image_processor = self.image_processor, self.image_processor or self.video_processor
+        try:  # clips of one size need no padding: the video processor stands in for the collate function
+            return super().get_iterator(*args, **kwargs)
+        finally:
+            self.image_processor = image_processor
 
     def __call__(self, inputs=None, **kwargs):
         if is_list_of_frames(inputs):
@@ -107,23 +110,4 @@ class VideoSwinVideoClassificationPipeline(VideoClassificationPipeline):
         return super().__call__(inputs, **kwargs)
 
 
-def register_pipeline() -> None:
-    """Serve ``pipeline("video-classification")`` with :class:`VideoSwinVideoClassificationPipeline` (unless the task
-    was already given another implementation)."""
-    task = PIPELINE_REGISTRY.supported_tasks.get("video-classification")
-    stock = (
-        VideoClassificationPipeline,
-        f"{VideoClassificationPipeline.__module__}.{VideoClassificationPipeline.__name__}",
-    )
-    if task is not None and task.get("impl") in stock:
-        task["impl"] = VideoSwinVideoClassificationPipeline
-
-
-__all__ = [
-    "VideoSwinVideoClassificationPipeline",
-    "is_frame",
-    "is_list_of_frames",
-    "register_pipeline",
-    "resolve_do_rescale",
-    "stack_frames",
-]
+__all__ = ["VideoSwinVideoClassificationPipeline"]

@@ -3,7 +3,12 @@ overrides) and the model (fine-tuned, inflated or new)."""
 
 from __future__ import annotations
 
-from transformers import AutoConfig, AutoModelForVideoClassification
+import typing
+
+import torch
+from huggingface_hub.dataclasses import type_validator
+from transformers import AutoModelForVideoClassification
+from transformers.activations import ACT2FN
 
 from ..model.configuration_videoswin import VARIANTS, VideoSwinConfig
 from ..model.modeling_videoswin import VideoSwinForVideoClassification
@@ -25,21 +30,47 @@ def build_config(
     **hub_kwargs,
 ) -> VideoSwinConfig:
     """The architecture of `model_name_or_path` (fine-tuning), of `config_name` (a variant name or a config
-    directory / Hub id) or the tiny variant, with `overrides`, the recipe's input shape and the dataset's labels."""
-    if model_name_or_path and not config_name:
-        values = AutoConfig.from_pretrained(model_name_or_path, **hub_kwargs).to_dict()
-    elif config_name in VARIANTS:
-        values = dict(VARIANTS[config_name])
-    elif config_name:
-        values = AutoConfig.from_pretrained(config_name, cache_dir=hub_kwargs.get("cache_dir")).to_dict()
-    else:
-        values = dict(VARIANTS["tiny"])
+    directory / Hub id) or the tiny variant, with `overrides`, the recipe's input shape and the dataset's labels.
+
+    A value of the wrong type, or an activation transformers does not have, is a ValueError naming the field and
+    where it came from."""
+    if config_name in VARIANTS or not (config_name or model_name_or_path):
+        source = f"the {config_name or 'tiny'} variant"
+        values = dict(VARIANTS[config_name or "tiny"])
+    else:  # the file's values, not yet a config: its checks would fail on a value of the wrong type
+        source = config_name or model_name_or_path
+        kwargs = {"cache_dir": hub_kwargs.get("cache_dir")} if config_name else hub_kwargs
+        values, _ = VideoSwinConfig.get_config_dict(source, **kwargs)
     for key in _NOT_ARCHITECTURE:
         values.pop(key, None)
+    _check_values(values, f"from {source}")
+    _check_values(overrides or {}, "from the overrides")
     values.update(overrides or {})
     values.update(num_frames=recipe.num_frames, image_size=recipe.image_size)
     id2label = dict(enumerate(labels))
     return VideoSwinConfig(**values, id2label=id2label, label2id={name: i for i, name in id2label.items()})
+
+
+def _check_values(values: dict, origin: str) -> None:
+    """The values of `VideoSwinConfig`'s own fields have the field's type, and `hidden_act` is an activation of
+    transformers. (The config's `@strict` type checks skip its annotations, which are strings, and it compares
+    `depths` with ints before they would run; the model looks the activation up only when it is built.)"""
+    types = typing.get_type_hints(VideoSwinConfig, localns={"torch": torch})  # torch: the base class's annotations
+    for name in VideoSwinConfig.__annotations__:
+        if name.startswith("_") or name not in values:
+            continue
+        try:
+            type_validator(name, values[name], types[name])
+        except TypeError:
+            expected = types[name].__name__ if isinstance(types[name], type) else types[name]
+            raise ValueError(
+                f"The configuration's `{name}` is {values[name]!r} ({origin}); expected {expected}."
+            ) from None
+    if "hidden_act" in values and values["hidden_act"] not in ACT2FN:
+        raise ValueError(
+            f"The configuration's `hidden_act` is {values['hidden_act']!r} ({origin}); expected one of "
+            f"{sorted(ACT2FN)}."
+        )
 
 
 def build_model(

@@ -9,8 +9,8 @@ import numpy as np
 import torch
 
 from ..data.loading import resolve_video_source
+from ..processing.decoding import VideoDecodeError
 from ..processing.multiview import classify_multiview
-from ..processing.video_io import VideoDecodeError
 from .metrics import TopKAccuracy, top_k_accuracy
 
 logger = logging.getLogger(__name__)

@@ -15,8 +15,6 @@ from transformers.image_utils import IMAGENET_DEFAULT_MEAN as IMAGENET_MEAN
 from transformers.image_utils import IMAGENET_DEFAULT_STD as IMAGENET_STD
 from transformers.video_processing_utils import BaseVideoProcessor
 
-from ..processing.video_io import FrameTransform
-
 
 @dataclass(frozen=True)
 class Recipe:
@@ -123,37 +121,28 @@ def build_eval_transform(recipe: Recipe):
     return build_processors(recipe)[1]
 
 
-def decode_transform(transform) -> FrameTransform | None:
-    """The part of `transform` that can run on each chunk of frames as it is decoded (a 4K frame is 25 MB): the
-    processor's own resize (:meth:`VideoSwinVideoProcessor.decode_transform`), or the deterministic `v2.Resize` that
-    opens a training pipeline. None when `transform` starts otherwise.
-
-    The pipeline's own `Resize` then finds frames already at its size and returns them untouched (torchvision's
-    resize does nothing when the size does not change), so clips are the same as when whole frames are decoded."""
+def decode_kwargs(transform) -> dict:
+    """How to resize clips for `transform` while they are decoded (`decode_video`'s `shortest_edge` and `resample`):
+    the processor's own (:meth:`VideoSwinVideoProcessor.decode_kwargs`), or the deterministic `v2.Resize` to a
+    shorter side that opens a training pipeline; `{}` otherwise. The transform's own resize then finds frames at its
+    size and leaves them untouched, so clips are the same as when whole frames are decoded."""
     if isinstance(transform, BaseVideoProcessor):
-        return transform.decode_transform()
+        return transform.decode_kwargs()
     first = transform.transforms[0] if isinstance(transform, v2.Compose) and transform.transforms else None
-    if not isinstance(first, v2.Resize):
-        return None
-
-    def resize_chunk(frames: torch.Tensor) -> torch.Tensor:  # uint8 [n, H, W, 3] -> [n, h, w, 3]
-        return first(tv_tensors.Video(frames.permute(0, 3, 1, 2))).as_subclass(torch.Tensor).permute(0, 2, 3, 1)
-
-    return resize_chunk
+    if not isinstance(first, v2.Resize) or len(first.size) != 1 or first.max_size is not None:
+        return {}
+    return {"shortest_edge": first.size[0], "resample": first.interpolation}
 
 
-def apply_video_transform(
-    transform, frames_thwc: torch.Tensor, generator: torch.Generator | None = None, resized: bool = False
-):
-    """Apply `transform` to uint8 ``[T, H, W, 3]`` frames and return a plain float tensor ``[T, 3, H', W']``;
-    `resized`: the frames went through :func:`decode_transform` while they were decoded.
+def apply_video_transform(transform, frames_thwc: torch.Tensor, generator: torch.Generator | None = None):
+    """Apply `transform` to uint8 ``[T, H, W, 3]`` frames and return a plain float tensor ``[T, 3, H', W']``.
 
     torchvision draws its random parameters from torch's global generator; when `generator` is given, that state is
     forked for the call and seeded from `generator`, so augmentations are reproducible per sample (resumed runs see
     the same clips as uninterrupted ones) without disturbing the global stream.
     """
     if isinstance(transform, BaseVideoProcessor):  # deterministic: resize, crop, normalise as the saved processor
-        return transform.preprocess_frames(frames_thwc, resized=resized)[0]
+        return transform(frames_thwc, num_clips=1, num_crops=1, return_tensors="pt")["pixel_values"][0]
     video = tv_tensors.Video(frames_thwc.permute(0, 3, 1, 2).contiguous())
     if generator is None:
         return transform(video).as_subclass(torch.Tensor)
@@ -172,6 +161,6 @@ __all__ = [
     "build_eval_transform",
     "build_processors",
     "build_train_transform",
-    "decode_transform",
+    "decode_kwargs",
     "get_recipe",
 ]

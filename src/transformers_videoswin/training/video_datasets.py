@@ -1,8 +1,8 @@
 """Video classification clips for the Trainer: decoding sampled clips, transforming them, skipping bad videos.
 
 Rows come from :mod:`transformers_videoswin.data.loading` (a video column of ``{"bytes", "path"}`` or paths, and an
-integer label column); clips are decoded with :mod:`transformers_videoswin.processing.video_io`, which opens the
-container once and decodes only the sampled frames.
+integer label column); clips are decoded with :func:`transformers_videoswin.processing.decoding.decode_video`, which
+decodes only the sampled frames.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import numpy as np
 import torch
 
 from ..data.loading import resolve_video_source
+from ..processing.decoding import VideoDecodeError, decode_video
 from ..processing.sampling import sample_indices
-from ..processing.video_io import VideoDecodeError, read_video_clips
-from .transforms import Recipe, apply_video_transform, decode_transform
+from .transforms import Recipe, apply_video_transform, decode_kwargs
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ class ClipLoader:
         decode_resize: bool = True,
     ):
         """`decode_resize`: resize frames as they are decoded when `transform` starts with a resize (the same clips,
-        a fraction of the memory for large videos; see :func:`~.transforms.decode_transform`)."""
+        a fraction of the memory for large videos; see :func:`~.transforms.decode_kwargs`)."""
         self.video_column = video_column
         self.label_column = label_column
         self.index_sampler = index_sampler
@@ -139,18 +139,19 @@ class ClipLoader:
         np_generator = np.random.default_rng(entropy)
         torch_generator = torch.Generator().manual_seed(int(np_generator.integers(2**62)))
         source, _ = resolve_video_source(row[self.video_column], self.data_root)
-        resize = decode_transform(self.transform) if self.decode_resize else None
-        frames, indices, _ = read_video_clips(
+        resize = decode_kwargs(self.transform) if self.decode_resize else {}
+        resize.pop("backend", None)
+        frames, metadata = decode_video(
             source,
-            lambda info: self.index_sampler(info.num_frames, np_generator),
+            lambda info: self.index_sampler(info.total_num_frames, np_generator),
             backend=self.decode_backend,
-            transform=resize,
+            **resize,
         )
-        if indices.shape[0] != 1:
+        if metadata.frames_indices.shape[0] != 1:
             raise ValueError("ClipLoader samples one clip per video; use the multi-view evaluation for several.")
         if self.shuffle_frames:
             frames = frames[torch.randperm(frames.shape[0], generator=torch_generator)]
-        pixel_values = apply_video_transform(self.transform, frames, torch_generator, resized=resize is not None)
+        pixel_values = apply_video_transform(self.transform, frames, torch_generator)
         return {"pixel_values": pixel_values, "labels": int(row[self.label_column])}
 
 

@@ -1,4 +1,5 @@
-"""Decoding real H.264 files written during the test: right frames, same frames on both backends, seeking, errors."""
+"""`decode_video` on real H.264 files written during the test: right frames, same frames on both backends, seeking,
+errors, agreement with the ffmpeg command line, URLs and `datasets` videos."""
 
 from __future__ import annotations
 
@@ -8,12 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from transformers_videoswin.processing import video_io
-from transformers_videoswin.processing.video_io import (
+from transformers_videoswin.processing import decoding
+from transformers_videoswin.processing.decoding import (
     PyAVReader,
     VideoDecodeError,
-    count_frames,
-    decode_frames,
+    decode_video,
     open_video,
     torchcodec_available,
 )
@@ -29,6 +29,14 @@ BACKENDS_PLAIN = ["pyav", "torchcodec"] if torchcodec_available() else ["pyav"]
 def video(tmp_path_factory):
     # 120 frames, keyframe every 12, B-frames on (libx264 veryfast)
     return write_test_video(tmp_path_factory.mktemp("io") / "clip.mp4", NUM_FRAMES, 64, 96, fps=25, gop_size=12)
+
+
+def decode_frames(source, indices, backend: str = "auto") -> torch.Tensor:
+    return decode_video(source, indices, backend=backend)[0]
+
+
+def count_frames(source, backend: str = "auto") -> int:
+    return decode_video(source, [], backend=backend)[1].total_num_frames
 
 
 def frame_ids(frames: torch.Tensor) -> list[int]:
@@ -56,17 +64,17 @@ def test_decodes_requested_frames_in_order_with_repeats(video, backend):
 def test_chunks_are_bounded_in_frames_and_bytes():
     """A chunk of decoded frames waiting for the transform (the decode-time resize) is at most 8 frames and 64 MiB
     of RGB: 8 frames at 224p, 2 at 4K (8 would be 200 MB)."""
-    assert video_io.chunk_frames(398, 224) == 8
-    assert video_io.chunk_frames(1920, 1080) == 8  # 6 MB a frame: 10 would fit
-    assert video_io.chunk_frames(3840, 2160) == 2
-    assert video_io.chunk_frames(16384, 16384) == 1  # one frame over the budget still decodes, one at a time
+    assert decoding.chunk_frames(398, 224) == 8
+    assert decoding.chunk_frames(1920, 1080) == 8  # 6 MB a frame: 10 would fit
+    assert decoding.chunk_frames(3840, 2160) == 2
+    assert decoding.chunk_frames(16384, 16384) == 1  # one frame over the budget still decodes, one at a time
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_transform_sees_chunks_within_the_budget(video, backend, monkeypatch):
     """Both backends hand the transform chunks within `chunk_frames` (PyAV: frame by frame), in the order of the
     indices, with the frames a plain decode gives."""
-    monkeypatch.setattr(video_io, "CHUNK_BYTES", 2 * 64 * 96 * 3)  # two 64x96 frames
+    monkeypatch.setattr(decoding, "CHUNK_BYTES", 2 * 64 * 96 * 3)  # two 64x96 frames
     seen = []
 
     def record(frames: torch.Tensor) -> torch.Tensor:
@@ -74,7 +82,7 @@ def test_transform_sees_chunks_within_the_budget(video, backend, monkeypatch):
         return frames.clone()
 
     indices = [5, 0, 7, 3, 9, 1]
-    with video_io.open_video(video, backend=backend) as reader:
+    with decoding.open_video(video, backend=backend) as reader:
         frames = reader.get_frames(indices, transform=record)
     assert frame_ids(frames) == indices
     assert max(seen) <= 2 and sum(seen) == len(set(indices))
@@ -95,8 +103,8 @@ def test_sources_path_bytes_file(video, backend, kind):
     source = {"str": str(video), "path": video, "bytes": data, "file": io.BytesIO(data)}[kind]
     with open_video(source, backend=backend) as reader:
         assert reader.num_frames == NUM_FRAMES
-        assert reader.info.fps == pytest.approx(25.0)
-        assert (reader.info.height, reader.info.width) == (64, 96)
+        assert reader.metadata.fps == pytest.approx(25.0)
+        assert (reader.metadata.height, reader.metadata.width) == (64, 96)
         assert frame_ids(reader.get_frames([100, 7])) == [100, 7]
 
 
@@ -114,7 +122,7 @@ def test_pyav_seeks_instead_of_decoding_everything(video):
 def test_auto_prefers_torchcodec_and_falls_back_to_pyav(video, monkeypatch):
     with open_video(video) as reader:
         assert reader.backend == ("torchcodec" if torchcodec_available() else "pyav")
-    monkeypatch.setattr(video_io, "torchcodec_available", lambda: False)
+    monkeypatch.setattr(decoding, "_torchcodec_decoder_class", lambda: None)
     with open_video(video) as reader:
         assert reader.backend == "pyav"
         assert frame_ids(reader.get_frames([42])) == [42]
@@ -202,7 +210,7 @@ def test_backends_meet_ffmpeg_command_line(ffmpeg_videos, case, backend):
     truth = ffmpeg_rgb_frames(path)
     with open_video(path, backend=backend) as reader:
         assert reader.num_frames == len(truth)
-        assert (reader.info.height, reader.info.width) == truth.shape[1:3]
+        assert (reader.metadata.height, reader.metadata.width) == truth.shape[1:3]
         every = reader.get_frames(np.arange(len(truth))).numpy()
         np.testing.assert_array_equal(every, truth)
     with open_video(path, backend=backend) as reader:  # random access: seeks across groups of pictures, repeats
@@ -245,7 +253,7 @@ class _FailingDecoder:
 def test_auto_falls_back_to_pyav_when_torchcodec_fails_to_decode(ffmpeg_videos, mode):
     path = ffmpeg_videos["base"]
     truth = ffmpeg_rgb_frames(path)
-    reader = video_io.TorchcodecReader(str(path), "base.mp4")
+    reader = decoding.TorchcodecReader(str(path), "base.mp4")
     reader._decoder = _FailingDecoder(reader._decoder, mode)
     with pytest.raises(VideoDecodeError, match="base.mp4"):
         reader.get_frames([0, 5])
@@ -253,12 +261,12 @@ def test_auto_falls_back_to_pyav_when_torchcodec_fails_to_decode(ffmpeg_videos, 
         assert reader.backend == "torchcodec"
         reader._primary._decoder = _FailingDecoder(reader._primary._decoder, mode)
         frames = reader.get_frames([5, 0])
-        assert reader.backend == "pyav" and reader.info.backend == "pyav"
+        assert reader.backend == "pyav" and reader.metadata.video_backend == "pyav"
         np.testing.assert_array_equal(frames.numpy(), truth[[5, 0]])
 
 
 def test_transform_runs_per_chunk_and_keeps_the_order(video, monkeypatch):
-    monkeypatch.setattr(video_io, "CHUNK_FRAMES", 3)
+    monkeypatch.setattr(decoding, "CHUNK_FRAMES", 3)
     seen = []
 
     def transform(frames):
@@ -268,7 +276,8 @@ def test_transform_runs_per_chunk_and_keeps_the_order(video, monkeypatch):
     indices = [50, 2, 2, 90, 7, 8, 9, 60]
     for backend in BACKENDS_PLAIN:
         seen.clear()
-        out = decode_frames(video, indices, backend=backend, transform=transform)
+        with open_video(video, backend=backend) as reader:
+            out = reader.get_frames(indices, transform)
         assert out.shape == (len(indices), 32, 96, 3) and frame_ids(out) == indices
         assert max(seen) <= 3  # never more than a chunk of full frames at once
 
@@ -304,3 +313,33 @@ def test_url_respects_hf_hub_offline(http_server, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(VideoDecodeError, match="HF_HUB_OFFLINE"):
         decode_frames(f"{http_server}/clip.mp4", [0])
+
+
+# ---------------------------------------------------------------- library gaps and `datasets` videos
+@needs_torchcodec
+def test_torchcodec_resize_transform_is_not_bit_exact(video):
+    """The gap that keeps our decode-time resize: torchcodec's `Resize` (FFmpeg's swscale) differs from the
+    torchvision resize the processors apply to frame arrays; `decode_video`'s resize is that one, bit for bit. When
+    this test fails, torchcodec's transform can replace ours."""
+    from torchcodec.decoders import VideoDecoder
+    from torchcodec.transforms import Resize
+    from torchvision.transforms.v2 import functional as F
+
+    indices = [0, 5, 61]
+    ours = decode_video(video, indices, shortest_edge=40)[0].permute(0, 3, 1, 2)
+    full = decode_frames(video, indices).permute(0, 3, 1, 2)
+    torch.testing.assert_close(ours, F.resize(full, [40, 60], antialias=True), rtol=0, atol=0)
+    library = VideoDecoder(str(video), transforms=[Resize((40, 60))]).get_frames_at(indices).data
+    assert not torch.equal(library, ours)
+
+
+def test_datasets_video_column_decodes_without_files(video):
+    """A `datasets.Video()` value (a torchcodec decoder over bytes kept in memory) is a source like a path: the same
+    frames, with PyAV ready to take over from the bytes datasets keeps."""
+    import datasets
+
+    rows = datasets.Dataset.from_dict({"video": [{"bytes": video.read_bytes(), "path": None}]})
+    value = rows.cast_column("video", datasets.Video())[0]["video"]
+    frames, metadata = decode_video(value, [100, 7, 7])
+    assert frame_ids(frames) == [100, 7, 7] and metadata.total_num_frames == NUM_FRAMES
+    torch.testing.assert_close(frames, decode_frames(video, [100, 7, 7]), rtol=0, atol=0)

@@ -1,0 +1,51 @@
+# Copyright 2026 The transformers-videoswin Authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""PIL image processor for Video Swin: the PIL/NumPy twin of `VideoSwinImageProcessor` (same defaults and layout;
+the two antialiased bilinear resizers differ by at most one grey level)."""
+
+import numpy as np
+from transformers.image_processing_utils import BatchFeature
+from transformers.image_utils import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, ImageInput
+from transformers.models.videomae.image_processing_pil_videomae import VideoMAEImageProcessorPil
+from transformers.processing_utils import ImagesKwargs, Unpack
+from transformers.utils import auto_docstring
+
+from .input_forms import resolve_do_rescale
+
+
+@auto_docstring
+class VideoSwinImageProcessorPil(VideoMAEImageProcessorPil):
+    image_mean = list(IMAGENET_DEFAULT_MEAN)
+    image_std = list(IMAGENET_DEFAULT_STD)
+    model_input_names = ["pixel_values"]
+
+    def __init__(self, **kwargs: Unpack[ImagesKwargs]):
+        super().__init__(**kwargs)
+
+    @auto_docstring
+    def preprocess(self, videos: ImageInput, **kwargs: Unpack[ImagesKwargs]) -> BatchFeature:
+        r"""
+        videos (`ImageInput`):
+            A video (list of frames, or a 4D array of frames) or a list of videos; integer frames and PIL images are
+            0-255, float frames in [0, 1] are taken as already rescaled.
+        """
+        kwargs["do_rescale"] = resolve_do_rescale(videos, kwargs.get("do_rescale"), self.do_rescale)
+        return super().preprocess(videos, **kwargs)
+
+    def _preprocess(self, images, return_tensors=None, **kwargs) -> BatchFeature:
+        pixel_values = super()._preprocess(images, return_tensors=None, **kwargs)["pixel_values"]  # lists of frames
+        return BatchFeature({"pixel_values": [np.stack(v).astype(np.float32) for v in pixel_values]}, return_tensors)
+
+
+__all__ = ["VideoSwinImageProcessorPil"]
