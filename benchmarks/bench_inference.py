@@ -4,6 +4,7 @@
     python benchmarks/bench_inference.py --quick               # batch 1, 32 frames, fp32 + bf16, 3 repeats
     python benchmarks/bench_inference.py --dtypes fp32 --batch-sizes 1 --frames 32 --json out.json
     python benchmarks/bench_inference.py --quick --allocator jemalloc   # the same, re-run under jemalloc
+    python benchmarks/bench_inference.py --quick --dtypes fp32 --impls ours openvino onnxruntime torchvision
     python benchmarks/bench_inference.py --device cuda --batch-sizes 1 8 --impls ours ours-autocast torchvision \
         ours-compiled torchvision-compiled                              # the GPU rows
 
@@ -14,6 +15,12 @@ Implementations, timed in turn (ours, eager, torchvision, ours, ...) in one proc
   match in float32); in bf16 it runs under `torch.autocast(device, torch.bfloat16)`, as torchvision supports it.
 - `ours-autocast`: our float32 model under bf16 autocast (bf16 rows only), the peer of torchvision's bf16 row.
 - `ours-compiled`, `torchvision-compiled`: `torch.compile` (inductor) of the same models, compiled during warm-up.
+- `openvino`, `onnxruntime` (fp32 rows only): the deployment runtimes on our ONNX export
+  (`transformers_videoswin.export.export_onnx`, one graph per clip shape) of the same weights, with the same number
+  of threads (OpenVINO: `INFERENCE_NUM_THREADS`, and `INFERENCE_PRECISION_HINT=f32`, since OpenVINO otherwise runs
+  bf16 on CPUs with native bf16; onnxruntime: `intra_op_num_threads`). Each is skipped with a message when its
+  package is not installed, and OpenVINO under jemalloc's `LD_PRELOAD` (it aborts there). Their logits are checked
+  against ours (1e-4) on every timed clip shape.
 
 `--allocator jemalloc` re-runs the script under jemalloc (`LD_PRELOAD=libjemalloc.so.2`, Debian package
 `libjemalloc2`, with freed pages kept: `MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1`): under it torchvision
@@ -33,10 +40,12 @@ from __future__ import annotations
 
 import argparse
 import copy
+import importlib.util
 import json
 import os
 import statistics
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
@@ -56,9 +65,13 @@ from common import (  # noqa: E402
 
 from transformers_videoswin import VideoSwinConfig, VideoSwinForVideoClassification  # noqa: E402
 from transformers_videoswin.checkpoints.torchvision_swin3d import build_torchvision_model  # noqa: E402
+from transformers_videoswin.export import export_onnx  # noqa: E402
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
-IMPLEMENTATIONS = ("ours", "eager", "torchvision", "ours-autocast", "ours-compiled", "torchvision-compiled")
+RUNTIMES = ("openvino", "onnxruntime")
+IMPLEMENTATIONS = (
+    "ours", "eager", "torchvision", "ours-autocast", "ours-compiled", "torchvision-compiled", *RUNTIMES,
+)  # fmt: skip
 DEFAULT_IMPLEMENTATIONS = ("ours", "eager", "torchvision")
 JEMALLOC = "libjemalloc.so.2"
 CEILING = "matmul (ceiling)"
@@ -105,7 +118,67 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--impls must include ours: every ratio is against it.")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device is visible to torch on this machine.")
+    if args.device != "cpu" and any(name in RUNTIMES for name in args.impls):
+        parser.error(f"--impls {' '.join(RUNTIMES)} run on the CPU only (--device cpu).")
+    args.impls = [name for name in args.impls if name not in RUNTIMES or runtime_available(name)]
     return args
+
+
+def runtime_available(name: str) -> bool:
+    """Whether the deployment runtime `name` can run in this process; prints why not when it cannot."""
+    if importlib.util.find_spec(name) is None:
+        print(f"skipping {name}: not installed (`pip install {name}`).")
+        return False
+    if name == "openvino" and "jemalloc" in os.environ.get("LD_PRELOAD", ""):
+        print("skipping openvino: it aborts under jemalloc's LD_PRELOAD; run without --allocator jemalloc.")
+        return False
+    return True
+
+
+def onnx_session(name: str, path: Path, threads: int):
+    """A callable running the ONNX model at `path` in the runtime `name` on `threads` CPU threads: a float32
+    `pixel_values` array in, logits (a tensor) out."""
+    if name == "openvino":
+        import openvino
+
+        core = openvino.Core()
+        options = {"INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32"}
+        compiled = core.compile_model(core.read_model(str(path)), "CPU", options)
+        request = compiled.create_infer_request()
+
+        def run(pixel_values):
+            return torch.from_numpy(request.infer({0: pixel_values})[0].copy())
+
+        return run
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return lambda pixel_values: torch.from_numpy(session.run(None, {"pixel_values": pixel_values})[0])
+
+
+def runtime_runners(
+    model: VideoSwinForVideoClassification, names: list[str], clip: torch.Tensor, threads: int, workdir: Path
+) -> dict:
+    """No-argument callables running `clip` in each deployment runtime of `names` on our ONNX export of `model`
+    (exported at the clip's frame count and size, with a dynamic batch); their logits are checked against ours to
+    1e-4 first."""
+    if not names:
+        return {}
+    example = torch.randn(2, *clip.shape[1:])  # a batch of 2: torch.export specialises a batch of 1
+    path = export_onnx(model, workdir / f"videoswin-{'x'.join(map(str, clip.shape[1:]))}.onnx", example)
+    pixel_values = clip.numpy()
+    with torch.inference_mode():
+        reference = model(pixel_values=clip).logits
+    runners = {}
+    for name in names:
+        session = onnx_session(name, path, threads)
+        diff = (session(pixel_values) - reference).abs().max().item()
+        assert diff < 1e-4, f"{name} disagrees with ours: max |diff| = {diff:.2e}"
+        print(f"max |logits diff| vs ours ({name}, {' x '.join(map(str, clip.shape))}): {diff:.2e}")
+        runners[name] = lambda session=session: session(pixel_values)
+    return runners
 
 
 def rerun_under_jemalloc() -> None:
@@ -252,6 +325,7 @@ def main(argv: list[str] | None = None, config: VideoSwinConfig | None = None) -
     print("max |logits diff| vs ours (fp32): " + ", ".join(f"{k} {v:.2e}" for k, v in diffs.items()))
 
     rows, ceilings = [], {}
+    onnx_dir = tempfile.TemporaryDirectory(prefix="bench_inference_")
     for dtype_name in args.dtypes:
         dtype = DTYPES[dtype_name]
         if dtype == torch.float32:
@@ -260,13 +334,20 @@ def main(argv: list[str] | None = None, config: VideoSwinConfig | None = None) -
             models = {name: m if name == "torchvision" else copy.deepcopy(m).to(dtype) for name, m in models32.items()}
             models["ours-autocast"] = models32["ours"]
         impls = [name for name in args.impls if name != "ours-autocast" or dtype != torch.float32]
+        if dtype != torch.float32:  # the ONNX export is float32
+            impls = [name for name in impls if name not in RUNTIMES]
         for batch in args.batch_sizes:
             for frames in args.frames:
                 clip = torch.randn(batch, frames, 3, args.image_size, args.image_size, device=device)
                 fns = {
                     name: runner(name, models[name if name == "ours-autocast" else peer_of(name)], clip, dtype)
                     for name in impls
+                    if name not in RUNTIMES
                 }
+                fns.update(
+                    runtime_runners(model32, [n for n in impls if n in RUNTIMES], clip, threads, Path(onnx_dir.name))
+                )
+                fns = {name: fns[name] for name in impls}
                 peaks = {name: peak_memory_mib(fn, device) for name, fn in fns.items()}
                 fns[CEILING] = matmul_runner(dtype, args.ceiling_size, device)
                 label = f"{dtype_name} batch {batch} frames {frames}"
@@ -296,6 +377,7 @@ def main(argv: list[str] | None = None, config: VideoSwinConfig | None = None) -
                             "peak_mib": peaks.get(name),
                         }
                     )
+    onnx_dir.cleanup()
     print()
     print(
         f"{args.image_size}x{args.image_size}, analytic FLOPs; 'ours is x faster' = median(impl) / median(ours); "

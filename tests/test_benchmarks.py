@@ -92,6 +92,37 @@ def test_bench_inference_table(tmp_path, capsys):
 
 
 @pytest.mark.slow
+def test_bench_inference_runtime_rows(capsys):
+    """The deployment runtimes time our ONNX export in fp32 (their logits checked against ours inside), and are left
+    out of the bf16 rows."""
+    pytest.importorskip("openvino")
+    config = VideoSwinConfig(**tiny_config_kwargs(num_labels=5))
+    argv = ["--frames", "8", "--batch-sizes", "1", "--image-size", "64", "--repeats", "1", "--warmup", "0"]
+    argv += ["--impls", "ours", "openvino", "onnxruntime", "--ceiling-size", "64"]
+    result = bench_inference.main(argv, config=config)
+    assert {(row["dtype"], row["impl"]) for row in result["rows"]} == {
+        ("fp32", "ours"), ("fp32", "openvino"), ("fp32", "onnxruntime"), ("fp32", bench_inference.CEILING),
+        ("bf16", "ours"), ("bf16", bench_inference.CEILING),
+    }  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "max |logits diff| vs ours (openvino, 1 x 8 x 3 x 64 x 64)" in printed
+
+
+def test_bench_inference_skips_a_missing_runtime(monkeypatch, capsys):
+    monkeypatch.setattr(bench_inference.importlib.util, "find_spec", lambda name: None)
+    args = bench_inference.parse_args(["--impls", "ours", "openvino", "onnxruntime"])
+    assert args.impls == ["ours"]
+    printed = capsys.readouterr().out
+    assert "skipping openvino: not installed" in printed and "skipping onnxruntime: not installed" in printed
+
+
+def test_bench_inference_skips_openvino_under_jemalloc(monkeypatch, capsys):
+    monkeypatch.setenv("LD_PRELOAD", "libjemalloc.so.2")
+    args = bench_inference.parse_args(["--impls", "ours", "openvino"])
+    assert args.impls == ["ours"] and "skipping openvino: it aborts under jemalloc" in capsys.readouterr().out
+
+
+@pytest.mark.slow
 def test_bench_training_table(tmp_path, capsys):
     config = json.dumps(tiny_config_kwargs(num_labels=5))
     out = tmp_path / "training.json"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from importlib.metadata import entry_points
 
@@ -261,3 +262,112 @@ def test_resuming_with_other_settings_is_refused(setup, tmp_path, capsys):
     assert "1 already complete" in capsys.readouterr().err
     err = _error(capsys, [*argv, "--window", "4", "--no-progress"])
     assert "other settings" in err and "plan" in err
+
+
+@pytest.fixture
+def no_model_loading(monkeypatch):
+    """Output locations are checked before any model is loaded: loading one fails the test."""
+    from transformers_videoswin import cli
+
+    def load(*args, **kwargs):
+        raise AssertionError("a model was loaded before the output location was checked")
+
+    monkeypatch.setattr(cli, "_load", load)
+
+
+def _refuse_writes_under(monkeypatch, folder, code):
+    """The filesystem of `folder` refuses new files (`code`: EROFS read-only, ENOSPC full); chmod would not stop
+    root, who runs the tests in some containers."""
+    import os
+
+    real_open, real_mkdir = os.open, os.mkdir
+
+    def refuse(real):
+        def call(path, *args, **kwargs):
+            if str(path).startswith(str(folder)):
+                raise OSError(code, os.strerror(code), str(path))
+            return real(path, *args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(os, "open", refuse(real_open))
+    monkeypatch.setattr(os, "mkdir", refuse(real_mkdir))
+
+
+@pytest.mark.parametrize("code, message", [(errno.EROFS, "Read-only file system"), (errno.ENOSPC, "No space left")])
+def test_unwritable_output_dir_is_one_line_before_loading(setup, tmp_path, capsys, monkeypatch, no_model_loading,
+                                                          code, message):  # fmt: skip
+    (tmp_path / "out").mkdir()
+    _refuse_writes_under(monkeypatch, tmp_path / "out", code)
+    argv = ["features", setup["videos"][0], "--model", setup["model_dir"], "--output-dir", str(tmp_path / "out")]
+    err = _error(capsys, [*argv, "--window", "8"])
+    assert "--output-dir" in err and message in err
+
+
+def test_output_locations_are_checked_before_loading(setup, tmp_path, capsys, no_model_loading):
+    video, model = setup["videos"][0], setup["model_dir"]
+    (tmp_path / "file").write_text("x")
+    err = _error(capsys, ["features", video, "--model", model, "--out", str(tmp_path)])
+    assert "--out" in err and "is a directory" in err
+    err = _error(capsys, ["features", video, "--model", model, "--output-dir", str(tmp_path / "file" / "sub")])
+    assert "--output-dir" in err and "cannot be created" in err
+    for out in ("t.txt", "noext"):
+        err = _error(capsys, ["timeline", video, "--model", model, "--out", str(tmp_path / out)])
+        assert "--out" in err and ".png" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # nothing written: no t.txt, no noext.png
+    err = _error(capsys, ["timeline", video, "--model", model, "--out", str(tmp_path / "file" / "t.png")])
+    assert "--out" in err and "is a file" in err
+
+
+def test_output_dir_filling_up_during_the_run_is_one_line(setup, tmp_path, capsys, monkeypatch):
+    import os
+
+    from transformers_videoswin.inference import outputs
+
+    def full(path, tensors, metadata):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(outputs, "save_safetensors", full)
+    argv = ["features", *setup["videos"], "--model", setup["model_dir"], "--output-dir", str(tmp_path / "out")]
+    assert main([*argv, "--window", "8", "--no-progress", "--num-workers", "0"]) == 2
+    err = capsys.readouterr().err  # after the model's loading bar
+    assert "Traceback" not in err and "No space left on device" in err.splitlines()[-1] and "resumes" in err
+
+
+def test_merge_with_a_missing_job_is_one_line(setup, tmp_path, capsys):
+    argv = ["features", *setup["videos"], "--model", setup["model_dir"], "--window", "8", "--no-progress"]
+    assert main([*argv, "--output-dir", str(tmp_path), "--num-workers", "0", "--shard", "1/2"]) == 0
+    capsys.readouterr()
+    err = _error(capsys, ["merge", str(tmp_path)])
+    assert "rank-00000-of-00002.jsonl" in err and "missing" in err
+
+
+def test_model_saved_again_in_place_is_refused_before_loading(setup, tmp_path, capsys, monkeypatch):
+    """The settings record the SHA-256 of the weight files, not the --model path: new weights at the same path are
+    other settings, refused before the model is loaded, where they used to resume "already complete"."""
+    import shutil
+
+    from transformers_videoswin import cli
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(setup["model_dir"], model_dir)
+    argv = ["features", setup["videos"][1], "--model", str(model_dir), "--output-dir", str(tmp_path / "out")]
+    argv += ["--window", "8", "--no-progress"]
+    assert main(argv) == 0
+    torch.manual_seed(1)
+    VideoSwinForVideoClassification(setup["model"].config).save_pretrained(model_dir)
+    capsys.readouterr()
+    monkeypatch.setattr(cli, "_load", lambda *a, **k: pytest.fail("the model was loaded"))
+    err = _error(capsys, argv)
+    assert "weights_sha256" in err and "other settings" in err
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_bf16_on_a_cpu_without_native_bf16_warns(setup, tmp_path, capsys, monkeypatch, native):
+    from transformers_videoswin import hardware
+
+    monkeypatch.setattr(hardware, "has_native_bf16", lambda: native)
+    argv = ["features", setup["videos"][0], "--model", setup["model_dir"], "--window", "8", "--stride", "8"]
+    assert main([*argv, "--out", str(tmp_path / "bf16.safetensors"), "--dtype", "bf16"]) == 0
+    warned = "slower than fp32" in capsys.readouterr().err
+    assert warned is not native

@@ -80,3 +80,26 @@ def test_onnx_model_is_right_or_rejects_over_lengths_and_sizes(tmp_path, traced)
         pixel_values = clip(batch, frames, height, width)
         with torch.no_grad():
             torch.testing.assert_close(run(pixel_values), model(pixel_values).logits, atol=1e-4, rtol=1e-4)
+
+
+def test_onnx_model_runs_in_openvino_and_onnxruntime_with_the_same_logits(tmp_path):
+    """A deployer's two CPU runtimes both run the ONNX export and agree with PyTorch to 1e-4, at the traced batch and
+    another. OpenVINO is asked for float32: on CPUs with native bf16 it would otherwise compute in bf16."""
+    openvino = pytest.importorskip("openvino")
+    import onnxruntime
+
+    model = tiny_model()
+    path = export_onnx(model, tmp_path / "videoswin.onnx", clip(*TRACED))
+    core = openvino.Core()
+    compiled = core.compile_model(core.read_model(str(path)), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for batch in (1, 3):
+        pixel_values = clip(batch, *TRACED[1:])
+        with torch.no_grad():
+            expected = model(pixel_values).logits
+        for runtime, logits in (
+            ("openvino", compiled({0: pixel_values.numpy()})[0]),
+            ("onnxruntime", session.run(None, {"pixel_values": pixel_values.numpy()})[0]),
+        ):
+            difference = (torch.from_numpy(logits) - expected).abs().max().item()
+            assert difference <= 1e-4, f"{runtime} logits differ from PyTorch's by {difference:.2e} at batch {batch}"

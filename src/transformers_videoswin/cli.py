@@ -169,6 +169,7 @@ FLAGS = {
     "`num_frames`": "--num-frames",
     "`sampling`": "--sampling",
     "`output_dir`": "--output-dir",
+    "`out`": "--out",
     "`video_column`": "--video-column",
 }
 
@@ -291,6 +292,14 @@ def _load_config(args):
 def _load(args, config, task: str):
     from transformers import AutoModel, AutoModelForVideoClassification
 
+    from .hardware import has_native_bf16
+
+    if args.dtype == "bf16" and args.device.type == "cpu" and not has_native_bf16():
+        print(
+            "warning: --dtype bf16 on this CPU (no AVX512-BF16 or AMX) is emulated and several times slower than fp32;"
+            " use --dtype fp32 here.",
+            file=sys.stderr,
+        )
     loader = AutoModelForVideoClassification if task == "classify" else AutoModel
     try:
         model = loader.from_pretrained(args.model, config=config)
@@ -328,52 +337,90 @@ def _print_summary(summary, rank: int, world_size: int) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ commands
-def _run(args, task: str):
+def _check_output_dir(path: str) -> None:
+    from .file_utils import UnwritableLocation, check_writable_directory
+
+    try:
+        check_writable_directory(path)
+    except UnwritableLocation as error:
+        raise UsageError(f"--output-dir {path}: {error}") from None
+
+
+def _check_out_file(path: str) -> None:
+    from .file_utils import UnwritableLocation, check_writable_file
+
+    try:
+        check_writable_file(path)
+    except UnwritableLocation as error:
+        raise UsageError(f"--out {path}: {error}") from None
+
+
+def _open_outputs(args, task: str, plan, model=None):
+    """The output directory, its settings recorded or checked (``None`` while the weights are not known: a Hub
+    model before it is loaded)."""
     from .inference.outputs import SettingsMismatch
-    from .inference.runner import distributed_state, open_output_directory, run_inference
+    from .inference.runner import open_output_directory, weights_fingerprint
+
+    weights = weights_fingerprint(args.model, model)
+    if weights is None:
+        return None
+    level, keep_time = getattr(args, "level", "pooled"), getattr(args, "keep_time", False)
+    try:
+        return open_output_directory(
+            args.output_dir, weights, task, plan, level, keep_time, args.format, DTYPES[args.dtype]
+        )
+    except SettingsMismatch as error:
+        raise _usage_error(error) from None
+
+
+def _run(args, task: str):
+    from .inference.runner import distributed_state, run_inference
     from .inference.stream import default_num_workers
 
-    if args.output_dir and Path(args.output_dir).exists() and not Path(args.output_dir).is_dir():
-        raise UsageError(f"--output-dir {args.output_dir} is a file, not a directory.")
     if task == "features" and args.format == "npy" and args.level == "stages":
         raise UsageError("--format npy stores one array per video; use safetensors for --level stages.")
+    if args.output_dir:
+        _check_output_dir(args.output_dir)
     config = _load_config(args)
     plan = _plan(args, config)
     shard = _shard(args.shard) if args.shard else None
     entries, table = _inputs(args)
-    outputs = None
-    if args.output_dir:  # a re-run into a directory made with other settings fails now, not after loading
-        level, keep_time = getattr(args, "level", "pooled"), getattr(args, "keep_time", False)
-        try:
-            outputs = open_output_directory(
-                args.output_dir, args.model, task, plan, level, keep_time, args.format, DTYPES[args.dtype]
-            )
-        except SettingsMismatch as error:
-            raise _usage_error(error) from None
+    # a re-run into a directory made with other settings (or weights) fails now, not after loading
+    outputs = _open_outputs(args, task, plan) if args.output_dir else None
     model, processor = _load(args, config, task)
+    if args.output_dir and outputs is None:
+        outputs = _open_outputs(args, task, plan, model)
     total = len(entries) if entries is not None else None
     workers = args.num_workers if args.num_workers is not None else default_num_workers()
     workers = 0 if total == 1 else (min(workers, total) if total else workers)
-    summary, sink = run_inference(
-        model,
-        processor,
-        plan,
-        entries=entries,
-        table=table,
-        task=task,
-        output_dir=outputs,
-        output_format=args.format,
-        index_format=args.index_format,
-        batch_size=args.batch_size,
-        num_workers=max(0, workers),
-        device=args.device,
-        dtype=DTYPES[args.dtype],
-        keep_time=getattr(args, "keep_time", False),
-        level=getattr(args, "level", "pooled"),
-        shard=shard,
-        model_name=args.model,
-        progress=not args.no_progress and total != 1,
-    )
+    try:
+        summary, sink = run_inference(
+            model,
+            processor,
+            plan,
+            entries=entries,
+            table=table,
+            task=task,
+            output_dir=outputs,
+            output_format=args.format,
+            index_format=args.index_format,
+            batch_size=args.batch_size,
+            num_workers=max(0, workers),
+            device=args.device,
+            dtype=DTYPES[args.dtype],
+            keep_time=getattr(args, "keep_time", False),
+            level=getattr(args, "level", "pooled"),
+            shard=shard,
+            model_name=args.model,
+            progress=not args.no_progress and total != 1,
+        )
+    except OSError as error:  # the output directory filled up or went read-only during the run
+        if not args.output_dir:
+            raise
+        raise UsageError(
+            f"--output-dir {args.output_dir}: writing failed ({error}); the finished videos are kept, and the same "
+            "command resumes once the directory can be written."
+        ) from None
     if args.output_dir or total != 1 or summary.failed:
         state = distributed_state() if shard is None else None
         _print_summary(summary, *((state.process_index, state.num_processes) if state else shard))
@@ -439,6 +486,8 @@ def run_features(args) -> int:
         raise UsageError("Where should the features go? Give --out FILE (one video) or --output-dir DIR.")
     if args.out and (args.dataset or len(args.videos) != 1 or any(c in args.videos[0] for c in "*?[")):
         raise UsageError("--out takes the features of one video; use --output-dir DIR for several.")
+    if args.out:
+        _check_out_file(args.out)
     summary, sink, plan, _ = _run(args, "features")
     if args.output_dir:
         print(f"wrote {summary.ok} files and the index to {args.output_dir}")
@@ -456,7 +505,10 @@ def run_features(args) -> int:
     }
     if not plan.windows:
         metadata.update(views=f"{plan.num_clips}x{plan.num_crops}", view_order="crop * num_clips + clip")
-    out = save_safetensors(args.out, tensors, metadata)
+    try:
+        out = save_safetensors(args.out, tensors, metadata)
+    except OSError as error:  # checked before loading, but the disk may fill up meanwhile
+        raise UsageError(f"--out {args.out}: writing failed ({error}).") from None
     shapes = ", ".join(f"{name} {list(t.shape)}" for name, t in tensors.items())
     print(f"wrote {out}: {shapes}")
     return 0
@@ -465,8 +517,13 @@ def run_features(args) -> int:
 def run_timeline(args) -> int:
     from .data.sources import file_entries
     from .inference.runner import run_inference
-    from .inference.timeline import plot_timeline
+    from .inference.timeline import check_png_path, plot_timeline
 
+    try:
+        check_png_path(args.out)
+    except ValueError as error:
+        raise _usage_error(error) from None
+    _check_out_file(args.out)
     config = _load_config(args)
     window = args.window or getattr(config, "num_frames", 32)
     plan = _plan(args, config, window=window, stride=max(1, window // 2))
@@ -490,11 +547,11 @@ def run_timeline(args) -> int:
 
 
 def run_merge(args) -> int:
-    from .inference.outputs import merge_index, read_index_parts
+    from .inference.outputs import IncompleteIndex, merge_index, read_index_parts
 
     try:
         path = merge_index(args.output_dir, args.index_format)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, IncompleteIndex) as error:
         raise UsageError(str(error)) from None
     records = read_index_parts(args.output_dir)
     failed = sum(r["status"] != "ok" for r in records)

@@ -1,20 +1,27 @@
 """What to run on: video files, globs, text lists, directory trees, or a ``datasets`` dataset with a video column.
 
 Every video gets a ``position`` (its place in the input order, which decides the process that handles it) and a
-``key``, the name of its output file without extension:
+``key``, the name of its output file without extension, which depends on the set of inputs, never on their order:
 
 - local files: the path relative to the common folder of all inputs (``clips/a/x.mp4`` and ``clips/b/x.mp4`` give
-  ``a/x`` and ``b/x``), so a directory tree is mirrored in the output directory;
-- URLs: the last component of the URL without extension;
-- dataset rows: the row number, zero-padded (``00000042``); the index records the row's own path.
+  ``a/x`` and ``b/x``), so a directory tree is mirrored in the output directory; files that would share a key keep
+  their extension (``x.mp4``, ``x.avi``), and a name starting with ``.`` gets a ``_`` in front (outputs are never
+  hidden: the run's own files are);
+- URLs: the last component of the URL without extension (the same rules when two share it);
+- dataset rows: the split and the row number, zero-padded (``train/00000042``); the index records the row's own path.
 
-The same inputs give the same keys, so a re-run finds the outputs of the previous one.
+Each video also has an ``identity`` (:func:`file_identity`, or the dataset, split and row): what its output records,
+so that a re-run reuses an output only for the very video it was made from.
 """
 
 from __future__ import annotations
 
+import csv
 import glob
+import hashlib
 import os
+import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -39,23 +46,43 @@ def _is_url(value: str) -> bool:
     return value.startswith(("http://", "https://"))
 
 
+def file_identity(source: str) -> dict:
+    """What identifies a video file's contents: its resolved path, size and modification time (a URL: the URL; a
+    file that cannot be read: its resolved path only)."""
+    if _is_url(source):
+        return {"url": source}
+    path = os.path.realpath(source)
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return {"path": path}
+    return {"path": path, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def _is_header(field: str, folder: Path) -> bool:
+    """Whether the first field of a CSV list names a column rather than a video: no video extension, not a URL, and
+    no such file."""
+    return not _is_url(field) and Path(field).suffix.lower() not in VIDEO_EXTENSIONS and not (folder / field).exists()
+
+
 def _read_list(path: Path) -> list[str]:
-    """One video per line (the first whitespace/comma-separated field); relative paths are relative to the list."""
-    videos = []
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        field = line.split(",")[0].strip() if path.suffix == ".csv" else line
-        if not _is_url(field) and not os.path.isabs(field) and not os.path.exists(field):
-            field = str(path.parent / field)
-        videos.append(field)
-    return videos
+    """One video per line (a CSV list: the first field, after an optional header line); relative paths are relative
+    to the list's folder."""
+    lines = path.read_text().splitlines()
+    if path.suffix.lower() == ".csv":
+        fields = [row[0].strip() for row in csv.reader(lines) if row and row[0].strip()]
+    else:
+        fields = [line.strip() for line in lines if line.strip()]
+    fields = [field for field in fields if not field.startswith("#")]
+    if path.suffix.lower() == ".csv" and fields and _is_header(fields[0], path.parent):
+        fields = fields[1:]
+    return [field if _is_url(field) or os.path.isabs(field) else str(path.parent / field) for field in fields]
 
 
 def expand_inputs(inputs: list[str]) -> list[str]:
     """Files, URLs, globs (``**`` recursive), directories (searched recursively for video extensions) and text lists
-    (``.txt``/``.lst``/``.list``/``.csv``, one video per line), expanded in order, duplicates dropped."""
+    (``.txt``/``.lst``/``.list``/``.csv``, one video per line), expanded in order; a file given several times, under
+    any spelling (``v.mp4``, ``./v.mp4``, a symlink to it), is kept once, as first given."""
     videos: list[str] = []
     for item in inputs:
         path = Path(item)
@@ -78,24 +105,42 @@ def expand_inputs(inputs: list[str]) -> list[str]:
             videos.extend(found)
         else:
             videos.append(item)  # a file; a missing one is reported in the index like any unreadable video
-    return list(dict.fromkeys(videos))
+    unique: dict[str, str] = {}
+    for video in videos:
+        unique.setdefault(video if _is_url(video) else os.path.realpath(video), video)
+    return list(unique.values())
+
+
+def _visible(name: str) -> str:
+    """``name`` (a relative POSIX path) with every component made a plain, visible file name."""
+    parts = [re.sub(r"^\.", "_", part) for part in PurePosixPath(name).parts if part not in ("", ".", "/")]
+    return "/".join(parts) or "video"
 
 
 def file_entries(videos: list[str]) -> list[VideoEntry]:
-    """Entries with keys mirroring the paths below their common folder (URLs: their last component)."""
+    """Entries with keys mirroring the paths below their common folder (URLs: their last component); distinct
+    videos always get distinct keys, whatever their order (see the module docstring)."""
     local = [os.path.abspath(v) for v in videos if not _is_url(v)]
     root = os.path.commonpath([os.path.dirname(p) for p in local]) if local else ""
-    entries, used = [], set()
-    for position, video in enumerate(videos):
+
+    def name(video: str) -> str:  # with its extension
         if _is_url(video):
-            key = PurePosixPath(video.split("?")[0]).stem or f"video-{position:08d}"
-        else:
-            key = Path(os.path.relpath(os.path.abspath(video), root)).with_suffix("").as_posix()
-        if key in used:  # same name, different extension
-            key = f"{key}-{position:08d}"
-        used.add(key)
-        entries.append(VideoEntry(position=position, key=key, name=video, source=video))
-    return entries
+            return _visible(PurePosixPath(video.split("?")[0].split("#")[0]).name)
+        return _visible(Path(os.path.relpath(os.path.abspath(video), root)).as_posix())
+
+    names = [name(v) for v in videos]
+    stems = [str(PurePosixPath(n).with_suffix("")) if PurePosixPath(n).suffix else n for n in names]
+    shared = Counter(stems)
+    keys = [stem if shared[stem] == 1 else full for stem, full in zip(stems, names)]
+    shared = Counter(keys)  # still shared (URLs with one name, names made visible): a digest of the source
+    keys = [
+        key if shared[key] == 1 else f"{key}-{hashlib.sha256(video.encode()).hexdigest()[:10]}"
+        for key, video in zip(keys, videos)
+    ]
+    return [
+        VideoEntry(position=position, key=key, name=video, source=video)
+        for position, (key, video) in enumerate(zip(keys, videos))
+    ]
 
 
 class DatasetTable:
@@ -137,6 +182,21 @@ class DatasetTable:
             raise TypeError("A streamed dataset has no length.")
         return len(self.load())
 
+    def key(self, position: int) -> str:
+        """The output name of a row: its split and row number (``train/00000042``)."""
+        return f"{_visible(re.sub(r'[^A-Za-z0-9._-]', '_', self.split))}/{position:08d}"
+
+    def identity(self, position: int, source) -> dict:
+        """What identifies a row's video: the dataset (resolved when local), split and row, and the video's bytes
+        (SHA-256) or file (:func:`file_identity`)."""
+        dataset = os.path.realpath(self.name) if os.path.exists(self.name) else self.name
+        identity = {"dataset": dataset, "split": self.split, "row": position}
+        if isinstance(source, (bytes, bytearray)):
+            identity["sha256"] = hashlib.sha256(source).hexdigest()
+        elif isinstance(source, str):
+            identity["file"] = file_identity(source)
+        return identity
+
     def rows(self, owned) -> Iterator[tuple]:
         """``(position, source, name)`` for the rows whose position satisfies ``owned(position)``; other rows are
         not read (a streamed dataset is iterated, but only owned rows are resolved)."""
@@ -153,16 +213,12 @@ class DatasetTable:
             yield position, source, name
 
 
-def dataset_key(position: int) -> str:
-    return f"{position:08d}"
-
-
 __all__ = [
     "DatasetTable",
     "LIST_EXTENSIONS",
     "VIDEO_EXTENSIONS",
     "VideoEntry",
-    "dataset_key",
     "expand_inputs",
     "file_entries",
+    "file_identity",
 ]

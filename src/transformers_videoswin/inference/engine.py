@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import torch
@@ -34,6 +35,10 @@ LEVELS = ("pooled", "stages")
 # batch 1, 0.78-0.93 s at batch 8) and each costs about 80 MiB of peak; small clips gain from fewer calls (a tiny
 # model on 16x112x112 clips: 134 clips/s at batch 1, 196 at batch 8).
 CPU_BATCH_BYTES = 32 * 2**20
+# The most pixel values a batch may hold, whatever `batch_size` asks (4 GiB: 226 Swin-T clips of 32x224x224 in
+# float32): clips wait for a full batch, so a larger batch would hold the clips of a whole dataset before the first
+# forward pass.
+MAX_BATCH_BYTES = 4 * 2**30
 
 
 def default_batch_size(device: torch.device, clip_bytes: int) -> int:
@@ -239,6 +244,7 @@ class InferenceEngine:
         bar = _progress_bar(total) if progress else None
         start = waited = time.perf_counter()
         waiting = 0.0  # seconds spent waiting for the loader since the last forward pass
+        batch_checked = False
         try:
             for item in loader:
                 waiting += time.perf_counter() - waited
@@ -252,8 +258,9 @@ class InferenceEngine:
                     summary.errors.append((item.video.name, item.error))
                 else:
                     queue.add(item)
-                    if self.batch_size is None:  # the default, once the size of a clip is known
-                        self.batch_size = default_batch_size(self.device, item.clip_bytes(self.dtype))
+                    if not batch_checked:  # the default and the bound, once the size of a clip is known
+                        self.batch_size = self._bounded_batch_size(item.clip_bytes(self.dtype))
+                        batch_checked = True
                     while queue.num_clips >= self.batch_size:
                         self._step(queue, sink, summary, balancer, waiting)
                         waiting = 0.0
@@ -269,6 +276,21 @@ class InferenceEngine:
         if bar is not None:
             bar.close()
         return summary
+
+    def _bounded_batch_size(self, clip_bytes: int) -> int:
+        """The batch size for clips of ``clip_bytes``: the one given, or :func:`default_batch_size`, at most
+        ``MAX_BATCH_BYTES`` of clips (with a warning when the given one is lowered)."""
+        if self.batch_size is None:
+            return default_batch_size(self.device, clip_bytes)
+        bound = max(1, MAX_BATCH_BYTES // max(1, clip_bytes))
+        if self.batch_size > bound:
+            warnings.warn(
+                f"A batch of {self.batch_size} clips of {clip_bytes / 2**20:.1f} MiB would hold "
+                f"{self.batch_size * clip_bytes / 2**30:.1f} GiB of clips; running batches of {bound} clips "
+                f"({MAX_BATCH_BYTES / 2**30:.0f} GiB) instead.",
+                stacklevel=3,
+            )
+        return min(self.batch_size, bound)
 
     def _step(self, queue: _BatchQueue, sink, summary: Summary, balancer: CpuThreadBalancer, waiting: float) -> None:
         """One forward pass over the next ``batch_size`` clips; complete videos go to ``sink``."""
@@ -297,4 +319,12 @@ def _advance(bar, summary: Summary, start: float) -> None:
     bar.set_postfix_str(f"{summary.ok / elapsed:.2f} videos/s, {summary.clips / elapsed:.1f} clips/s")
 
 
-__all__ = ["CpuThreadBalancer", "InferenceEngine", "LEVELS", "Summary", "TASKS", "default_batch_size"]
+__all__ = [
+    "CpuThreadBalancer",
+    "InferenceEngine",
+    "LEVELS",
+    "MAX_BATCH_BYTES",
+    "Summary",
+    "TASKS",
+    "default_batch_size",
+]

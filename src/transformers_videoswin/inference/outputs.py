@@ -4,13 +4,18 @@ and the sinks that receive every video of a run (files and index, or results in 
 Layout of an output directory ``DIR``::
 
     DIR/<key>.safetensors            one per video (or <key>.npy + <key>.json with the npy format)
-    DIR/settings.json                how they were made: a re-run with other settings is refused
-    DIR/index-parts/rank-R-of-N.jsonl  one record per video, appended and flushed as each video finishes
+    DIR/.videoswin/settings.json     how they were made: a re-run with other settings is refused
+    DIR/.videoswin/index-parts/rank-R-of-N.jsonl  one record per video, appended and flushed as each video finishes
     DIR/index.jsonl | index.parquet  the merged index: the latest record of every video, in input order
 
-A video file appears under its final name only once it is complete (written to a hidden temporary file in the same
-folder, then renamed), so a killed run leaves no half-written output: re-running the same command skips every video
-whose output exists and processes the rest. Failed videos are retried on a re-run (a fixed file then succeeds).
+Keys are never hidden (:mod:`~transformers_videoswin.data.sources`) and per-video files end in ``.safetensors``,
+``.npy`` or ``.json``, so no video's output can take the name of the run's own files.
+
+A video file appears under its final name only once it is complete (written in a private temporary folder beside
+it, then renamed), so a killed run leaves no half-written output. Each output records the identity of its video
+(resolved path, size and modification time; dataset, split and row) and the SHA-256 of the model's weights: a
+re-run skips a video only when its output exists and records this video and these weights, and processes the rest
+(an output of another video, or of other weights, is made again). Failed videos are retried on a re-run.
 Index records: ``position, path, output, status ("ok" | "error"), num_windows, num_frames, duration, fps, error,
 resumed, rank, finished_at``.
 """
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +36,8 @@ from ..file_utils import atomic_write, atomic_write_text
 
 OUTPUT_FORMATS = ("safetensors", "npy")
 INDEX_FORMATS = ("jsonl", "parquet")
-PARTS_DIR = "index-parts"
+RUN_DIR = ".videoswin"
+PARTS_DIR = f"{RUN_DIR}/index-parts"
 
 
 def _metadata_strings(metadata: dict) -> dict[str, str]:
@@ -50,30 +57,43 @@ def _parse_metadata(metadata: dict[str, str]) -> dict:
 class OutputDirectory:
     """Writes and recognises the per-video files of one output directory (picklable: workers check completeness)."""
 
-    def __init__(self, root: str | os.PathLike, fmt: str = "safetensors", main_tensor: str = "pooled"):
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        fmt: str = "safetensors",
+        main_tensor: str = "pooled",
+        weights: str | None = None,
+    ):
+        """``weights``: the SHA-256 of the model's weights (:func:`~.runner.weights_fingerprint`) that an output
+        must record to count as complete."""
         if fmt not in OUTPUT_FORMATS:
             raise ValueError(f"`format` must be one of {OUTPUT_FORMATS}, got {fmt!r}.")
         self.root = Path(root)
         self.format = fmt
         self.main_tensor = main_tensor
+        self.weights = weights
 
     def path(self, key: str) -> Path:
         return self.root / f"{key}.{self.format}"
 
-    def complete(self, key: str) -> dict | None:
-        """The metadata of ``key``'s output when it is complete, else ``None``."""
+    def complete(self, key: str, identity: dict | None) -> dict | None:
+        """The metadata of ``key``'s output when it is complete and was made from the video ``identity`` with these
+        weights, else ``None`` (the video is then processed again)."""
         path = self.path(key)
         if not path.is_file():
             return None
         try:
             if self.format == "npy":
-                return json.loads(path.with_suffix(".json").read_text())["metadata"]
-            from safetensors import safe_open
+                metadata = json.loads(path.with_suffix(".json").read_text())["metadata"]
+            else:
+                from safetensors import safe_open
 
-            with safe_open(str(path), "pt") as handle:
-                return _parse_metadata(handle.metadata() or {})
+                with safe_open(str(path), "pt") as handle:
+                    metadata = _parse_metadata(handle.metadata() or {})
         except Exception:  # noqa: BLE001 -- unreadable leftovers are simply redone
             return None
+        same_video = identity is not None and metadata.get("source") == json.loads(json.dumps(identity))
+        return metadata if same_video and metadata.get("weights_sha256") == self.weights else None
 
     def write(self, key: str, tensors: dict[str, torch.Tensor], metadata: dict) -> Path:
         path = self.path(key)
@@ -107,9 +127,9 @@ class SettingsMismatch(ValueError):
 
 
 def check_settings(root: str | os.PathLike, settings: dict) -> None:
-    """Record ``settings`` in ``DIR/settings.json``, or check that they equal the ones already recorded there, so
-    that a re-run resumes only work made the same way (same model, task, windows, outputs)."""
-    path = Path(root) / "settings.json"
+    """Record ``settings`` in ``DIR/.videoswin/settings.json``, or check that they equal the ones already recorded
+    there, so that a re-run resumes only work made the same way (same weights, task, windows, outputs)."""
+    path = Path(root) / RUN_DIR / "settings.json"
     settings = json.loads(json.dumps(settings))  # as they will read back
     if path.is_file():
         recorded = json.loads(path.read_text())
@@ -131,7 +151,8 @@ class IndexPart:
         self.path = Path(root) / PARTS_DIR / f"rank-{rank:05d}-of-{world_size:05d}.jsonl"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.rank = rank
-        self._handle = open(self.path, "a")
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)  # never through a symlink
+        self._handle = open(os.open(self.path, flags, 0o666), "a")
 
     def add(self, record: dict) -> None:
         record = {**record, "rank": self.rank, "finished_at": time.time()}
@@ -157,13 +178,43 @@ def read_index_parts(root: str | os.PathLike) -> list[dict]:
     return sorted(latest.values(), key=lambda r: (r["position"], r["output"]))
 
 
-def merge_index(root: str | os.PathLike, fmt: str = "jsonl") -> Path:
-    """Merge ``DIR/index-parts/*.jsonl`` into ``DIR/index.jsonl`` (or ``index.parquet``); returns its path."""
+class IncompleteIndex(ValueError):
+    """The index parts of an output directory do not make whole runs: a job is missing."""
+
+
+def check_index_parts(root: str | os.PathLike) -> None:
+    """Raise :class:`IncompleteIndex` unless the parts form whole runs: for every job count N found, the parts of
+    jobs 0 .. N-1 (a run repeated with another count adds a whole set of its own)."""
+    jobs: dict[int, set[int]] = {}
+    for part in (Path(root) / PARTS_DIR).glob("*.jsonl"):
+        match = re.fullmatch(r"rank-(\d+)-of-(\d+)\.jsonl", part.name)
+        if match:
+            jobs.setdefault(int(match[2]), set()).add(int(match[1]))
+    if not jobs:
+        raise IncompleteIndex(f"{root} has no index parts: no job of a dataset-scale run has written there.")
+    missing = [f"rank-{r:05d}-of-{n:05d}.jsonl" for n in sorted(jobs) for r in range(n) if r not in jobs[n]]
+    if missing:
+        counts = " and ".join(str(n) for n in sorted(jobs))
+        raise IncompleteIndex(
+            f"{root} holds the index parts of runs split into {counts} jobs, and {len(missing)} job(s) are missing "
+            f"({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}): run them (or remove the parts of an "
+            "abandoned run from the index-parts folder), then merge again."
+        )
+
+
+def merge_index(root: str | os.PathLike, fmt: str = "jsonl", require_complete: bool = True) -> Path:
+    """Merge ``DIR/.videoswin/index-parts/*.jsonl`` into ``DIR/index.jsonl`` (or ``index.parquet``); returns its path.
+
+    ``require_complete``: refuse (:class:`IncompleteIndex`) unless every job of each run has written its part; an
+    independent job merges what is there so far with ``False``.
+    """
     if fmt not in INDEX_FORMATS:
         raise ValueError(f"The index format must be one of {INDEX_FORMATS}, got {fmt!r}.")
     root = Path(root)
     if not (root / PARTS_DIR).is_dir():
         raise FileNotFoundError(f"{root} has no {PARTS_DIR}/ folder: not an output directory of a dataset-scale run.")
+    if require_complete:
+        check_index_parts(root)
     records = read_index_parts(root)
     path = root / f"index.{fmt}"
     if fmt == "jsonl":
@@ -235,6 +286,7 @@ class DirectorySink:
         metadata = {
             **self.metadata,
             "video": video.name,
+            "source": video.identity,
             "key": video.key,
             "position": video.position,
             "num_windows": video.num_clips,
@@ -258,12 +310,14 @@ class DirectorySink:
 __all__ = [
     "INDEX_FORMATS",
     "DirectorySink",
+    "IncompleteIndex",
     "MemorySink",
     "VideoResult",
     "OUTPUT_FORMATS",
     "IndexPart",
     "OutputDirectory",
     "SettingsMismatch",
+    "check_index_parts",
     "check_settings",
     "merge_index",
     "read_index_parts",

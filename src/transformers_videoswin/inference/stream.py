@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..data.sources import DatasetTable, VideoEntry, dataset_key
+from ..data.sources import DatasetTable, VideoEntry, file_identity
 from ..processing.decoding import decode_video, open_video
 from ..processing.sampling import sliding_window_indices
 from .outputs import OutputDirectory
@@ -36,12 +36,14 @@ ACCELERATOR_BATCH_SIZE = 8
 
 @dataclass
 class VideoInfo:
-    """One video of the input, and once it is opened its clips: ``frame_indices`` ``[N, T]``, ``start_time`` /
-    ``end_time`` ``[N]`` in seconds."""
+    """One video of the input (``identity``: what its output records to be recognised, see
+    :mod:`~transformers_videoswin.data.sources`), and once it is opened its clips: ``frame_indices`` ``[N, T]``,
+    ``start_time`` / ``end_time`` ``[N]`` in seconds."""
 
     position: int
     key: str
     name: str
+    identity: dict | None = None
     num_frames: int | None = None
     fps: float | None = None
     duration: float | None = None
@@ -119,16 +121,17 @@ class VideoClipStream(torch.utils.data.IterableDataset):
 
         if isinstance(self.videos, DatasetTable):
             for position, source, name in self.videos.rows(owned):
-                yield VideoInfo(position, dataset_key(position), name), source
+                identity = self.videos.identity(position, source)
+                yield VideoInfo(position, self.videos.key(position), name, identity), source
         else:
             for entry in self.videos:
                 if owned(entry.position):
-                    yield VideoInfo(entry.position, entry.key, entry.name), entry.source
+                    yield VideoInfo(entry.position, entry.key, entry.name, file_identity(entry.source)), entry.source
 
     def __iter__(self) -> Iterator[ClipChunk | VideoFailed | VideoSkipped]:
         for video, source in self._owned_videos():
             if self.outputs is not None:
-                metadata = self.outputs.complete(video.key)
+                metadata = self.outputs.complete(video.key, video.identity)
                 if metadata is not None:
                     yield VideoSkipped(video, metadata)
                     continue
@@ -142,7 +145,8 @@ class VideoClipStream(torch.utils.data.IterableDataset):
             except Exception as error:  # noqa: BLE001 -- a bad video is recorded and skipped, never fatal
                 message = str(error) if video.name in str(error) else f"{video.name}: {error}"
                 yield VideoFailed(
-                    VideoInfo(video.position, video.key, video.name), f"{type(error).__name__}: {message}"
+                    VideoInfo(video.position, video.key, video.name, video.identity),
+                    f"{type(error).__name__}: {message}",
                 )
 
     @staticmethod

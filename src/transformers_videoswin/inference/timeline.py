@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..file_utils import atomic_write
+
 
 def choose_classes(probs: np.ndarray, top_k: int = 4, limit: int = 10) -> list[int]:
     """Class ids to plot: the top-1 classes in order of first appearance, then by mean probability."""
@@ -36,8 +38,10 @@ def plot_timeline(
 ) -> Path:
     """Write the timeline PNG of ``probs`` ``[num_windows, num_labels]`` for windows ``[start_time, end_time)``.
 
-    ``truth``: optional ``(start, end, label)`` segments drawn as a second band (the demo knows them).
+    ``truth``: optional ``(start, end, label)`` segments drawn as a second band (the demo knows them). ``out`` must
+    end in ``.png`` (:func:`check_png_path`); the file is written atomically.
     """
+    check_png_path(out)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -86,11 +90,18 @@ def plot_timeline(
                bbox_to_anchor=(0.5, 0.95))  # fmt: skip
     if title:
         fig.suptitle(title, y=1.03, fontsize=11)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return out
+    try:
+        atomic_write(out, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+    finally:
+        plt.close(fig)
+    return Path(out)
 
 
-__all__ = ["choose_classes", "plot_timeline"]
+def check_png_path(out: str | os.PathLike) -> None:
+    """Raise ``ValueError`` unless ``out`` names a ``.png`` file (the timeline is a PNG: another suffix, or none,
+    would be written as ``X.png`` or as a PNG named ``.txt``)."""
+    if Path(out).suffix.lower() != ".png":
+        raise ValueError(f"The timeline is a PNG image: `out` must end in .png, got {os.fspath(out)!r}.")
+
+
+__all__ = ["check_png_path", "choose_classes", "plot_timeline"]
