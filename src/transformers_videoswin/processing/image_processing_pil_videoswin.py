@@ -16,32 +16,17 @@ the two antialiased bilinear resizers differ by at most one grey level)."""
 
 import numpy as np
 from transformers.image_processing_utils import BatchFeature
-from transformers.image_utils import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, ImageInput
 from transformers.models.videomae.image_processing_pil_videomae import VideoMAEImageProcessorPil
 from transformers.processing_utils import ImagesKwargs, Unpack
 from transformers.utils import auto_docstring
 
-from .input_forms import resolve_do_rescale
+from .input_forms import FramesInTheirRange
 
 
 @auto_docstring
-class VideoSwinImageProcessorPil(VideoMAEImageProcessorPil):
-    image_mean = list(IMAGENET_DEFAULT_MEAN)
-    image_std = list(IMAGENET_DEFAULT_STD)
-    model_input_names = ["pixel_values"]
-
+class VideoSwinImageProcessorPil(FramesInTheirRange, VideoMAEImageProcessorPil):
     def __init__(self, **kwargs: Unpack[ImagesKwargs]):
         super().__init__(**kwargs)
-
-    @auto_docstring
-    def preprocess(self, videos: ImageInput, **kwargs: Unpack[ImagesKwargs]) -> BatchFeature:
-        r"""
-        videos (`ImageInput`):
-            A video (list of frames, or a 4D array of frames) or a list of videos; integer frames and PIL images are
-            0-255, float frames in [0, 1] are taken as already rescaled.
-        """
-        kwargs["do_rescale"] = resolve_do_rescale(videos, kwargs.get("do_rescale"), self.do_rescale)
-        return super().preprocess(videos, **kwargs)
 
     def _preprocess(self, images, return_tensors=None, **kwargs) -> BatchFeature:
         pixel_values = super()._preprocess(images, return_tensors=None, **kwargs)["pixel_values"]  # lists of frames

@@ -19,33 +19,17 @@ transformers' VideoMAE image processor with the official single-view evaluation 
 multi-view crops, use `VideoSwinVideoProcessor`.
 """
 
-from transformers.image_processing_utils import BatchFeature
-from transformers.image_utils import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, ImageInput
 from transformers.models.videomae.image_processing_videomae import VideoMAEImageProcessor
 from transformers.processing_utils import ImagesKwargs, Unpack
 from transformers.utils import auto_docstring
 
-from .input_forms import resolve_do_rescale
+from .input_forms import FramesInTheirRange
 
 
 @auto_docstring
-class VideoSwinImageProcessor(VideoMAEImageProcessor):
-    image_mean = list(IMAGENET_DEFAULT_MEAN)
-    image_std = list(IMAGENET_DEFAULT_STD)
-    model_input_names = ["pixel_values"]
-
+class VideoSwinImageProcessor(FramesInTheirRange, VideoMAEImageProcessor):
     def __init__(self, **kwargs: Unpack[ImagesKwargs]):
         super().__init__(**kwargs)
-
-    @auto_docstring
-    def preprocess(self, videos: ImageInput, **kwargs: Unpack[ImagesKwargs]) -> BatchFeature:
-        r"""
-        videos (`ImageInput`):
-            A video (list of frames, or a 4D array / tensor of frames) or a list of videos; integer frames and PIL
-            images are 0-255, float frames in [0, 1] are taken as already rescaled.
-        """
-        kwargs["do_rescale"] = resolve_do_rescale(videos, kwargs.get("do_rescale"), self.do_rescale)
-        return super().preprocess(videos, **kwargs)
 
 
 __all__ = ["VideoSwinImageProcessor"]

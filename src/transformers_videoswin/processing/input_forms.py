@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 import torch
-from transformers.image_utils import is_pil_image
+from transformers.image_utils import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, is_pil_image
 from transformers.pipelines.video_classification import VideoClassificationPipeline
 from transformers.utils import logging
 
@@ -116,6 +116,21 @@ def resolve_do_rescale(videos, do_rescale: bool | None, default: bool) -> bool:
         logger.info_once("Float frames in [0, 1] are taken as already rescaled: they are not divided by 255 again.")
         return False
     return default
+
+
+class FramesInTheirRange:
+    """What both image processors add to VideoMAE's: the official mean/std, and `preprocess` under rule 2 (float
+    frames in [0, 1] are taken as already rescaled)."""
+
+    image_mean = list(IMAGENET_DEFAULT_MEAN)
+    image_std = list(IMAGENET_DEFAULT_STD)
+    model_input_names = ["pixel_values"]
+
+    def preprocess(self, videos, **kwargs):
+        """`videos`: a video (list of frames, or a 4D array / tensor of frames) or a list of videos; integer frames
+        and PIL images are 0-255, float frames in [0, 1] are taken as already rescaled."""
+        kwargs["do_rescale"] = resolve_do_rescale(videos, kwargs.get("do_rescale"), self.do_rescale)
+        return super().preprocess(videos, **kwargs)
 
 
 class VideoSwinVideoClassificationPipeline(VideoClassificationPipeline):
