@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 
@@ -179,6 +180,22 @@ def test_workers_and_shards_split_without_overlap_or_gap(setup):
     assert sorted(seen) == list(range(23))
     stream = VideoClipStream(setup["processor"], ClipPlan(), entries, rank=1, world_size=3)
     assert len(stream) == 8  # positions 1, 4, ..., 22
+
+
+def test_the_stream_hands_freed_memory_back_after_each_video(setup, monkeypatch):
+    """Once per video, read or failed, after its last item (a decoding worker's RSS stays flat in the videos)."""
+    from transformers_videoswin.inference import stream as stream_module
+
+    calls, seen = [], []
+    monkeypatch.setattr(stream_module, "release_freed_memory", lambda: calls.append(len(seen)))
+    videos = [*setup["videos"][:2], str(setup["root"] / "videos" / "part0" / "broken.mp4")]
+    for item in VideoClipStream(setup["processor"], ClipPlan(window=8, stride=4), file_entries(videos)):
+        seen.append(item)
+    ends = [
+        i + 1 for i, item in enumerate(seen) if i + 1 == len(seen) or seen[i + 1].video.position != item.video.position
+    ]
+    assert calls == ends and len(calls) == 3
+    assert (stream_module._malloc_trim() is not None) == (platform.libc_ver()[0] == "glibc")  # glibc only
 
 
 @pytest.mark.slow
