@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast lint format system-deps install transformers-suites clean
+.PHONY: demo test test-all lint format system-deps install transformers-suites clean
 
 # FFmpeg's shared libraries for torchcodec (PyAV wheels bundle their own); jemalloc for the allocator benchmarks.
 system-deps:
@@ -28,12 +28,15 @@ install: $(VENV)/.installed
 transformers-suites: install
 	$(PY) tests/videoswin/transformers_suites.py
 
-# Every test (what CI runs). `make test-fast` leaves out the ones marked slow, for a quick check while working.
-test: install transformers-suites
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+# `make test`: the tests a developer runs, without the ones marked slow (benchmark smoke runs, training runs, torchrun,
+# subprocess conversions). CI (CI=true) runs every test through the same command; `make test-all` does so anywhere.
+TEST_MARKS ?= $(if $(filter true,$(CI)),,not slow)
 
-test-fast: install transformers-suites
-	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+test: install transformers-suites
+	$(PY) -m pytest -q $(if $(TEST_MARKS),-m "$(TEST_MARKS)") $(PYTEST_ARGS)
+
+test-all: install transformers-suites
+	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 demo: install
 	$(PY) examples/demo.py --output-dir demo_output

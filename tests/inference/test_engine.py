@@ -439,12 +439,6 @@ def test_a_huge_batch_size_does_not_hold_every_clip(setup, monkeypatch):
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="processing/decoding reports a raw H.264 stream (no container, no frame count) as 'no frames' though "
-    "FFmpeg decodes it; the fix belongs in the decoder (helper VIDEO's rewrite), not in the engine",
-)
 def test_raw_h264_stream_is_decoded(setup, tmp_path):
     video = write_test_video(tmp_path / "raw.h264", 20, 64, 80)
     summary, sink = run_inference(

@@ -192,15 +192,28 @@ def ffmpeg_videos(tmp_path_factory):
     )
     videos["mpegts"] = folder / "clip.ts"
     run_ffmpeg(*SOURCE, *X264, "-pix_fmt", "yuv420p", "-f", "mpegts", videos["mpegts"])
+    videos["raw_h264"] = folder / "clip.h264"  # an elementary stream: no container, no timestamps
+    run_ffmpeg("-i", base, "-c:v", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "h264", videos["raw_h264"])
     return videos
 
 
-CASES = ["base", "rotate90", "rotate180", "rotate270", "trim_edit_list", "10bit_h264", "10bit_hevc", "mpegts"]
+CASES = [
+    "base",
+    "rotate90",
+    "rotate180",
+    "rotate270",
+    "trim_edit_list",
+    "10bit_h264",
+    "10bit_hevc",
+    "mpegts",
+    "raw_h264",
+]
 BACKEND_CASES = [
     (case, backend)
     for case in CASES
     for backend in ["auto", *BACKENDS_PLAIN]
-    if not (case == "mpegts" and backend == "torchcodec")  # refused, see test_torchcodec_refuses_mpeg_ts
+    # refused, see test_torchcodec_refuses_mpeg_ts and test_raw_h264_stream_is_decoded_by_pyav
+    if not (case in ("mpegts", "raw_h264") and backend == "torchcodec")
 ]
 
 
@@ -223,6 +236,20 @@ def test_trimmed_file_starts_at_its_first_shown_frame(ffmpeg_videos):
     assert len(trimmed) < 20  # 1.35 s .. 3 s at 10 fps, not the 20 packets from the keyframe at 1.0 s on
     np.testing.assert_array_equal(decode_frames(ffmpeg_videos["trim_edit_list"], [0], backend="pyav")[0], trimmed[0])
     assert not np.array_equal(trimmed[0], base[10])  # the keyframe's frame is not shown
+
+
+def test_raw_h264_stream_is_decoded_by_pyav(ffmpeg_videos):
+    """Raw H.264 has no timestamps and cannot seek: PyAV counts the frames as shown and rereads from the top."""
+    path = ffmpeg_videos["raw_h264"]
+    truth = ffmpeg_rgb_frames(path)
+    assert len(truth) == 30
+    for source in (path, path.read_bytes(), io.BytesIO(path.read_bytes())):
+        frames, metadata = decode_video(source, [29, 4, 4, 0, 17])
+        assert metadata.total_num_frames == 30 and metadata.fps == 25  # the h264 demuxer's rate, as ffmpeg assumes
+        np.testing.assert_array_equal(frames.numpy(), truth[[29, 4, 4, 0, 17]])
+    if torchcodec_available():  # torchcodec cannot index a stream it cannot seek in: a clear error
+        with pytest.raises(VideoDecodeError, match=r"clip\.h264 with torchcodec.*does not support seeking"):
+            open_video(path, backend="torchcodec")
 
 
 @needs_torchcodec
@@ -282,6 +309,28 @@ def test_transform_runs_per_chunk_and_keeps_the_order(video, monkeypatch):
         assert max(seen) <= 3  # never more than a chunk of full frames at once
 
 
+# ---------------------------------------------------------------- frame times
+VFR_TIMES = [0.0, 0.04, 0.08, 0.5, 0.9, 0.92, 0.94, 2.0, 2.04, 2.08, 2.12, 2.16]
+
+
+@pytest.mark.parametrize("backend", ["auto", *BACKENDS_PLAIN])
+def test_frame_times_are_the_presentation_times(video, tmp_path, backend):
+    import av
+
+    path = write_test_video(tmp_path / "vfr.mp4", len(VFR_TIMES), 64, 96, frame_times=VFR_TIMES)
+    with av.open(str(path)) as container:  # the truth: what PyAV's decoder stamps on each frame
+        truth = [float(frame.pts * frame.time_base) for frame in container.decode(video=0)]
+    np.testing.assert_allclose(truth, VFR_TIMES, atol=1e-9)
+    for source in (path, path.read_bytes(), io.BytesIO(path.read_bytes())):
+        with open_video(source, backend=backend) as reader:
+            times = reader.frame_times
+            np.testing.assert_allclose(times[:-1], truth, atol=1e-9)
+            assert times[-1] > truth[-1]  # when the last frame ends
+            assert frame_ids(reader.get_frames([7, 3])) == [7, 3]  # reading times leaves a file object usable
+    with open_video(video, backend=backend) as reader:  # a constant rate: index / fps
+        np.testing.assert_allclose(reader.frame_times, np.arange(NUM_FRAMES + 1) / 25, atol=1e-9)
+
+
 # ---------------------------------------------------------------- URLs
 @pytest.fixture
 def http_server(video):
@@ -302,11 +351,72 @@ def http_server(video):
 def test_url_is_downloaded_and_a_failed_download_is_a_video_decode_error(http_server, monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
-    assert frame_ids(decode_frames(f"{http_server}/clip.mp4", [4], backend="pyav")) == [4]
+    for backend in BACKENDS_PLAIN:  # streamed to a temporary file that both decoders read
+        assert frame_ids(decode_frames(f"{http_server}/clip.mp4", [4, 100], backend=backend)) == [4, 100]
     with pytest.raises(VideoDecodeError, match=r"Cannot download video .*missing\.mp4.*404"):
         decode_frames(f"{http_server}/missing.mp4", [0])
     with pytest.raises(VideoDecodeError, match="Cannot download"):
         decode_frames("http://127.0.0.1:9/closed-port.mp4", [0])  # connection refused
+
+
+@pytest.fixture
+def hostile_server():
+    """A local server with an endless body (stopped by the server after 64 MiB), a 1-byte-per-0.05 s body (stopped
+    after 200 bytes, 10 s) and a body announced larger than the cap, each on its own path."""
+    import http.server
+    import threading
+    import time
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp4")
+            if self.path == "/announced.mp4":
+                self.send_header("Content-Length", str(2**40))
+            self.end_headers()
+            try:
+                if self.path == "/endless.mp4":
+                    for _ in range(64):
+                        self.wfile.write(b"\0" * 2**20)
+                elif self.path == "/slow.mp4":
+                    for _ in range(200):
+                        self.wfile.write(b"\0")
+                        self.wfile.flush()
+                        time.sleep(0.05)
+            except OSError:  # the client hung up, as it should
+                pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_url_download_has_a_size_cap_and_a_total_deadline(hostile_server, monkeypatch):
+    import time
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("VIDEOSWIN_MAX_DOWNLOAD_BYTES", str(2**20))
+    with pytest.raises(VideoDecodeError, match=r"endless\.mp4: it is over the limit of 1048576 bytes"):
+        decode_frames(f"{hostile_server}/endless.mp4", [0])
+    with pytest.raises(VideoDecodeError, match=r"announced\.mp4: it is 1099511627776 bytes, over the limit"):
+        decode_frames(f"{hostile_server}/announced.mp4", [0])
+    monkeypatch.setenv("VIDEOSWIN_DOWNLOAD_TIMEOUT", "1")
+    start = time.monotonic()
+    with pytest.raises(VideoDecodeError, match=r"slow\.mp4: not complete after 1 s"):
+        decode_frames(f"{hostile_server}/slow.mp4", [0])
+    assert time.monotonic() - start < 3
+    with pytest.raises(VideoDecodeError, match=r"slow\.mp4: not complete after 0\.5 s"):
+        decoding.download_video(f"{hostile_server}/slow.mp4", timeout=0.5)  # arguments win over the environment
+    monkeypatch.setenv("VIDEOSWIN_DOWNLOAD_TIMEOUT", "soon")
+    with pytest.raises(ValueError, match="VIDEOSWIN_DOWNLOAD_TIMEOUT must be a number"):
+        decode_frames(f"{hostile_server}/slow.mp4", [0])
 
 
 def test_url_respects_hf_hub_offline(http_server, monkeypatch):

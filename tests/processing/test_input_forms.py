@@ -130,3 +130,28 @@ def test_stock_pipeline_serves_every_single_video_form_through_the_processor(cla
         result = stock(video, top_k=4)
         assert [r["label"] for r in result] == [r["label"] for r in reference], form
         np.testing.assert_allclose([r["score"] for r in result], [r["score"] for r in reference], atol=1e-3)
+
+
+@pytest.mark.parametrize("processor_class", PROCESSORS)
+@pytest.mark.parametrize("to_tensor", [False, True], ids=["array", "tensor"])
+def test_integer_frames_beyond_8_bit_are_refused(processor_class, to_tensor, clip):
+    processor = processor_class(**SIZE)
+    wide = clip.astype(np.uint16) * 257  # 16-bit frames: 0..65535
+    wrap = torch.from_numpy if to_tensor else np.asarray
+    with pytest.raises(ValueError, match=r"read as 8-bit \(0-255\), but these are .*uint16 with values 0\.\.65535"):
+        processor(wrap(wide), return_tensors="pt")
+    with pytest.raises(ValueError, match=r"uint16 with values 0\.\.255"):  # a 16-bit type is refused whatever it holds
+        processor(wrap(clip.astype(np.uint16)), return_tensors="pt")
+    with pytest.raises(ValueError, match=r"int32 with values 0\.\.1145"):
+        processor(wrap(np.minimum(clip.astype(np.int32) * 5, 1145)), return_tensors="pt")
+    with pytest.raises(ValueError, match=r"values -1\.\."):
+        processor(wrap(clip.astype(np.int64) - 1), return_tensors="pt")
+
+
+@pytest.mark.parametrize("processor_class", PROCESSORS)
+def test_integer_frames_of_8_bit_values_in_a_wider_type_are_0_255(processor_class, clip):
+    processor = processor_class(**SIZE)
+    reference = processor(clip, return_tensors="pt")["pixel_values"]
+    for frames in (clip.astype(np.int64), torch.from_numpy(clip.astype(np.int32))):  # as np.random.randint makes
+        pixel_values = processor(frames, return_tensors="pt")["pixel_values"]  # resized in float, not in uint8
+        torch.testing.assert_close(pixel_values, reference, atol=FLOAT_VS_UINT8_ATOL, rtol=0)

@@ -9,7 +9,7 @@ import torch
 from transformers import pipeline
 from transformers.utils import logging as hf_logging
 
-from conftest import tiny_config_kwargs
+from conftest import REPO_ROOT, tiny_config_kwargs
 from transformers_videoswin import (
     VideoSwinConfig,
     VideoSwinForVideoClassification,
@@ -147,3 +147,22 @@ def test_no_deprecated_image_processor_path(model_dir, videos, caplog):
         assert "control: deprecated" in caplog.text
     finally:
         hf_logging.disable_propagation()
+
+
+def test_readme_example_batches_with_only_a_video_processor_saved(tmp_path, model_dir, videos, monkeypatch):
+    """The README's first pipeline example, run as written on a directory with only the video processor."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme[readme.index("## Video input and inference") :]
+    example = section[section.index("```python\n") + len("```python\n") : section.index("```\n", 10)]
+    assert "batch_size=2" in example
+    for name in ("config.json", "model.safetensors", "video_preprocessor_config.json"):
+        (tmp_path / name).write_bytes((model_dir / name).read_bytes())
+    for name, video in (("archery.mp4", "long"), ("a.mp4", "six"), ("b.mp4", "wide")):
+        (tmp_path / name).write_bytes(open(videos[video], "rb").read())
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile(example.replace("path/to/videoswin-tiny-k400", str(tmp_path)), "README.md", "exec"), namespace)
+    batched = namespace["classifier"](["a.mp4", "b.mp4"], batch_size=2, top_k=2)
+    assert [[r["label"] for r in result] for result in batched] == [
+        [r["label"] for r in namespace["classifier"](name, top_k=2)] for name in ("a.mp4", "b.mp4")
+    ]

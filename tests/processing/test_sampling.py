@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from transformers_videoswin.processing.sampling import (
     SAMPLING_PROTOCOLS,
+    frames_at_rate,
     kinetics_clip_offsets,
     sample_indices,
     sample_kinetics_indices,
@@ -236,3 +237,25 @@ def test_sliding_windows_cover_the_video(n, window, stride, step, policy):
         assert (~covered).sum() < stride or stride > window
     if policy == "pad" or policy == "drop":  # regular grid of starts
         np.testing.assert_array_equal(np.diff(windows.start_frame) > 0, True)
+
+
+@pytest.mark.parametrize(
+    ("num_video_frames", "video_fps", "fps"), [(40, 25, 10), (300, 30, 7.5), (37, 24, 24), (50, 25, 60)]
+)
+def test_fps_sampling_by_time_equals_the_frame_step_at_a_constant_rate(num_video_frames, video_fps, fps):
+    frame_times = np.arange(num_video_frames + 1) / video_fps
+    by_time = sliding_window_indices(num_video_frames, 8, 4, sampled_frames=frames_at_rate(frame_times, fps))
+    by_step = sliding_window_indices(num_video_frames, 8, 4, step=max(1.0, video_fps / fps))
+    for field in ("indices", "start_frame", "end_frame"):
+        np.testing.assert_array_equal(getattr(by_time, field), getattr(by_step, field))
+
+
+def test_frames_at_rate_takes_the_frame_on_screen_at_each_instant():
+    # frames at 0, 0.1, 0.5, 0.55, 0.6 s; the last one ends at 0.7 s
+    frame_times = np.array([0.0, 0.1, 0.5, 0.55, 0.6, 0.7]) + 3.0  # times are taken from the first frame
+    assert frames_at_rate(frame_times, 5).tolist() == [0, 1, 4]  # at 0, 0.2 (frame 1), 0.4 (frame 1), 0.6 s
+    assert frames_at_rate(frame_times, 100).tolist() == [0, 1, 2, 3, 4]  # faster than the video: each frame once
+    with pytest.raises(ValueError, match="timestamps or its frame rate"):
+        frames_at_rate(np.full(6, np.nan), 5)
+    with pytest.raises(ValueError, match="increasing frames"):
+        sliding_window_indices(5, 2, 2, sampled_frames=np.array([0, 2, 2]))

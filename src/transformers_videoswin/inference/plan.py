@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ..processing.sampling import LAST_WINDOW_POLICIES
+import numpy as np
+
+from ..processing.sampling import LAST_WINDOW_POLICIES, frames_at_rate
 
 
 class PlanError(ValueError):
@@ -76,13 +78,20 @@ class ClipPlan:
     def windows(self) -> bool:
         return self.window is not None
 
-    def step(self, video_fps: float | None, name: str) -> float:
-        """Source frames between two sampled frames of a window (``fps`` above a video's own rate: every frame)."""
+    def step(self) -> float:
+        """Source frames between two sampled frames of a window (with ``fps``, see :meth:`sampled_frames`)."""
+        return float(self.frame_interval or 1)
+
+    def sampled_frames(self, frame_times: np.ndarray, name: str) -> np.ndarray | None:
+        """With ``fps``: the frames on screen every ``1 / fps`` seconds by the frames' own timestamps
+        (:func:`~transformers_videoswin.processing.sampling.frames_at_rate`), else None (every ``step`` frames)."""
         if self.fps is None:
-            return float(self.frame_interval or 1)
-        if not video_fps:
-            raise PlanError(f"Video {name} has no frame rate in its metadata; use `frame_interval` instead of `fps`.")
-        return max(1.0, float(video_fps) / float(self.fps))
+            return None
+        if not np.isfinite(frame_times).all():
+            raise PlanError(
+                f"Video {name} has neither frame timestamps nor a frame rate; use `frame_interval` instead of `fps`."
+            )
+        return frames_at_rate(frame_times, self.fps)
 
     def processor_kwargs(self) -> dict:
         kwargs = {

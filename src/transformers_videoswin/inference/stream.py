@@ -173,26 +173,33 @@ class VideoClipStream(torch.utils.data.IterableDataset):
             release_freed_memory()
 
     @staticmethod
-    def _describe(video, num_frames, fps, duration, indices, start_frame, end_frame) -> None:
-        """Fill in ``video``'s frame count, rate, duration and clips (times in seconds)."""
+    def _describe(video, num_frames, fps, duration, indices, start_frame, end_frame, frame_times) -> None:
+        """Fill in ``video``'s frame count, rate, duration and clips; times in seconds come from ``frame_times``
+        (``[num_frames + 1]``, the frames' presentation times, see ``VideoReader.frame_times``)."""
         fps = float(fps) if fps else None
-        scale = 1.0 / fps if fps else float("nan")
         video.num_frames = int(num_frames)
         video.fps = fps
-        video.duration = float(duration) if duration else (num_frames * scale if fps else None)
+        video.duration = float(duration) if duration else (float(frame_times[-1]) if fps else None)
         video.num_clips = int(indices.shape[0])
         video.frame_indices = torch.from_numpy(np.ascontiguousarray(indices, dtype=np.int64))
-        video.start_time = torch.from_numpy(start_frame.astype(np.float64) * scale)
-        video.end_time = torch.from_numpy(end_frame.astype(np.float64) * scale)
+        video.start_time = torch.from_numpy(frame_times[start_frame])
+        video.end_time = torch.from_numpy(frame_times[end_frame])
 
     def _windows(self, video: VideoInfo, source) -> Iterator[ClipChunk]:
         plan, decode = self.plan, self.processor.decode_kwargs(decode_backend=self.plan.decode_backend)
         with open_video(source, backend=decode.pop("backend")) as reader:
-            info, n = reader.metadata, reader.num_frames
+            info, n, times = reader.metadata, reader.num_frames, reader.frame_times
             windows = sliding_window_indices(
-                n, plan.window, plan.stride, plan.step(info.fps, video.name), plan.last_window
+                n,
+                plan.window,
+                plan.stride,
+                plan.step(),
+                plan.last_window,
+                sampled_frames=plan.sampled_frames(times, video.name),
             )
-            self._describe(video, n, info.fps, info.duration, windows.indices, windows.start_frame, windows.end_frame)
+            self._describe(
+                video, n, info.fps, info.duration, windows.indices, windows.start_frame, windows.end_frame, times
+            )
             cached_indices, cached = np.empty(0, dtype=np.int64), None
             for offset in range(0, windows.num_windows, self.chunk_size):
                 indices = windows.indices[offset : offset + self.chunk_size]
@@ -216,7 +223,9 @@ class VideoClipStream(torch.utils.data.IterableDataset):
                 yield ClipChunk(video, offset, frames, gather)
 
     def _views(self, video: VideoInfo, source) -> ClipChunk:
-        batch = self.processor(source, return_tensors="pt", return_metadata=True, **self.plan.processor_kwargs())
+        with open_video(source, backend=self.plan.decode_backend) as reader:  # its frame times give the clips' times
+            batch = self.processor(reader, return_tensors="pt", return_metadata=True, **self.plan.processor_kwargs())
+            times = reader.frame_times
         pixel_values = batch["pixel_values"]
         views = (pixel_values if pixel_values.ndim == 6 else pixel_values.unsqueeze(1))[0]  # [V, T, 3, h, w]
         metadata = batch["video_metadata"][0]
@@ -231,6 +240,7 @@ class VideoClipStream(torch.utils.data.IterableDataset):
             indices,
             indices.min(axis=1),
             indices.max(axis=1) + 1,
+            times,
         )
         frames = views.reshape(-1, *views.shape[2:])  # [V * T, 3, h, w]
         gather = torch.arange(frames.shape[0]).reshape(views.shape[0], -1)

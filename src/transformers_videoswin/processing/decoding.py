@@ -14,6 +14,13 @@ is FFmpeg's own ``ffmpeg -i VIDEO -f rawvideo -pix_fmt rgb24 -`` output:
 - **MPEG-TS**: torchcodec 0.17 seeks in transport streams by byte estimates and returns frames of the wrong group of
   pictures; such files go to PyAV, and a torchcodec result with out-of-order timestamps falls back to it
   (``test_torchcodec_refuses_mpeg_ts_and_auto_uses_pyav``, ``test_auto_falls_back_to_pyav_when_torchcodec_fails_to_decode``).
+- **Frame times** (``VideoReader.frame_times``): each frame's presentation time, so a variable frame rate is
+  honoured (transformers' ``VideoMetadata.timestamps`` is index / average fps). torchcodec does not expose its frame
+  index, so its readers take the times from PyAV's packet index of the same source, without decoding
+  (``test_frame_times_are_the_presentation_times``).
+- **Raw elementary streams** (``.h264``): no container timestamps and no seeking, so torchcodec cannot index them;
+  PyAV counts their frames in the order the decoder shows them and rereads from the top of the file to go back
+  (``test_raw_h264_stream_is_decoded_by_pyav``).
 - **Bit-exact resize while decoding**: torchcodec's ``transforms=[Resize(...)]`` resizes with FFmpeg's swscale,
   which differs from torchvision's antialiased resize that the processors apply to frame arrays; here each chunk of
   decoded frames (at most ``CHUNK_FRAMES`` frames and ``CHUNK_BYTES`` of RGB: 2 frames at 4K) goes through
@@ -24,6 +31,8 @@ is FFmpeg's own ``ffmpeg -i VIDEO -f rawvideo -pix_fmt rgb24 -`` output:
   (``test_unreadable_file_error_names_the_file``, ``test_url_is_downloaded_and_a_failed_download_is_a_video_decode_error``);
   ``HF_HUB_OFFLINE`` set after huggingface_hub was imported is honoured too (``is_offline_mode`` reads it at import;
   ``test_url_respects_hf_hub_offline``).
+- **Bounded downloads** (:func:`download_video`): a URL streams to an anonymous temporary file under a size cap and a
+  deadline for the whole download, not only per read (``test_url_download_has_a_size_cap_and_a_total_deadline``).
 
 Sources: a path, an ``http(s)://`` URL, ``bytes``, a binary file object, a ``torchcodec`` ``VideoDecoder`` (what a
 ``datasets.Video()`` column yields), or a reader from :func:`open_video` (to decode several chunks from one open file).
@@ -33,9 +42,12 @@ from __future__ import annotations
 
 import io
 import os
+import tempfile
+import time
 from bisect import bisect_right
 from collections.abc import Callable
 from functools import lru_cache
+from typing import IO
 
 import numpy as np
 import torch
@@ -47,6 +59,8 @@ from transformers.video_utils import VideoMetadata
 BACKENDS = ("auto", "torchcodec", "pyav")
 CHUNK_FRAMES = 8  # frames decoded before the resize runs: at most 8, and at most CHUNK_BYTES of RGB
 CHUNK_BYTES = 64 * 2**20
+MAX_DOWNLOAD_BYTES = 2 * 2**30  # a URL's video; VIDEOSWIN_MAX_DOWNLOAD_BYTES overrides it
+DOWNLOAD_TIMEOUT = 600.0  # seconds for a whole download; VIDEOSWIN_DOWNLOAD_TIMEOUT overrides it
 
 
 class VideoDecodeError(ValueError):
@@ -88,6 +102,60 @@ def _describe(source) -> str:
     return os.fsdecode(name) if isinstance(name, (str, bytes)) else f"<{type(source).__name__} object>"
 
 
+def _env_number(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    try:
+        number = float(value) if value else default
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {value!r}.") from None
+    if not number > 0:
+        raise ValueError(f"{name} must be positive, got {value!r}.")
+    return number
+
+
+def download_video(url: str, max_bytes: int | None = None, timeout: float | None = None) -> IO[bytes]:
+    """Stream ``url`` into an anonymous temporary file (deleted when closed) and return it at offset 0.
+
+    ``max_bytes`` (default ``VIDEOSWIN_MAX_DOWNLOAD_BYTES`` or 2 GiB) caps the size, ``timeout`` (default
+    ``VIDEOSWIN_DOWNLOAD_TIMEOUT`` or 600 s) the whole download, not only each read; either raises
+    ``VideoDecodeError`` naming the URL and the limit."""
+    from huggingface_hub.utils import httpx
+
+    max_bytes = int(max_bytes or _env_number("VIDEOSWIN_MAX_DOWNLOAD_BYTES", MAX_DOWNLOAD_BYTES))
+    timeout = float(timeout or _env_number("VIDEOSWIN_DOWNLOAD_TIMEOUT", DOWNLOAD_TIMEOUT))
+    deadline = time.monotonic() + timeout
+    file = tempfile.TemporaryFile()
+    try:
+        with httpx.stream("GET", url, follow_redirects=True, timeout=min(timeout, 30.0)) as response:
+            response.raise_for_status()
+            announced = response.headers.get("content-length", "")
+            if announced.isdigit() and int(announced) > max_bytes:
+                raise VideoDecodeError(
+                    f"Cannot download video {url}: it is {int(announced)} bytes, over the limit of {max_bytes} bytes "
+                    "(VIDEOSWIN_MAX_DOWNLOAD_BYTES raises it)."
+                )
+            for chunk in response.iter_bytes():  # each network read, so that the deadline is checked as bytes trickle
+                if file.tell() + len(chunk) > max_bytes:
+                    raise VideoDecodeError(
+                        f"Cannot download video {url}: it is over the limit of {max_bytes} bytes "
+                        "(VIDEOSWIN_MAX_DOWNLOAD_BYTES raises it)."
+                    )
+                file.write(chunk)
+                if time.monotonic() > deadline:
+                    raise VideoDecodeError(
+                        f"Cannot download video {url}: not complete after {timeout:g} s ({file.tell()} bytes "
+                        "received; VIDEOSWIN_DOWNLOAD_TIMEOUT raises the limit)."
+                    )
+    except VideoDecodeError:
+        file.close()
+        raise
+    except Exception as error:  # httpx.HTTPError and the OSErrors below it
+        file.close()
+        raise VideoDecodeError(f"Cannot download video {url}: {error}. Check the URL, or pass a file.") from error
+    file.seek(0)
+    return file
+
+
 def _normalize(source):
     """Paths become ``str`` (checked to exist), URLs are downloaded, buffers become ``bytes``."""
     if isinstance(source, os.PathLike):
@@ -98,16 +166,7 @@ def _normalize(source):
                 f"Cannot read video {source}: HF_HUB_OFFLINE is set, so URLs are not downloaded. Download the video "
                 "yourself and pass the local path, or unset HF_HUB_OFFLINE."
             )
-        from huggingface_hub.utils import httpx
-
-        try:
-            response = httpx.get(source, follow_redirects=True)
-            response.raise_for_status()
-        except Exception as error:  # httpx.HTTPError and the OSErrors below it
-            raise VideoDecodeError(
-                f"Cannot download video {source}: {error}. Check the URL, or pass a file."
-            ) from error
-        return response.content
+        return download_video(source)
     if isinstance(source, str) and not os.path.isfile(source):
         raise VideoDecodeError(f"Cannot read video {source}: no such file.")
     if isinstance(source, (bytearray, memoryview)):
@@ -131,18 +190,90 @@ def _is_mpeg_ts(source) -> bool:
     return len(head) > 2 * 188 and all(head[i] == 0x47 for i in (0, 188, 376))
 
 
-class _Reader:
+def _uniform_times(num_frames: int, fps: float | None) -> np.ndarray:
+    """Frame times at a constant ``fps`` (NaN without one): the fallback when timestamps are unknown."""
+    return np.arange(num_frames + 1, dtype=np.float64) / fps if fps else np.full(num_frames + 1, np.nan)
+
+
+class _PacketIndex:
+    """The shown frames of a PyAV stream, read from its packets without decoding: ``pts`` (sorted, in the stream's
+    time base), ``keyframe_pts``, and :meth:`frame_times`. Packets an edit list hides
+    (``is_discard``, the pre-roll of a stream-copied trim) feed the decoder but are never shown. A raw elementary
+    stream (``.h264``) has no timestamps at all (``untimed``): its frames are numbered in the order they are shown."""
+
+    def __init__(self, container, stream):
+        pts, durations, keyframe_pts, untimed = [], {}, [], 0
+        for packet in container.demux(stream):
+            stamp = packet.pts if packet.pts is not None else packet.dts
+            if packet.size and stamp is None:
+                untimed += 1
+            if packet.size == 0 or stamp is None:
+                continue
+            if packet.is_keyframe:
+                keyframe_pts.append(stamp)
+            if not packet.is_discard:
+                pts.append(stamp)
+                durations[stamp] = packet.duration or 0
+        self.untimed = not pts and untimed > 0
+        self.pts = np.arange(untimed) if self.untimed else np.array(sorted(pts), dtype=np.int64)
+        self.keyframe_pts = keyframe_pts
+        self._last_duration = durations.get(int(self.pts[-1]), 0) if pts else 0
+
+    def frame_times(self, stream) -> np.ndarray:
+        """Seconds from the first frame (see ``VideoReader.frame_times``)."""
+        fps = float(stream.average_rate) if stream.average_rate else None
+        if self.untimed or not stream.time_base or not self.pts.size:
+            return _uniform_times(self.pts.size, fps)
+        pts = self.pts.astype(np.float64)
+        last = self._last_duration or (np.median(np.diff(pts)) if pts.size > 1 else 0)
+        if not last:
+            last = 1 / (fps * float(stream.time_base)) if fps else 0
+        return (np.append(pts, pts[-1] + last) - pts[0]) * float(stream.time_base)
+
+
+def _pyav_frame_times(source, num_frames: int) -> np.ndarray | None:
+    """Frame times of ``source`` (a path, bytes or binary file, left where it was) from PyAV's packet index, or
+    None when PyAV cannot read it or counts other than ``num_frames`` frames."""
+    import av
+
+    position = source.tell() if hasattr(source, "tell") else None
+    try:
+        if position is not None:
+            source.seek(0)
+        with av.open(io.BytesIO(source) if isinstance(source, bytes) else source) as container:
+            stream = container.streams.video[0]
+            index = _PacketIndex(container, stream)
+            return index.frame_times(stream) if index.pts.size == num_frames else None
+    except Exception:  # noqa: BLE001 -- the constant-rate fallback applies
+        return None
+    finally:
+        if position is not None:
+            source.seek(position)
+
+
+class VideoReader:
     """Random access to the frames of one video; ``metadata`` is transformers' ``VideoMetadata``."""
 
     backend = ""
     metadata: VideoMetadata
 
     def __init__(self, name: str):
-        self.name = name
+        self.name, self._frame_times = name, None
 
     @property
     def num_frames(self) -> int:
         return self.metadata.total_num_frames
+
+    @property
+    def frame_times(self) -> np.ndarray:
+        """float64 ``[num_frames + 1]``: when each frame is shown, in seconds from the first, then when the last one
+        ends; from the frames' presentation timestamps, so a variable frame rate is honoured."""
+        if self._frame_times is None:
+            self._frame_times = self._read_frame_times()
+        return self._frame_times
+
+    def _read_frame_times(self) -> np.ndarray:
+        return _uniform_times(self.num_frames, self.metadata.fps)
 
     def get_frames(self, indices, transform: Callable | None = None) -> torch.Tensor:
         """Frames at ``indices`` (any order, repeats allowed) as uint8 ``[N, H, W, 3]``; ``transform`` runs on each
@@ -174,7 +305,7 @@ class _Reader:
         self.close()
 
 
-class TorchcodecReader(_Reader):
+class TorchcodecReader(VideoReader):
     backend = "torchcodec"
 
     def __init__(self, source, name: str, decoder=None):
@@ -196,6 +327,7 @@ class TorchcodecReader(_Reader):
         if num_frames <= 0:
             raise VideoDecodeError(f"Video {name} contains no frames.")
         self._first_pts = meta.begin_stream_seconds_from_content
+        self._source = source
         self.metadata = VideoMetadata(
             total_num_frames=num_frames,
             fps=float(meta.average_fps) if meta.average_fps else None,
@@ -204,6 +336,12 @@ class TorchcodecReader(_Reader):
             duration=float(meta.duration_seconds) if meta.duration_seconds else None,
             video_backend=self.backend,
         )
+
+    def _read_frame_times(self) -> np.ndarray:
+        """torchcodec keeps its frame index to itself: the times come from PyAV's packet index of the same source
+        (a constant rate when PyAV cannot read it or counts other frames)."""
+        times = None if self._source is None else _pyav_frame_times(self._source, self.num_frames)
+        return super()._read_frame_times() if times is None else times
 
     def _decode(self, unique, transform):
         chunks, step = [], chunk_frames(self.metadata.width, self.metadata.height)
@@ -237,38 +375,27 @@ _ROTATION_FILTERS = {
 }
 
 
-class PyAVReader(_Reader):
+class PyAVReader(VideoReader):
     """PyAV reader that seeks to keyframes; ``frames_decoded`` counts the frames PyAV decoded so far."""
 
     backend = "pyav"
 
     def __init__(self, source, name: str):
         super().__init__(name)
-        import av
-
-        self.frames_decoded, self._graph, self._graph_key = 0, None, None
+        self.frames_decoded, self._graph, self._graph_key, self._container = 0, None, None, None
+        self._source = source
         try:
-            self._container = av.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+            self._open()
         except Exception as error:  # av.error.InvalidDataError and friends
             raise VideoDecodeError(f"Cannot read video {name} with PyAV: {error}") from error
         try:
             if not self._container.streams.video:
                 raise VideoDecodeError(f"Video {name} has no video stream.")
-            self._stream = stream = self._container.streams.video[0]
-            # Index from packets without decoding. Packets an edit list hides (`is_discard`, the pre-roll of a
-            # stream-copied trim) feed the decoder but are never shown, so they are not frames of the video.
-            pts, keyframe_pts = [], []
-            for packet in self._container.demux(stream):
-                stamp = packet.pts if packet.pts is not None else packet.dts
-                if packet.size == 0 or stamp is None:
-                    continue
-                if packet.is_keyframe:
-                    keyframe_pts.append(stamp)
-                if not packet.is_discard:
-                    pts.append(stamp)
-            if not pts:
+            stream = self._stream
+            index = _PacketIndex(self._container, stream)
+            if not index.pts.size:
                 raise VideoDecodeError(f"Video {name} contains no frames.")
-            self._pts = np.array(sorted(pts), dtype=np.int64)
+            self.untimed, self._pts, keyframe_pts = index.untimed, index.pts, index.keyframe_pts
             self._pts_to_index = {int(p): i for i, p in enumerate(self._pts)}
             self._keyframe_seek_pts = {}  # first shown frame at or after each keyframe -> the keyframe to seek to
             for p in sorted(keyframe_pts, reverse=True):
@@ -277,6 +404,7 @@ class PyAVReader(_Reader):
             self._keyframes = sorted({0, *self._keyframe_seek_pts})
             self._iterator, self._position = None, -1
             time_base = float(stream.time_base) if stream.time_base else None
+            self._frame_times = index.frame_times(stream)
             self.metadata = VideoMetadata(
                 total_num_frames=len(self._pts),
                 fps=float(stream.average_rate) if stream.average_rate else None,
@@ -317,6 +445,18 @@ class PyAVReader(_Reader):
         self._graph.push(frame)
         return self._graph.pull().to_ndarray()
 
+    def _open(self) -> None:
+        """(Re)open the container at the start of the source."""
+        import av
+
+        if self._container is not None:
+            self._container.close()
+        if hasattr(self._source, "seek"):
+            self._source.seek(0)
+        self._container = av.open(io.BytesIO(self._source) if isinstance(self._source, bytes) else self._source)
+        if self._container.streams.video:
+            self._stream = self._container.streams.video[0]
+
     def _keyframe_before(self, index: int) -> int:
         return self._keyframes[bisect_right(self._keyframes, index) - 1]
 
@@ -324,13 +464,18 @@ class PyAVReader(_Reader):
         """Restart decoding at the keyframe before ``index`` (``None``: at the start of the file)."""
         keyframe = 0 if index is None else self._keyframe_before(index)
         stamp = 0 if index is None else self._keyframe_seek_pts.get(keyframe, int(self._pts[keyframe]))
-        self._container.seek(stamp, stream=self._stream, backward=True, any_frame=False)
+        if self.untimed:
+            self._open()
+        else:
+            self._container.seek(stamp, stream=self._stream, backward=True, any_frame=False)
         self._iterator, self._position = self._container.decode(self._stream), keyframe - 1
 
     def _decode_until(self, target: int, wanted: set[int], out: dict, transform) -> None:
         for frame in self._iterator:
             self.frames_decoded += 1
             stamp = frame.pts if frame.pts is not None else frame.dts
+            if self.untimed:
+                stamp = self._position + 1
             index = self._pts_to_index.get(int(stamp)) if stamp is not None else None
             if index is None:
                 continue
@@ -373,7 +518,7 @@ class PyAVReader(_Reader):
             self._container = None
 
 
-class _FallbackReader(_Reader):
+class _FallbackReader(VideoReader):
     """torchcodec first; PyAV takes over when torchcodec fails to decode frames of a file it had opened. PyAV must
     count the same frames (indices are only meaningful within one index)."""
 
@@ -385,6 +530,10 @@ class _FallbackReader(_Reader):
     @property
     def backend(self) -> str:
         return (self._fallback or self._primary).backend
+
+    @property
+    def frame_times(self) -> np.ndarray:
+        return (self._fallback or self._primary).frame_times
 
     def get_frames(self, indices, transform=None) -> torch.Tensor:
         if self._fallback is None:
@@ -412,7 +561,7 @@ class _FallbackReader(_Reader):
         (self._fallback or self._primary).close()
 
 
-def open_video(source, backend: str = "auto") -> _Reader:
+def open_video(source, backend: str = "auto") -> VideoReader:
     """A reader of ``source`` for several :func:`decode_video` calls on one open file. ``"auto"``: torchcodec, and
     PyAV when torchcodec is missing, cannot open the source or fails to decode it."""
     if backend not in BACKENDS:
@@ -420,9 +569,9 @@ def open_video(source, backend: str = "auto") -> _Reader:
     name = _describe(source)
     decoder_class = _torchcodec_decoder_class()
     if decoder_class is not None and isinstance(source, decoder_class):  # a `datasets.Video()` value
-        reader = TorchcodecReader(None, name, decoder=source)
         encoded = getattr(source, "_hf_encoded", {})  # datasets keeps the encoded video: PyAV can take over
         fallback = encoded.get("bytes") or encoded.get("path")
+        reader = TorchcodecReader(fallback, name, decoder=source)
         return reader if backend == "torchcodec" or not fallback else _FallbackReader(reader, fallback, name)
     source = _normalize(source)
     if backend == "torchcodec" and decoder_class is None:
@@ -485,7 +634,7 @@ def decode_video(
         uint8 frames ``[N, H, W, 3]`` (``N = indices.size``) and the video's ``VideoMetadata``, whose
         ``frames_indices`` holds ``indices`` in the shape given.
     """
-    reader = source if isinstance(source, _Reader) else open_video(source, backend)
+    reader = source if isinstance(source, VideoReader) else open_video(source, backend)
     try:
         if callable(indices):
             indices = indices(reader.metadata)
@@ -499,4 +648,4 @@ def decode_video(
     return frames, metadata
 
 
-__all__ = ["VideoDecodeError", "decode_video", "open_video"]
+__all__ = ["VideoDecodeError", "VideoReader", "decode_video", "download_video", "open_video"]

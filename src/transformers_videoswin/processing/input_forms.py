@@ -10,7 +10,8 @@ tensors). A batch is a list of videos.
    serves every other form through the video processor. Nothing is registered on import: transformers 5.25 has no
    per-model pipeline class short of `custom_pipelines`, which needs `trust_remote_code=True`.
 2. **Pixel range follows the data, as transformers' `is_scaled_image` reads it.** Integer frames (and PIL images)
-   are 0-255 and get rescaled by `rescale_factor`; float frames whose values all lie in `[0, 1]` are taken as
+   are 0-255 and get rescaled by `rescale_factor` (16-bit types and integer values outside 0-255 are refused, not
+   divided by 255); float frames whose values all lie in `[0, 1]` are taken as
    already rescaled (unless `do_rescale` is passed, which always wins; a warning then says when the input looks
    rescaled already). Float frames above 1 are 0-255. A batch that mixes both ranges is refused.
 """
@@ -24,6 +25,8 @@ import torch
 from transformers.image_utils import is_pil_image
 from transformers.pipelines.video_classification import VideoClassificationPipeline
 from transformers.utils import logging
+
+from .decoding import VideoReader
 
 logger = logging.get_logger(__name__)
 
@@ -50,14 +53,40 @@ def is_video_source(item) -> bool:
         isinstance(item, (str, os.PathLike, bytes, bytearray, memoryview))
         or hasattr(item, "read")
         or (hasattr(item, "get_frames_at") and hasattr(item, "metadata"))
+        or isinstance(item, VideoReader)
     )
+
+
+def check_integer_frames(frames: np.ndarray | torch.Tensor) -> None:
+    """Integer frames must hold 8-bit values: unsigned types wider than 8 bits (16-bit video) and values outside
+    0-255 are refused rather than divided by 255 as if they were 8-bit."""
+    if isinstance(frames, torch.Tensor):
+        integer = not (frames.is_floating_point() or frames.is_complex() or frames.dtype == torch.bool)
+        wide_unsigned = frames.dtype in (torch.uint16, torch.uint32, torch.uint64)
+        eight_bit = frames.dtype == torch.uint8
+    else:
+        integer = np.issubdtype(frames.dtype, np.integer)
+        wide_unsigned = integer and np.issubdtype(frames.dtype, np.unsignedinteger) and frames.dtype.itemsize > 1
+        eight_bit = frames.dtype == np.uint8
+    empty = frames.numel() == 0 if isinstance(frames, torch.Tensor) else frames.size == 0
+    if not integer or eight_bit or empty:
+        return
+    values = frames.to(torch.int64) if wide_unsigned and isinstance(frames, torch.Tensor) else frames  # no uint16 min
+    low, high = int(values.min()), int(values.max())
+    if wide_unsigned or low < 0 or high > 255:
+        raise ValueError(
+            f"Integer frames are read as 8-bit (0-255), but these are {frames.dtype} with values {low}..{high}. Pass "
+            "uint8 frames, or float frames in [0, 1] (16-bit video: frames / 65535)."
+        )
 
 
 def _ranges(videos) -> set[str]:
     """`"scaled"` for float data within [0, 1], `"0-255"` for the rest (ints, PIL images, files, floats above 1), for
-    every leaf of a (nested) input."""
+    every leaf of a (nested) input; integer leaves are checked by :func:`check_integer_frames`."""
     if isinstance(videos, (list, tuple)):
         return set().union(*(_ranges(item) for item in videos))
+    if isinstance(videos, (np.ndarray, torch.Tensor)):
+        check_integer_frames(videos)
     if isinstance(videos, torch.Tensor):
         floating = videos.is_floating_point() and videos.numel()
     else:

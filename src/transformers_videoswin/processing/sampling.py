@@ -122,7 +122,7 @@ def sample_indices(
 @dataclass
 class SlidingWindows:
     """`indices` `[num_windows, window]` source frames; `start_frame` / `end_frame` `[num_windows]` bound the stretch
-    each window covers (end exclusive), so divided by the frame rate they are its timestamps in seconds."""
+    each window covers (end exclusive): its times are the video's frame times at these frames."""
 
     indices: np.ndarray
     start_frame: np.ndarray
@@ -133,11 +133,32 @@ class SlidingWindows:
         return int(self.indices.shape[0])
 
 
+def frames_at_rate(frame_times: np.ndarray, fps: float) -> np.ndarray:
+    """The source frames of a video sampled at `fps` by time: the frame on screen at each instant `k / fps` before the
+    video ends (`frame_times` `[num_frames + 1]`: when each frame is shown, then when the last one ends, in seconds
+    from the first). A frame on screen at several instants is taken once, so no part of the video is sampled faster
+    than its own frames (a target above its rate takes every frame)."""
+    frame_times = np.asarray(frame_times, dtype=np.float64)
+    if not np.isfinite(frame_times).all():
+        raise ValueError("Sampling at a frame rate needs the video's frame timestamps or its frame rate.")
+    if not fps > 0:
+        raise ValueError(f"The sampling rate must be positive, got {fps!r}.")
+    instants = np.arange(max(1, math.ceil(float(frame_times[-1] - frame_times[0]) * fps - 1e-6))) / float(fps)
+    shown = np.searchsorted(frame_times[:-1] - frame_times[0], instants + 1e-6, side="right") - 1
+    return np.unique(np.clip(shown, 0, frame_times.size - 2))
+
+
 def sliding_window_indices(
-    num_video_frames: int, window: int, stride: int, step: float = 1.0, last_window: str = "pad"
+    num_video_frames: int,
+    window: int,
+    stride: int,
+    step: float = 1.0,
+    last_window: str = "pad",
+    sampled_frames: np.ndarray | None = None,
 ) -> SlidingWindows:
     """Windows of `window` frames every `stride` frames of the video sampled every `step >= 1` source frames (frame
-    `floor(k * step)`; `step` may be fractional, as `video_fps / target_fps`).
+    `floor(k * step)`; `step` may be fractional, as `video_fps / target_fps`), or of `sampled_frames` (increasing
+    source frames, as :func:`frames_at_rate` picks by time; `step` is then unused).
 
     Full windows are taken while they fit; the tail is decided by `last_window`: `"pad"` adds a window at the next
     regular start whose missing frames repeat the last frame, `"shift"` a full window ending on the last frame,
@@ -153,13 +174,19 @@ def sliding_window_indices(
     if not step >= 1:
         raise ValueError(f"The sampling step must be at least one frame (no faster than the video), got {step!r}.")
     n = int(num_video_frames)
-    num_sampled = max(1, math.ceil(n / step - 1e-9))
+    if sampled_frames is None:
+        num_sampled = max(1, math.ceil(n / step - 1e-9))
+        sampled_frames = np.minimum(np.floor(np.arange(num_sampled) * float(step) + 1e-6).astype(np.int64), n - 1)
+    sampled = np.append(np.asarray(sampled_frames, dtype=np.int64), n)  # then the end of the video
+    num_sampled = sampled.size - 1
+    if num_sampled < 1 or sampled[0] < 0 or (np.diff(sampled) <= 0).any():
+        raise ValueError(f"`sampled_frames` must be increasing frames in [0, {n}), got {sampled[:-1].tolist()}.")
     starts = list(range(0, max(num_sampled - window, -1) + 1, stride)) or [0]
     if num_sampled > window and starts[-1] + stride < num_sampled and starts[-1] + window < num_sampled:
         starts += {"pad": [starts[-1] + stride], "shift": [num_sampled - window], "drop": []}[last_window]
     starts_array = np.asarray(starts, dtype=np.int64)
     positions = np.minimum(starts_array[:, None] + np.arange(window)[None, :], num_sampled - 1)  # pad: last frame
-    indices = np.minimum(np.floor(positions * float(step) + 1e-6).astype(np.int64), n - 1)
-    start_frame = np.floor(starts_array * float(step) + 1e-6).astype(np.int64)
-    end_frame = np.minimum(np.floor((starts_array + window) * float(step) + 1e-6).astype(np.int64), n)
+    indices = sampled[positions]
+    start_frame = sampled[starts_array]
+    end_frame = sampled[np.minimum(starts_array + window, num_sampled)]
     return SlidingWindows(indices=indices, start_frame=start_frame, end_frame=end_frame)

@@ -10,6 +10,8 @@ compression; ``read_frame_index(frame)`` reads it back, so a test can check *whi
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -83,11 +85,14 @@ def write_test_video(
     codec: str = "libx264",
     gop_size: int = 12,
     crf: int = 12,
+    frame_times: Sequence[float] | None = None,
 ) -> Path:
     """Write an H.264 mp4 (yuv420p) of ``num_frames`` frames with PyAV and return its path.
 
     ``height`` and ``width`` must be even (4:2:0 chroma). ``num_frames=0`` writes a valid container with a video
     stream but no frames (an "empty video"). ``crf`` 12 keeps the ``"index"`` bars readable at any size >= 32x48.
+    ``frame_times`` (increasing, to the millisecond) shows frame ``i`` at ``frame_times[i]`` seconds: a variable
+    frame rate; by default frame ``i`` is shown at ``i / fps``.
     """
     import av
 
@@ -101,6 +106,8 @@ def write_test_video(
         stream.height = height
         stream.pix_fmt = "yuv420p"
         stream.codec_context.gop_size = gop_size
+        if frame_times is not None:
+            stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)
         if codec == "libx264":
             stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
         if num_frames == 0:
@@ -109,6 +116,8 @@ def write_test_video(
             frame = av.VideoFrame.from_ndarray(
                 make_test_frame(index, height, width, pattern, num_frames), format="rgb24"
             )
+            if frame_times is not None:
+                frame.pts, frame.time_base = round(frame_times[index] * 1000), Fraction(1, 1000)
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():
