@@ -14,8 +14,9 @@ decoded once). Three measurements per model, with the engine's default number of
 - end to end: ``run_inference`` writing features and the index to a temporary directory.
 
 Targets: end to end >= 90% of model-only for Swin-T and >= 80% of decode-only for the tiny model. Then the peak
-memory (peak RSS of the main process and of the decoding workers, each run in a fresh process) for a growing number
-of videos: it must stay flat, since features are written per video and never accumulated. Throughputs include the
+memory (peak RSS of the main process and of the decoding workers, each run in a fresh process, and the workers'
+private memory, RssAnon, which leaves out the pages they share with the main process) for a growing number of videos:
+it must stay flat, since features are written per video and never accumulated. Throughputs include the
 workers' start-up, so use enough videos for it not to matter (the default: 8 videos of 20 s).
 
     python benchmarks/bench_extract.py            # 8 videos of 20 s; memory at 4, 16, 64 videos
@@ -31,6 +32,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -109,22 +111,53 @@ def end_to_end(model, processor, plan, videos, batch_size, workers, dtype, devic
 
 
 def peak_memory(videos: list[str], batch_size: int, workers: int) -> dict:
-    """End to end (tiny model) in a fresh process: its peak RSS (VmHWM) and its decoding workers' (ru_maxrss of the
-    forked workers, which counts the pages they share with it), MiB."""
+    """End to end (tiny model) in a fresh process: its peak RSS (VmHWM), its decoding workers' (ru_maxrss of the
+    forked workers, which counts the pages they share with it), and the workers' own memory (the peak of their
+    summed RssAnon, sampled), MiB."""
     command = [sys.executable, __file__, "--_memory-child", json.dumps([videos, batch_size, workers])]
     result = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def children_anon_mib(parent: int) -> float:
+    """Summed RssAnon (private memory, not the pages shared with the parent) of `parent`'s child processes, MiB."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) != parent:
+                continue
+            status = (stat.parent / "status").read_text().splitlines()
+        except (OSError, IndexError, ValueError):  # the process is gone
+            continue
+        total += next((int(line.split()[1]) for line in status if line.startswith("RssAnon:")), 0)
+    return total / 1024
+
+
+class WorkerMemorySampler(threading.Thread):
+    """The peak of `children_anon_mib(this process)` (the decoding workers), sampled every `interval` seconds."""
+
+    def __init__(self, interval: float = 0.1):
+        super().__init__(daemon=True)
+        self.interval, self.peak, self.done = interval, 0.0, threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(self.interval):
+            self.peak = max(self.peak, children_anon_mib(os.getpid()))
+
+
 def _memory_child(payload: str) -> None:
     videos, batch_size, workers = json.loads(payload)
     model, processor, plan = build("tiny", torch.float32)
+    sampler = WorkerMemorySampler()
+    sampler.start()
     end_to_end(model, processor, plan, videos, batch_size, workers, torch.float32)
+    sampler.done.set()
+    sampler.join()
     # VmHWM: this address space's peak (ru_maxrss would include the parent's memory from before exec)
     status = Path("/proc/self/status").read_text().splitlines()
     main_mib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
     workers_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # forked: shares the main's pages
-    print(json.dumps({"main_mib": main_mib, "workers_mib": workers_mib}))
+    print(json.dumps({"main_mib": main_mib, "workers_mib": workers_mib, "workers_anon_mib": sampler.peak}))
 
 
 def main(argv=None) -> dict:
@@ -199,11 +232,18 @@ def main(argv=None) -> dict:
             peak = peak_memory([videos[i % len(videos)] for i in range(count)], args.batch_size, workers)
             memory.append({"videos": count, **peak})
         print()
-        print("| videos (tiny, end to end) | peak RSS main MiB | peak RSS workers MiB | main vs fewest videos |")
-        print("|---|---|---|---|")
+        print(
+            "| videos (tiny, end to end) | peak RSS main MiB | peak RSS workers MiB | peak RssAnon workers MiB "
+            "| main vs fewest videos | workers' RssAnon vs fewest videos |"
+        )
+        print("|---|---|---|---|---|---|")
         for m in memory:
             ratio = m["main_mib"] / memory[0]["main_mib"]
-            print(f"| {m['videos']} | {m['main_mib']:.0f} | {m['workers_mib']:.0f} | {ratio:.2f} |")
+            anon = m["workers_anon_mib"] / max(memory[0]["workers_anon_mib"], 1e-9)
+            print(
+                f"| {m['videos']} | {m['main_mib']:.0f} | {m['workers_mib']:.0f} | {m['workers_anon_mib']:.0f} "
+                f"| {ratio:.2f} | {anon:.2f} |"
+            )
     result = {"workers": workers, "rows": rows, "memory": memory, "dtype": args.dtype}
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))

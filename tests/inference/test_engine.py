@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 
@@ -181,6 +182,22 @@ def test_workers_and_shards_split_without_overlap_or_gap(setup):
     assert len(stream) == 8  # positions 1, 4, ..., 22
 
 
+def test_the_stream_hands_freed_memory_back_after_each_video(setup, monkeypatch):
+    """Once per video, read or failed, after its last item (a decoding worker's RSS stays flat in the videos)."""
+    from transformers_videoswin.inference import stream as stream_module
+
+    calls, seen = [], []
+    monkeypatch.setattr(stream_module, "release_freed_memory", lambda: calls.append(len(seen)))
+    videos = [*setup["videos"][:2], str(setup["root"] / "videos" / "part0" / "broken.mp4")]
+    for item in VideoClipStream(setup["processor"], ClipPlan(window=8, stride=4), file_entries(videos)):
+        seen.append(item)
+    ends = [
+        i + 1 for i, item in enumerate(seen) if i + 1 == len(seen) or seen[i + 1].video.position != item.video.position
+    ]
+    assert calls == ends and len(calls) == 3
+    assert (stream_module._malloc_trim() is not None) == (platform.libc_ver()[0] == "glibc")  # glibc only
+
+
 @pytest.mark.slow
 def test_two_processes_under_torchrun_equal_one(setup, tmp_path):
     """`torchrun --nproc_per_node 2` (gloo, CPU) writes exactly the files of one process and merges the index."""
@@ -253,27 +270,41 @@ def test_resume_after_sigkill(setup, tmp_path):
         torch.testing.assert_close(written["pooled"], clean.results[position].tensors["pooled"], rtol=1e-5, atol=1e-5)
 
 
-def test_thread_balancer_gives_cores_to_decoding_only_when_it_is_the_bottleneck():
+def test_thread_balancer_keeps_the_faster_thread_count(monkeypatch):
+    """Model-bound (no waiting): every thread, without trying fewer. Waiting: three batches with every thread, three
+    with ``cores - workers``, and the faster stays; ``restore`` gives the process its count back."""
+    from transformers_videoswin.inference import engine
     from transformers_videoswin.inference.engine import CpuThreadBalancer
 
-    cores = len(os.sched_getaffinity(0))
+    seconds = {2: 4.0, 1: 1.0}  # wall clock of one batch at each thread count
+    now = [0.0]
+
+    def run_batches(balancer, count, waiting):
+        for _ in range(count):
+            now[0] += seconds[torch.get_num_threads()]
+            balancer.observe(waiting=waiting, clips=8)
+
+    monkeypatch.setattr(engine, "available_cores", lambda: 2)
+    monkeypatch.setattr(engine.time, "perf_counter", lambda: now[0])
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        model_bound = CpuThreadBalancer(torch.device("cpu"), num_workers=cores - 1)
-        for _ in range(6):
-            model_bound.observe(waiting=0.01, computing=1.0)
-        assert torch.get_num_threads() == 2
-        decode_bound = CpuThreadBalancer(torch.device("cpu"), num_workers=cores - 1)
-        decode_bound.observe(waiting=0.0, computing=5.0)  # the first batch is ignored (start-up)
-        for _ in range(2):
-            decode_bound.observe(waiting=1.0, computing=0.1)
-            assert torch.get_num_threads() == 2
-        decode_bound.observe(waiting=1.0, computing=0.1)  # three batches seen: decoding is the bottleneck
-        assert torch.get_num_threads() == 1  # max(1, cores - workers)
+        model_bound = CpuThreadBalancer(torch.device("cpu"), num_workers=1)
+        run_batches(model_bound, 10, waiting=0.0)
+        assert torch.get_num_threads() == 2 and not model_bound.active
+        decode_bound = CpuThreadBalancer(torch.device("cpu"), num_workers=1)
+        run_batches(decode_bound, 4, waiting=0.5)  # warm-up + three batches with every thread
+        assert torch.get_num_threads() == 1
+        run_batches(decode_bound, 3, waiting=0.5)  # three with one thread: 1 s per batch instead of 4
+        assert torch.get_num_threads() == 1 and not decode_bound.active
         decode_bound.restore()
         assert torch.get_num_threads() == 2
+        seconds[1] = 8.0  # the lower count is slower: every thread comes back
+        slower = CpuThreadBalancer(torch.device("cpu"), num_workers=1)
+        run_batches(slower, 7, waiting=0.5)
+        assert torch.get_num_threads() == 2 and not slower.active
         assert not CpuThreadBalancer(torch.device("cpu"), num_workers=0).active
+        assert not CpuThreadBalancer(torch.device("meta"), num_workers=1).active
     finally:
         torch.set_num_threads(before)
 

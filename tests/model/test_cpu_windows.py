@@ -157,14 +157,25 @@ def test_chunk_budget_sizes_the_chunks(monkeypatch):
 
 
 def test_dispatch_rule():
-    """The CPU forward runs for CPU inputs only, outside `reference_forward()` and outside traced graphs."""
+    """The CPU forward runs for CPU inputs only, outside `reference_forward()` and outside exported graphs; under
+    `torch.compile` it runs too (as an eager island)."""
+
+    class Probe(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x + runs_on_cpu_path(x)
+
     cpu, meta = torch.zeros(1), torch.zeros(1, device="meta")
     assert runs_on_cpu_path(cpu) and not runs_on_cpu_path(meta)
     with reference_forward():
         assert not runs_on_cpu_path(cpu)
     assert runs_on_cpu_path(cpu)
-    assert torch.compile(lambda x: x + runs_on_cpu_path(x), fullgraph=True)(cpu).item() == 0
-    torch._dynamo.reset()
+    try:
+        assert torch.compile(Probe(), fullgraph=True)(cpu).item() == 1
+        with reference_forward():
+            assert torch.compile(Probe(), fullgraph=True)(cpu).item() == 0
+    finally:
+        torch._dynamo.reset()
+    assert torch.export.export(Probe(), (cpu,), strict=False).module()(cpu).item() == 0
     assert VideoSwinLayer.forward.reference.__module__.endswith("modeling_videoswin")
 
 

@@ -13,6 +13,7 @@ import weakref
 import pytest
 import torch
 from reference_videoswin import reference_forward
+from torch._dynamo.utils import counters
 from transformers import AutoBackbone, AutoConfig, AutoModel, AutoModelForVideoClassification
 
 from conftest import REPO_ROOT, tiny_config_kwargs
@@ -519,20 +520,44 @@ def test_auto_classes_registered_in_process():
 
 
 def test_torch_compile_inference_fullgraph_without_graph_breaks():
-    """`fullgraph=True` raises on any graph break; the compiled inference path matches eager. (Dynamic sizes are
-    covered by the export test below: `torch.compile(dynamic=True)` works too but takes minutes to trace.)"""
+    """`fullgraph=True` raises on any graph break; the compiled model file's forward (the accelerators' path, here on
+    the CPU inside `reference_forward()`) matches eager. (Dynamic sizes are covered by the export test below:
+    `torch.compile(dynamic=True)` works too but takes minutes to trace.)"""
     model = make_model(depths=(2, 2, 2, 2))
     pixel_values = clip(2, 5, 50, 70)
-    with torch.no_grad():
-        reference = model(pixel_values).logits
-        compiled = torch.compile(model, backend="eager", fullgraph=True)
-        torch.testing.assert_close(compiled(pixel_values).logits, reference, atol=1e-5, rtol=1e-5)
+    try:
+        with torch.no_grad(), cpu_windows.reference_forward():
+            reference = model(pixel_values).logits
+            compiled = torch.compile(model, backend="eager", fullgraph=True)
+            torch.testing.assert_close(compiled(pixel_values).logits, reference, atol=1e-5, rtol=1e-5)
+    finally:
+        torch._dynamo.reset()
+
+
+def test_torch_compile_on_the_cpu_matches_eager():
+    """`torch.compile(model)` (inductor) on a CPU input, where the CPU forward runs as eager islands: eager's logits."""
+    model = make_model(depths=(2, 2, 2, 2))
+    pixel_values = clip(2, 5, 50, 70)
+    counters.clear()
+    try:
+        with torch.no_grad():
+            expected = model(pixel_values).logits
+            logits = torch.compile(model)(pixel_values).logits
+    finally:
+        torch._dynamo.reset()
+    torch.testing.assert_close(logits, expected, atol=1e-4, rtol=1e-4)
+    islands = " ".join(counters["graph_break"])
+    assert all(name in islands for name in ("embeddings_forward", "layer_forward", "patch_merging_forward"))
 
 
 def test_torch_compile_training_fullgraph_without_graph_breaks():
     model = make_model(depths=(2, 2, 2, 2)).train()
     pixel_values, labels = clip(2, 5, 50, 70), torch.tensor([0, 1])
-    loss = torch.compile(model, backend="aot_eager", fullgraph=True)(pixel_values, labels=labels).loss
+    try:
+        with cpu_windows.reference_forward():
+            loss = torch.compile(model, backend="aot_eager", fullgraph=True)(pixel_values, labels=labels).loss
+    finally:
+        torch._dynamo.reset()
     loss.backward()
     assert model.videoswin.encoder.layers[1].blocks[1].attention.relative_position_bias_table.grad.abs().sum() > 0
 

@@ -9,10 +9,11 @@ Each clip goes through the model once. Per video the engine returns, for every c
 ``level="stages"``) or ``probs`` ``[N, num_labels]`` (classification), plus ``start_time`` / ``end_time`` ``[N]`` in
 seconds and ``frame_indices`` ``[N, T]``.
 
-Threads on CPU: decoding workers and the model's intra-op threads share the cores. When decoding is the bottleneck
-(the model waits for clips longer than it computes, over several batches), :class:`CpuThreadBalancer` gives the model
-``max(1, cores - num_workers)`` threads, so the OpenMP threads stop competing with the decoders; when the model is
-the bottleneck it keeps every thread.
+Threads on CPU: decoding workers and the model's intra-op threads share the cores. The model's time cannot tell
+which is the bottleneck (OpenMP threads that share a core with a decoder wait at every parallel region, so an
+oversubscribed forward looks model-bound), so :class:`CpuThreadBalancer` measures instead: when the model waits for
+clips at all, it times a few batches with every thread and as many with ``max(1, cores - num_workers)`` and keeps the
+faster; when the model never waits (model-bound), it keeps every thread without trying.
 """
 
 from __future__ import annotations
@@ -93,31 +94,48 @@ class Summary:
 
 
 class CpuThreadBalancer:
-    """Lowers the model's CPU threads to ``cores - num_workers`` once decoding is seen to be the bottleneck."""
+    """Picks the model's CPU threads while ``num_workers`` decoding workers share the cores: every thread, or
+    ``max(1, cores - num_workers)``, whichever gives the shorter wall clock per clip (waiting for clips included).
 
-    def __init__(self, device: torch.device, num_workers: int, min_batches: int = 3):
-        self.target = max(1, available_cores() - num_workers)
-        self.active = device.type == "cpu" and num_workers > 0 and torch.get_num_threads() > self.target
-        self.min_batches, self.batches, self.waiting, self.computing = min_batches, 0, 0.0, 0.0
-        self.previous: int | None = None
+    After a warm-up batch, ``probe_batches`` batches run with every thread; if the model waited for the loader more
+    than ``WAITING_SHARE`` of that time, as many run with the lower count, and the faster count stays."""
 
-    def observe(self, waiting: float, computing: float) -> None:
+    WAITING_SHARE = 0.02  # below it decoding keeps up with the model at every thread: nothing to win
+
+    def __init__(self, device: torch.device, num_workers: int, probe_batches: int = 3):
+        self.candidates = (torch.get_num_threads(), max(1, available_cores() - num_workers))
+        self.active = device.type == "cpu" and num_workers > 0 and self.candidates[0] > self.candidates[1]
+        self.probe_batches = probe_batches
+        self.seconds_per_clip: list[float] = []  # of each candidate tried, in order
+        self.batches, self.clips, self.seconds, self.waiting = 0, 0, 0.0, 0.0
+        self.last: float | None = None  # end of the previous batch; None until the warm-up batch is done
+
+    def observe(self, waiting: float, clips: int) -> None:
+        """After each batch of ``clips`` clips, for which the model waited ``waiting`` seconds for the loader."""
         if not self.active:
             return
-        self.batches += 1
-        if self.batches == 1:  # worker start-up and first-call caches: not representative
+        now = time.perf_counter()
+        last, self.last = self.last, now
+        if last is None:  # the warm-up batch (worker start-up, first-call caches): not representative
             return
-        self.waiting += waiting
-        self.computing += computing
-        if self.batches > self.min_batches and self.waiting > self.computing:
-            self.previous = torch.get_num_threads()
-            torch.set_num_threads(self.target)
+        self.batches, self.clips = self.batches + 1, self.clips + clips
+        self.seconds, self.waiting = self.seconds + now - last, self.waiting + waiting
+        if self.batches < self.probe_batches:
+            return
+        self.seconds_per_clip.append(self.seconds / self.clips)
+        if len(self.seconds_per_clip) == 1 and self.waiting <= self.WAITING_SHARE * self.seconds:
+            self.active = False  # model-bound: every thread stays
+        elif len(self.seconds_per_clip) == 1:
+            torch.set_num_threads(self.candidates[1])
+        else:
+            fastest = min(range(len(self.candidates)), key=self.seconds_per_clip.__getitem__)
+            torch.set_num_threads(self.candidates[fastest])
             self.active = False
+        self.batches, self.clips, self.seconds, self.waiting = 0, 0, 0.0, 0.0
 
     def restore(self) -> None:
-        if self.previous is not None:
-            torch.set_num_threads(self.previous)
-            self.previous = None
+        """Give the process its thread count back."""
+        torch.set_num_threads(self.candidates[0])
 
 
 @dataclass
@@ -295,13 +313,12 @@ class InferenceEngine:
     def _step(self, queue: _BatchQueue, sink, summary: Summary, balancer: CpuThreadBalancer, waiting: float) -> None:
         """One forward pass over the next ``batch_size`` clips; complete videos go to ``sink``."""
         clips = queue.take(self.batch_size)
-        computing = time.perf_counter()
         outputs = self.forward(clips)
-        balancer.observe(waiting, time.perf_counter() - computing)
         summary.clips += clips.shape[0]
         for pending in queue.deliver(outputs):
             sink.done(pending.video, pending.tensors())
             summary.ok += 1
+        balancer.observe(waiting, clips.shape[0])
 
 
 def _progress_bar(total: int | None):

@@ -18,15 +18,17 @@ matter. So on the CPU:
 
 - a layer gathers its windows straight from the tokens (one index per chunk does the padding, the shift and the
   partition, see `WindowLayout`) and attends `CHUNK_BYTES`-sized chunks of windows at a time; at inference each
-  chunk's output is added into the residual in place, and the MLP runs on chunks of tokens, in place;
+  chunk's output plus its input is written into the residual, and the MLP runs on chunks of tokens, in place;
 - the patch embedding and the patch merging run slab by slab (whole clips, or aligned time slices of one clip)
   into one preallocated output at inference.
 
 The seam: `use_cpu_forward` replaces the `forward` of `VideoSwinLayer`, `VideoSwinEmbeddings` and
 `VideoSwinPatchMerging` (done once, when `transformers_videoswin.model` is imported) with a dispatcher that runs the
-CPU forward for a CPU input and the model file's own forward otherwise: on accelerators, on the meta device, in a
-traced graph (`torch.compile`, `torch.export`), inside `reference_forward()`, and when attention maps are recorded
-(they come in the official window order only from the reference). transformers' kernel layers
+CPU forward for a CPU input and the model file's own forward otherwise: on accelerators, on the meta device, in an
+exported graph (`torch.export`, ONNX), inside `reference_forward()`, and when attention maps are recorded (they come
+in the official window order only from the reference). Under `torch.compile` a CPU input runs the CPU forward as an
+eager island (`torch.compiler.disable`, one graph break per layer), as inductor's code for either forward is slower
+than the eager CPU forward; `fullgraph=True` on the CPU needs `reference_forward()` around the compiled call. transformers' kernel layers
 (`use_kernel_forward_from_hub` / `kernelize`) were the first choice, but they need the `kernels` package, load a
 replacement from a kernel repository (on the Hub, or a local directory in the kernel-repository layout, not a Python
 class), and only run when the user calls `kernelize` (or loads with `use_kernels=True`) for one device and mode, so the
@@ -82,8 +84,9 @@ def reference_forward() -> Iterator[None]:
 
 
 def runs_on_cpu_path(hidden_states: torch.Tensor) -> bool:
-    """Whether the CPU forward runs for this input (see the module docstring)."""
-    if not _enabled or hidden_states.device.type != "cpu" or torch.compiler.is_compiling():
+    """Whether the CPU forward runs for this input (see the module docstring). Under `torch.compile` it does too, as
+    an eager island (`use_cpu_forward`); an exported graph (`torch.export`, ONNX) keeps the model file's forward."""
+    if not _enabled or hidden_states.device.type != "cpu" or torch.compiler.is_exporting():
         return False
     collected = _active_collector.get()
     return collected is None or "attentions" not in collected
@@ -97,9 +100,15 @@ def use_cpu_forward(module_class: type[nn.Module], cpu_forward: Callable) -> Non
     checkpointing = issubclass(module_class, GradientCheckpointingLayer)
     reference = module_class.forward.__wrapped__ if checkpointing else module_class.forward
 
+    # Compiled on the CPU, the chunked forward runs outside the graph: inductor's code for the model file's forward
+    # takes 1.6x the eager chunked time (volume-sized masks, rolls, GELU), a traced chunked forward 1.1x.
+    eager_cpu_forward = torch.compiler.disable(cpu_forward)
+
     @functools.wraps(reference)
     def forward(self, hidden_states: torch.Tensor, *args, **kwargs):
-        function = cpu_forward if runs_on_cpu_path(hidden_states) else reference
+        if not runs_on_cpu_path(hidden_states):
+            return reference(self, hidden_states, *args, **kwargs)
+        function = eager_cpu_forward if torch.compiler.is_compiling() else cpu_forward
         return function(self, hidden_states, *args, **kwargs)
 
     forward.reference = reference
@@ -230,7 +239,7 @@ def add_window_attention(
     layer: VideoSwinLayer, hidden_states: torch.Tensor, window: Size3D, shift: Size3D, kwargs: dict
 ) -> torch.Tensor:
     """`x + DropPath(attention(LN(x)))` over the windows of a `[B, D, H, W, C]` volume, a chunk of windows at a time:
-    each chunk's output is added into a copy of `x` at inference, gathered into one output when training."""
+    each chunk's `x + output` is written into the residual at inference, gathered into one output when training."""
     batch, channels = hidden_states.shape[0], hidden_states.shape[-1]
     size = tuple(hidden_states.shape[1:4])
     layout = window_layout(size, window, shift, batch, hidden_states.device)
@@ -244,7 +253,8 @@ def add_window_attention(
     step = windows_per_chunk(layout.window_volume, channels, attention.num_heads, tokens.element_size(), weights)
     bias = attention.relative_position_bias(window).to(hidden_states.dtype).unsqueeze(0)  # [1, heads, N, N]
     checkpoint = getattr(layer, "checkpoint_chunks", None) if layer.training else None
-    residual = None if training else tokens.clone()
+    # At inference every token sits in one window: its row of the residual is written once, input plus output.
+    residual = None if training else torch.empty_like(tokens)
     outputs = []
     for group in layout.groups:
         mask = bias if group.shift_mask is None else bias + group.shift_mask.to(bias.dtype)
@@ -257,7 +267,8 @@ def add_window_attention(
             if residual is None:
                 outputs.append(output)
             else:
-                residual.index_add_(0, rows, output)
+                # index_copy_, not index_add_: that one runs as a scatter_add_, 2-30x slower with 2 threads
+                residual.index_copy_(0, rows, tokens.index_select(0, rows).add_(output))
     if residual is None:
         output = torch.cat(outputs).index_select(0, layout.scatter).view(hidden_states.shape)
         return hidden_states + layer.drop_path(output)
