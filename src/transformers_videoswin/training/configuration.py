@@ -3,9 +3,8 @@ overrides) and the model (fine-tuned, inflated or new)."""
 
 from __future__ import annotations
 
-import typing
+import dataclasses
 
-import torch
 from huggingface_hub.dataclasses import type_validator
 from transformers import AutoModelForVideoClassification
 from transformers.activations import ACT2FN
@@ -53,9 +52,9 @@ def build_config(
 
 def _check_values(values: dict, origin: str) -> None:
     """The values of `VideoSwinConfig`'s own fields have the field's type, and `hidden_act` is an activation of
-    transformers. (The config's `@strict` type checks skip its annotations, which are strings, and it compares
-    `depths` with ints before they would run; the model looks the activation up only when it is built.)"""
-    types = typing.get_type_hints(VideoSwinConfig, localns={"torch": torch})  # torch: the base class's annotations
+    transformers, checked per source before the sources are merged, so that the error says where a value came from
+    (the config's own `@strict` checks run on the merged values)."""
+    types = {field.name: field.type for field in dataclasses.fields(VideoSwinConfig)}
     for name in VideoSwinConfig.__annotations__:
         if name.startswith("_") or name not in values:
             continue
