@@ -3,6 +3,7 @@ errors, agreement with the ffmpeg command line, URLs and `datasets` videos."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 
 import numpy as np
@@ -332,20 +333,31 @@ def test_frame_times_are_the_presentation_times(video, tmp_path, backend):
 
 
 # ---------------------------------------------------------------- URLs
+@contextlib.contextmanager
+def serving(handler):
+    """A threaded HTTP server on 127.0.0.1 for the block: yields its base URL."""
+    import http.server
+    import threading
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
 def http_server(video):
     import functools
     import http.server
-    import threading
 
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(video.parent))
     handler.log_message = lambda *args: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(handler) as url:
+        yield url
 
 
 def test_url_is_downloaded_and_a_failed_download_is_a_video_decode_error(http_server, monkeypatch):
@@ -364,7 +376,6 @@ def hostile_server():
     """A local server with an endless body (stopped by the server after 64 MiB), a 1-byte-per-0.05 s body (stopped
     after 200 bytes, 10 s) and a body announced larger than the cap, each on its own path."""
     import http.server
-    import threading
     import time
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -389,12 +400,8 @@ def hostile_server():
             except OSError:  # the client hung up, as it should
                 pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(Handler) as url:
+        yield url
 
 
 def test_url_download_has_a_size_cap_and_a_total_deadline(hostile_server, monkeypatch):
