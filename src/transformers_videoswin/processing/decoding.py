@@ -264,9 +264,8 @@ class VideoReader:
     def _open_pyav(self) -> None:
         try:
             self._reopen()
-            if not self._container.streams.video:
+            if (stream := self._stream) is None:
                 raise VideoDecodeError(f"Video {self.name} has no video stream.")
-            stream = self._stream = self._container.streams.video[0]
             self._pts, keyframe_pts, self.untimed, self._times = _index_packets(self._container, stream)
             if not self._pts.size:
                 raise VideoDecodeError(f"Video {self.name} contains no frames.")
