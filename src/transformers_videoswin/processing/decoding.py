@@ -270,11 +270,8 @@ class VideoReader:
             if not self._pts.size:
                 raise VideoDecodeError(f"Video {self.name} contains no frames.")
             self._pts_to_index = {int(p): i for i, p in enumerate(self._pts)}
-            self._seek_pts = {}  # first shown frame at or after each keyframe -> the keyframe to seek to
-            for p in sorted(keyframe_pts, reverse=True):
-                self._seek_pts[int(np.searchsorted(self._pts, p))] = int(p)
-            self._seek_pts.pop(len(self._pts), None)
-            self._keyframes, self._iterator = sorted({0, *self._seek_pts}), None
+            first_shown = np.searchsorted(self._pts, keyframe_pts)  # seeking to it lands on its keyframe
+            self._keyframes, self._iterator = sorted({0, *first_shown[first_shown < len(self._pts)].tolist()}), None
             time_base = float(stream.time_base) if stream.time_base else None
             self.metadata = VideoMetadata(
                 total_num_frames=len(self._pts),
@@ -389,7 +386,7 @@ class VideoReader:
         if self.untimed:
             self._reopen()
         else:
-            stamp = 0 if index is None else self._seek_pts.get(keyframe, int(self._pts[keyframe]))
+            stamp = 0 if index is None else int(self._pts[keyframe])
             self._container.seek(stamp, stream=self._stream, backward=True, any_frame=False)
         self._iterator, self._position = self._container.decode(self._stream), keyframe - 1
 
