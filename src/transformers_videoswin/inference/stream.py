@@ -174,8 +174,8 @@ class VideoClipStream(torch.utils.data.IterableDataset):
 
     @staticmethod
     def _describe(video: VideoInfo, metadata, indices, start_frame, end_frame, frame_times) -> None:
-        """Fill in ``video``'s frame count, rate, duration and clips from its ``VideoMetadata``; times in seconds come
-        from ``frame_times`` (``[num_frames + 1]``, the frames' presentation times, see ``VideoReader.frame_times``)."""
+        """Fill in ``video``'s frame count, rate, duration and clips from its ``VideoMetadata``; times in seconds
+        come from ``frame_times`` (``[num_frames + 1]``, the presentation times, see ``VideoReader.frame_times``)."""
         video.num_frames = int(metadata.total_num_frames)
         video.fps = float(metadata.fps) if metadata.fps else None
         video.duration = (

@@ -8,15 +8,17 @@ a test the libraries fail (the truth is ``ffmpeg -i VIDEO -f rawvideo -pix_fmt r
 - a PyAV reader for what torchcodec cannot open or decode, converting through FFmpeg's filter graph as the command
   line does (rotation, edit lists, 10-bit) and seeking to keyframes (``test_backends_meet_ffmpeg_command_line``,
   ``test_trimmed_file_starts_at_its_first_shown_frame``, ``test_pyav_seeks_instead_of_decoding_everything``,
-  ``test_auto_prefers_torchcodec_and_falls_back_to_pyav``, ``test_auto_falls_back_to_pyav_when_torchcodec_fails_to_decode``);
-- MPEG-TS goes to PyAV: torchcodec 0.17 seeks in it by byte estimates (``test_torchcodec_refuses_mpeg_ts_and_auto_uses_pyav``);
+  ``test_auto_prefers_torchcodec_and_falls_back_to_pyav``,
+  ``test_auto_falls_back_to_pyav_when_torchcodec_fails_to_decode``);
+- MPEG-TS goes to PyAV: torchcodec 0.17 seeks in it by byte estimates
+  (``test_torchcodec_refuses_mpeg_ts_and_auto_uses_pyav``);
 - raw elementary streams (``.h264``): no timestamps, no seeking; PyAV numbers frames as shown and rereads from the top
   (``test_raw_h264_stream_is_decoded_by_pyav``);
-- frame times from the packets' timestamps (variable frame rates; ``VideoMetadata.timestamps`` is index / fps, and
-  torchcodec keeps its index to itself) (``test_frame_times_are_the_presentation_times``);
+- frame times from the packets' timestamps, for variable frame rates: ``VideoMetadata.timestamps`` is index / fps,
+  and torchcodec keeps its frame index to itself (``test_frame_times_are_the_presentation_times``);
 - the resize while decoding: torchvision's antialiased resize at transformers' output size on chunks of at most
-  ``CHUNK_FRAMES`` frames and ``CHUNK_BYTES`` (torchcodec's ``Resize`` is swscale, not bit-exact:
-  ``test_torchcodec_resize_transform_is_not_bit_exact``, ``test_resize_while_decoding_equals_decode_then_resize``,
+  ``CHUNK_FRAMES`` frames and ``CHUNK_BYTES``; torchcodec's ``Resize`` (swscale) is not bit-exact
+  (``test_torchcodec_resize_transform_is_not_bit_exact``, ``test_resize_while_decoding_equals_decode_then_resize``,
   ``test_chunks_are_bounded_in_frames_and_bytes``);
 - errors naming the file, ``HF_HUB_OFFLINE`` set after import, downloads with a size cap and a total deadline
   (``test_unreadable_file_error_names_the_file``, ``test_url_respects_hf_hub_offline``,

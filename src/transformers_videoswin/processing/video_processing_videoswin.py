@@ -11,9 +11,9 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Video processor for Video Swin: the official preprocessing as class attributes on transformers' `BaseVideoProcessor`,
-the official frame sampling in `sample_frames`, decoding by :func:`.decoding.decode_video` (resized while decoding)
-and the official views in `_preprocess`: `pixel_values` `[B, V, T, C, H, W]`, view `v = crop * num_clips + clip`
+"""Video processor for Video Swin: the official preprocessing as class attributes on transformers'
+`BaseVideoProcessor`, the official frame sampling in `sample_frames`, decoding by :func:`.decoding.decode_video`
+(resized while decoding) and the official views in `_preprocess`: `pixel_values` `[B, V, T, C, H, W]`, view `v = crop * num_clips + clip`
 (mmaction's `ThreeCrop` + `FormatShape` order), or `[B, T, C, H, W]` for one view.
 """
 

@@ -96,7 +96,8 @@ def make_index_sampler(recipe: Recipe, train: bool, num_clips: int = 1) -> Calla
 class ClipLoader:
     """Decode, sample and transform one row; the randomness comes from a generator seeded by (seed, epoch, index),
     so a clip depends only on those, not on the order or process in which it is loaded. `decode_resize`: resize
-    frames while decoding when `transform` starts with a resize (the same clips; see :func:`~.transforms.decode_kwargs`)."""
+    frames while decoding when `transform` starts with a resize (the same clips; see
+    :func:`~.transforms.decode_kwargs`)."""
 
     def __init__(
         self,
