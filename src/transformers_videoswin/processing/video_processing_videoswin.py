@@ -108,8 +108,8 @@ class VideoSwinVideoProcessor(BaseVideoProcessor):
     def preprocess(self, videos, **kwargs: Unpack[VideoSwinVideoProcessorKwargs]) -> BatchFeature:
         r"""
         videos (`VideoInput` or video sources):
-            A path, URL, bytes, binary file or `datasets` video (decoded and sampled here), a frame array `[T, H, W, C]`
-            or `[T, C, H, W]`, a list of frames (one video), or a list of any of these (a batch).
+            A path, URL, bytes, binary file or `datasets` video (decoded and sampled here), a frame array
+            `[T, H, W, C]` or `[T, C, H, W]`, a list of frames (one video), or a list of any of these (a batch).
         """
         if (kwargs.get("sampling") or self.sampling) not in SAMPLING_PROTOCOLS:
             raise ValueError(f"`sampling` must be one of {SAMPLING_PROTOCOLS}, got {kwargs.get('sampling')!r}.")
