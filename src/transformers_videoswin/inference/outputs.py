@@ -46,10 +46,6 @@ RUN_DIR = ".videoswin"
 PARTS_DIR = f"{RUN_DIR}/index-parts"
 
 
-def _metadata_strings(metadata: dict) -> dict[str, str]:
-    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()}
-
-
 def _parse_metadata(metadata: dict[str, str]) -> dict:
     parsed = {}
     for name, value in metadata.items():
@@ -125,7 +121,8 @@ def save_safetensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], 
     from safetensors.torch import save_file
 
     tensors = {name: t.contiguous() for name, t in tensors.items()}
-    return atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=_metadata_strings(metadata)))
+    strings = {name: value if isinstance(value, str) else json.dumps(value) for name, value in metadata.items()}
+    return atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=strings))
 
 
 class SettingsMismatch(ValueError):
@@ -361,9 +358,8 @@ class FileSink(MemorySink):
         result = next(iter(self.results.values()), None)
         if result is None or result.tensors is None:
             return None
-        return save_safetensors(
-            self.path, result.tensors, _video_metadata(self.metadata, result.video, result.tensors)
-        )
+        metadata = _video_metadata(self.metadata, result.video, result.tensors)
+        return save_safetensors(self.path, result.tensors, metadata)
 
 
 class DirectorySink:
@@ -401,7 +397,8 @@ class DirectorySink:
         self.index = IndexPart(self.outputs.root, rank, world_size)
 
     def done(self, video, tensors: dict[str, torch.Tensor]) -> None:
-        self.outputs.write(video.key, tensors, _video_metadata(self.metadata, video, tensors))
+        metadata = _video_metadata(self.metadata, video, tensors)
+        self.outputs.write(video.key, tensors, metadata)
         self.index.add(_record(video, "ok"))
 
     def failed(self, item) -> None:
