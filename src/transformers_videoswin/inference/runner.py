@@ -187,18 +187,12 @@ class InferenceRequest:
         """The clip plan (``num_frames`` and, with ``windows``, ``window`` default to the model's clip length)."""
         window = self.window or (getattr(config, "num_frames", 32) if self.windows else None)
         stride = self.stride or (max(1, window // 2) if self.windows else None)
+        num_frames = self.num_frames or (None if window else getattr(config, "num_frames", None))
         return ClipPlan(
-            window=window,
-            stride=stride,
-            frame_interval=self.frame_interval,
-            fps=self.fps,
-            last_window=self.last_window,
-            num_frames=self.num_frames or (None if window else getattr(config, "num_frames", None)),
-            sampling=self.sampling,
-            num_clips=self.views[0],
-            num_crops=self.views[1],
+            window=window, stride=stride, frame_interval=self.frame_interval, fps=self.fps, last_window=self.last_window,
+            num_frames=num_frames, sampling=self.sampling, num_clips=self.views[0], num_crops=self.views[1],
             decode_backend=self.decode_backend,
-        )
+        )  # fmt: skip
 
     def sink(self) -> DirectorySink | FileSink | MemorySink:
         """Where the results go: not opened yet (see the sinks' ``check``)."""
