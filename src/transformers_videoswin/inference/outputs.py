@@ -1,5 +1,7 @@
 """Outputs that survive a crash (one file per video written atomically, an index written line by line, resuming),
-and the sinks that receive every video of a run (files and index, or results in memory).
+and the sinks that receive every video of a run, from checking their location before the model is loaded to
+finishing (files and index: :class:`DirectorySink`; one video's file: :class:`FileSink`; results in memory:
+:class:`MemorySink`).
 
 Layout of an output directory ``DIR``::
 
@@ -320,6 +322,8 @@ class MemorySink:
     def predictions(self, top_k: int = 5) -> list[dict]:
         """Per video in input order, for a classification run: the ``top_k`` classes (``label``, ``score``) of the
         mean probabilities of its views, or of each window (``start``, ``end`` in seconds); or its ``error``."""
+        if "labels" not in self.metadata:
+            raise ValueError('Predictions need the labels of a classification run (`task` "classify").')
         labels, plan = self.metadata["labels"], self.metadata["plan"]
         top_k = max(1, min(top_k, len(labels)))
         predictions = []
