@@ -240,7 +240,10 @@ def test_independent_shards_then_merge(setup, tmp_path, capsys):
     lines = (tmp_path / "index.jsonl").read_text().splitlines()
     assert [json.loads(line)["output"] for line in lines] == ["v0", "v1"]
     capsys.readouterr()
-    assert "I/N" in _error(capsys, [*argv, "--shard", "2"])
+    with pytest.raises(SystemExit) as excinfo:
+        main([*argv, "--shard", "2"])
+    assert excinfo.value.code == 2 and "I/N" in capsys.readouterr().err
+    assert "--shard 2/2: job i of n must be in 0..n-1" in _error(capsys, [*argv, "--shard", "2/2"])
 
 
 def test_features_bf16_close_to_fp32(setup, tmp_path):

@@ -64,6 +64,14 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _shard_arg(value: str) -> tuple[int, int]:
+    try:
+        rank, world_size = (int(part) for part in value.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected I/N (job I of N, from 0), got {value!r}") from None
+    return rank, world_size
+
+
 def _add_inputs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "videos", nargs="*", metavar="VIDEO", help="video files, URLs, globs, directories, or .txt lists of videos"
@@ -110,7 +118,7 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--format", choices=("safetensors", "npy"), default="safetensors", help="per-video files")
     run.add_argument("--index-format", choices=("jsonl", "parquet"), default="jsonl")
     run.add_argument(
-        "--shard", default=None, metavar="I/N",
+        "--shard", type=_shard_arg, default=None, metavar="I/N",
         help="independent job I of N (0-based, no torchrun needed); run `videoswin merge DIR` after the last one",
     )  # fmt: skip
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -193,21 +201,13 @@ def _request(args, task: str, **outputs):
     """The request of ``classify`` and ``features`` (``outputs``: the flags only ``features`` has)."""
     from .inference.runner import InferenceRequest
 
-    shard = None
-    if args.shard:
-        try:
-            shard = tuple(int(part) for part in args.shard.split("/"))
-        except ValueError:
-            shard = ()
-        if len(shard) != 2:
-            raise UsageError(f"--shard takes I/N (job I of N, from 0), got {args.shard!r}.")
     return InferenceRequest(
         args.model, task, videos=args.videos, dataset=args.dataset, split=args.split, video_column=args.video_column,
         streaming=args.streaming, views=args.views, sampling=args.sampling, num_frames=args.num_frames,
         frame_interval=args.frame_interval, window=args.window, stride=args.stride, fps=args.fps,
         last_window=args.last_window, decode_backend=args.backend, output_dir=args.output_dir,
         output_format=args.format, index_format=args.index_format, device=args.device, dtype=DTYPES[args.dtype],
-        batch_size=args.batch_size, num_workers=args.num_workers, shard=shard, progress=not args.no_progress,
+        batch_size=args.batch_size, num_workers=args.num_workers, shard=args.shard, progress=not args.no_progress,
         **outputs,
     )  # fmt: skip
 

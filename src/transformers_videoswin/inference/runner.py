@@ -290,10 +290,10 @@ def run_request(request: InferenceRequest) -> tuple[Summary, DirectorySink | Fil
     sink.check(settings)  # the location takes files, and a re-run has the same settings
     videos = request.inputs()
     model, processor = request.load(config, device)
-    return _run(request, model, processor, plan, videos, sink, weights, device)
+    return _run_with_model(request, model, processor, plan, videos, sink, weights, device)
 
 
-def _run(request: InferenceRequest, model, processor, plan: ClipPlan, videos, sink, weights: str | None,
+def _run_with_model(request: InferenceRequest, model, processor, plan: ClipPlan, videos, sink, weights: str | None,
          device: torch.device) -> tuple[Summary, DirectorySink | FileSink | MemorySink]:  # fmt: skip
     """Run ``request``'s ``task`` with a loaded model into a sink whose location is checked; ``weights``: the
     model's fingerprint when it was known before loading (the settings were then checked with it)."""
@@ -367,7 +367,7 @@ def run_inference(
     sink = request.sink()
     sink.check()
     videos = entries if entries is not None else table
-    return _run(request, model, processor, plan, videos, sink, None, torch.device(device))
+    return _run_with_model(request, model, processor, plan, videos, sink, None, torch.device(device))
 
 
 __all__ = [
