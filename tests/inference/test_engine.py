@@ -169,6 +169,57 @@ def test_dataset_input_gives_the_file_outputs(setup, tmp_path):
         DatasetTable(str(tmp_path / "data.parquet"), video_column="clip").load()
 
 
+def test_a_request_runs_as_the_library_calls_do_and_writes_one_file(setup, tmp_path):
+    """`run_request` (model directory, file names, `out`) gives the tensors of `run_inference` with a loaded model,
+    written by the sink when it finishes, with the run's metadata."""
+    from safetensors import safe_open
+
+    from transformers_videoswin.inference import InferenceRequest, run_request
+
+    out = tmp_path / "v0.safetensors"
+    request = InferenceRequest(
+        str(setup["root"] / "model"), videos=[setup["videos"][0]], window=8, stride=4, out=out, num_workers=0
+    )
+    summary, sink = run_request(request)
+    assert (summary.ok, summary.failed) == (1, 0)
+    _, expected = run_inference(
+        setup["model"].videoswin, setup["processor"], ClipPlan(window=8, stride=4), file_entries(setup["videos"][:1])
+    )
+    written = load_file(out)
+    torch.testing.assert_close(written["pooled"], expected.results[0].tensors["pooled"], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(written["pooled"], sink.results[0].tensors["pooled"])
+    with safe_open(str(out), "pt") as handle:
+        metadata = handle.metadata()
+    assert json.loads(metadata["plan"]) == {"window": 8, "stride": 4, "last_window": "pad", "num_clips": 1,
+                                            "num_crops": 1, "decode_backend": "auto"}  # fmt: skip
+    assert metadata["video"] == setup["videos"][0] and len(metadata["weights_sha256"]) == 64
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"out": "a.safetensors", "output_dir": "d"}, "Give `out` (one video) or `output_dir`"),
+        ({"out": "a.safetensors", "videos": ["a.mp4", "b.mp4"]}, "`out` takes the features of one video"),
+        ({"output_dir": "d", "output_format": "npy", "level": "stages"}, "use safetensors for `level` stages"),
+        ({"videos": []}, "No videos given"),
+        ({"dataset": "x.parquet"}, "Give `videos` or a `dataset`, not both"),
+        ({"shard": (2, 2)}, "`shard` 2/2"),
+        ({"model": "./no/such/model"}, "`model` ./no/such/model: no such directory"),
+        ({"stride": 4}, "`stride` and `fps` place sliding windows; give `window` too"),
+    ],
+)
+def test_request_errors_name_its_fields_not_flags(setup, tmp_path, fields, message):
+    """Everything a request can get wrong is refused before a model is loaded, in the request's own terms."""
+    from transformers_videoswin.inference import InferenceRequest, PlanError, RequestError, run_request
+
+    request = InferenceRequest(str(setup["root"] / "model"), videos=[setup["videos"][0]], device="cpu")
+    for name, value in fields.items():
+        setattr(request, name, value)
+    with pytest.raises((RequestError, PlanError)) as excinfo:
+        run_request(request)
+    assert message in str(excinfo.value) and "--" not in str(excinfo.value)
+
+
 def test_workers_and_shards_split_without_overlap_or_gap(setup):
     from transformers_videoswin.inference.stream import owns
 
