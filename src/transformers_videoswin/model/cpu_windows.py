@@ -243,18 +243,6 @@ def gather_and_attend(
     return attend_windows(layer, tokens.index_select(0, rows), mask, padding, kwargs)
 
 
-def inference_bias(attention: VideoSwinAttention, window: Size3D, dtype: torch.dtype) -> torch.Tensor:
-    """`attention.relative_position_bias(window)` as `dtype`, kept on the module between calls at inference (the
-    gather costs about 2% of a forward): rebuilt when the table changes (a load, an optimizer step, a cast)."""
-    table = attention.relative_position_bias_table
-    key = (window, dtype, table.device, table.data_ptr(), table._version)
-    cached = attention.__dict__.get("_cpu_inference_bias")
-    if cached is None or cached[0] != key:
-        cached = (key, attention.relative_position_bias(window).to(dtype).unsqueeze(0))
-        attention.__dict__["_cpu_inference_bias"] = cached
-    return cached[1]
-
-
 def add_window_attention(
     layer: VideoSwinLayer, hidden_states: torch.Tensor, window: Size3D, shift: Size3D, kwargs: dict
 ) -> torch.Tensor:
@@ -271,10 +259,7 @@ def add_window_attention(
     training = layer.training or torch.is_grad_enabled()
     weights = training or attention.config._attn_implementation == "eager"
     step = windows_per_chunk(layout.window_volume, channels, attention.num_heads, tokens.element_size(), weights)
-    if training:
-        bias = attention.relative_position_bias(window).to(hidden_states.dtype).unsqueeze(0)  # [1, heads, N, N]
-    else:
-        bias = inference_bias(attention, window, hidden_states.dtype)
+    bias = attention.relative_position_bias(window).to(hidden_states.dtype).unsqueeze(0)  # [1, heads, N, N]
     checkpoint = getattr(layer, "checkpoint_chunks", None) if layer.training else None
     # At inference every token sits in one window: its row of the residual is written once, input plus output.
     residual = None if training else torch.empty_like(tokens)
