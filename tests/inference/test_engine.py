@@ -249,6 +249,40 @@ def test_the_stream_hands_freed_memory_back_after_each_video(setup, monkeypatch)
     assert (stream_module._malloc_trim() is not None) == (platform.libc_ver()[0] == "glibc")  # glibc only
 
 
+def test_freed_memory_is_trimmed_past_a_slack(monkeypatch):
+    """glibc's heap is trimmed after the first video, then only once RSS has grown `TRIM_SLACK_BYTES` past what it
+    was after the last trim (not after every short video)."""
+    from transformers_videoswin.inference import stream as stream_module
+
+    slack, resident, trims = stream_module.TRIM_SLACK_BYTES, [0], []
+
+    def trim(pad: int) -> int:
+        trims.append(resident[0])
+        resident[0] = 100 * 2**20  # what the process keeps after a trim
+        return 1
+
+    monkeypatch.setattr(stream_module, "_trimmed_rss", None)
+    monkeypatch.setattr(stream_module, "_malloc_trim", lambda: trim)
+    monkeypatch.setattr(stream_module, "resident_bytes", lambda: resident[0])
+    after_each_video = [300 * 2**20, 150 * 2**20, 100 * 2**20 + slack, 100 * 2**20 + slack + 1, 120 * 2**20]
+    for rss in after_each_video:
+        resident[0] = rss
+        stream_module.release_freed_memory()
+    assert trims == [300 * 2**20, 100 * 2**20 + slack + 1]
+
+
+def test_resident_bytes_reads_this_process():
+    from transformers_videoswin.inference.stream import resident_bytes
+
+    if not os.path.exists("/proc/self/statm"):
+        assert resident_bytes() == 0
+        return
+    before = resident_bytes()
+    block = torch.ones(64 * 2**20, dtype=torch.uint8)  # 64 MiB, touched
+    assert resident_bytes() - before >= 48 * 2**20
+    del block
+
+
 @pytest.mark.slow
 def test_two_processes_under_torchrun_equal_one(setup, tmp_path):
     """`torchrun --nproc_per_node 2` (gloo, CPU) writes exactly the files of one process and merges the index."""
