@@ -205,10 +205,11 @@ def test_features_output_errors(setup, tmp_path, capsys):
     base = ["features", *setup["videos"], "--model", setup["model_dir"]]
     assert "--output-dir" in _error(capsys, base)
     assert "one video" in _error(capsys, [*base, "--out", str(tmp_path / "x.safetensors")])
-    assert (
-        "no videos"
-        in _error(capsys, ["features", str(tmp_path), "--model", setup["model_dir"], "--output-dir", "o"]).lower()
-    )
+    empty, output_dir = tmp_path / "empty", tmp_path / "o"
+    empty.mkdir()
+    argv = ["features", str(empty), "--model", setup["model_dir"], "--output-dir", str(output_dir)]
+    assert "no videos" in _error(capsys, argv).lower()
+    assert not output_dir.exists()  # the inputs are checked before the output directory is made
 
 
 def test_timeline_png(setup, tmp_path, capsys):

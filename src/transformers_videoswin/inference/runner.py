@@ -286,9 +286,9 @@ def run_request(request: InferenceRequest) -> tuple[Summary, DirectorySink | Fil
     plan = request.plan(config)
     weights = weights_fingerprint(request.model)  # None for a Hub model: known once it is loaded
     settings = request.settings(weights, plan) if weights is not None else None
+    videos = request.inputs()  # before the outputs: a run with no videos leaves no output directory behind
     sink = request.sink()
     sink.check(settings)  # the location takes files, and a re-run has the same settings
-    videos = request.inputs()
     model, processor = request.load(config, device)
     return _run_with_model(request, model, processor, plan, videos, sink, weights, device)
 
