@@ -27,7 +27,7 @@ from transformers_videoswin import VideoSwinConfig, VideoSwinForVideoClassificat
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 # Profiler op names (self time) of each compute group; everything else is "other".
 GROUPS = {
-    "linear": ("aten::addmm", "aten::mm"),
+    "linear": ("aten::addmm", "aten::mm", "mkldnn::_linear_pointwise"),  # the last: fc1 with its GELU epilogue
     "attention": ("aten::_scaled_dot_product_flash_attention_for_cpu", "aten::bmm", "aten::_softmax"),
     "conv": ("aten::mkldnn_convolution", "aten::convolution_overrideable", "aten::_convolution"),
 }

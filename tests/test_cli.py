@@ -205,10 +205,11 @@ def test_features_output_errors(setup, tmp_path, capsys):
     base = ["features", *setup["videos"], "--model", setup["model_dir"]]
     assert "--output-dir" in _error(capsys, base)
     assert "one video" in _error(capsys, [*base, "--out", str(tmp_path / "x.safetensors")])
-    assert (
-        "no videos"
-        in _error(capsys, ["features", str(tmp_path), "--model", setup["model_dir"], "--output-dir", "o"]).lower()
-    )
+    empty, output_dir = tmp_path / "empty", tmp_path / "o"
+    empty.mkdir()
+    argv = ["features", str(empty), "--model", setup["model_dir"], "--output-dir", str(output_dir)]
+    assert "no videos" in _error(capsys, argv).lower()
+    assert not output_dir.exists()  # the inputs are checked before the output directory is made
 
 
 def test_timeline_png(setup, tmp_path, capsys):
@@ -240,7 +241,10 @@ def test_independent_shards_then_merge(setup, tmp_path, capsys):
     lines = (tmp_path / "index.jsonl").read_text().splitlines()
     assert [json.loads(line)["output"] for line in lines] == ["v0", "v1"]
     capsys.readouterr()
-    assert "I/N" in _error(capsys, [*argv, "--shard", "2"])
+    with pytest.raises(SystemExit) as excinfo:
+        main([*argv, "--shard", "2"])
+    assert excinfo.value.code == 2 and "I/N" in capsys.readouterr().err
+    assert "--shard 2/2: job i of n must be in 0..n-1" in _error(capsys, [*argv, "--shard", "2/2"])
 
 
 def test_features_bf16_close_to_fp32(setup, tmp_path):
@@ -267,12 +271,12 @@ def test_resuming_with_other_settings_is_refused(setup, tmp_path, capsys):
 @pytest.fixture
 def no_model_loading(monkeypatch):
     """Output locations are checked before any model is loaded: loading one fails the test."""
-    from transformers_videoswin import cli
+    from transformers_videoswin.inference.runner import InferenceRequest
 
     def load(*args, **kwargs):
         raise AssertionError("a model was loaded before the output location was checked")
 
-    monkeypatch.setattr(cli, "_load", load)
+    monkeypatch.setattr(InferenceRequest, "load", load)
 
 
 def _refuse_writes_under(monkeypatch, folder, code):
@@ -347,7 +351,7 @@ def test_model_saved_again_in_place_is_refused_before_loading(setup, tmp_path, c
     other settings, refused before the model is loaded, where they used to resume "already complete"."""
     import shutil
 
-    from transformers_videoswin import cli
+    from transformers_videoswin.inference.runner import InferenceRequest
 
     model_dir = tmp_path / "model"
     shutil.copytree(setup["model_dir"], model_dir)
@@ -357,17 +361,17 @@ def test_model_saved_again_in_place_is_refused_before_loading(setup, tmp_path, c
     torch.manual_seed(1)
     VideoSwinForVideoClassification(setup["model"].config).save_pretrained(model_dir)
     capsys.readouterr()
-    monkeypatch.setattr(cli, "_load", lambda *a, **k: pytest.fail("the model was loaded"))
+    monkeypatch.setattr(InferenceRequest, "load", lambda *a, **k: pytest.fail("the model was loaded"))
     err = _error(capsys, argv)
     assert "weights_sha256" in err and "other settings" in err
 
 
 @pytest.mark.parametrize("native", [False, True])
-def test_bf16_on_a_cpu_without_native_bf16_warns(setup, tmp_path, capsys, monkeypatch, native):
+def test_bf16_on_a_cpu_without_native_bf16_warns(setup, tmp_path, caplog, monkeypatch, native):
     from transformers_videoswin import hardware
 
     monkeypatch.setattr(hardware, "has_native_bf16", lambda: native)
     argv = ["features", setup["videos"][0], "--model", setup["model_dir"], "--window", "8", "--stride", "8"]
     assert main([*argv, "--out", str(tmp_path / "bf16.safetensors"), "--dtype", "bf16"]) == 0
-    warned = "slower than fp32" in capsys.readouterr().err
+    warned = any("slower than fp32" in record.getMessage() for record in caplog.records)
     assert warned is not native

@@ -64,6 +64,14 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _shard_arg(value: str) -> tuple[int, int]:
+    try:
+        rank, world_size = (int(part) for part in value.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected I/N (job I of N, from 0), got {value!r}") from None
+    return rank, world_size
+
+
 def _add_inputs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "videos", nargs="*", metavar="VIDEO", help="video files, URLs, globs, directories, or .txt lists of videos"
@@ -110,7 +118,7 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--format", choices=("safetensors", "npy"), default="safetensors", help="per-video files")
     run.add_argument("--index-format", choices=("jsonl", "parquet"), default="jsonl")
     run.add_argument(
-        "--shard", default=None, metavar="I/N",
+        "--shard", type=_shard_arg, default=None, metavar="I/N",
         help="independent job I of N (0-based, no torchrun needed); run `videoswin merge DIR` after the last one",
     )  # fmt: skip
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -157,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# ------------------------------------------------------------------------------------------------ checks
+# ------------------------------------------------------------------------------------------------ requests
 # The library names its parameters in backquotes (`window`); the command line speaks of its flags.
 FLAGS = {
     "`views`": "--views",
@@ -170,6 +178,13 @@ FLAGS = {
     "`sampling`": "--sampling",
     "`output_dir`": "--output-dir",
     "`out`": "--out",
+    "`output_format`": "--format",
+    "`level`": "--level",
+    "`model`": "--model",
+    "`device`": "--device",
+    "`shard`": "--shard",
+    "`dataset`": "--dataset",
+    "`videos`": "video files",
     "`video_column`": "--video-column",
 }
 
@@ -182,313 +197,76 @@ def _usage_error(error: Exception) -> UsageError:
     return UsageError(message)
 
 
-def _check_model_dir(model: str) -> None:
-    """A local-looking --model must be a saved model directory (clear message instead of a Hub lookup)."""
-    path = Path(model)
-    looks_local = path.exists() or model.startswith((".", "/", "~")) or model.count("/") > 1
-    if not looks_local:
-        return
-    if not path.exists():
-        raise UsageError(f"--model {model}: no such directory.")
-    if not path.is_dir():
-        raise UsageError(f"--model {model} is a file; give the directory written by save_pretrained or the converter.")
-    if not (path / "config.json").is_file():
-        raise UsageError(
-            f"--model {model} is a directory but not a saved model (no config.json); give the directory written by "
-            "save_pretrained or conversion/convert_official_checkpoint.py."
-        )
+def _request(args, task: str, **outputs):
+    """The request of ``classify`` and ``features`` (``outputs``: the flags only ``features`` has)."""
+    from .inference.runner import InferenceRequest
+
+    return InferenceRequest(
+        args.model, task, videos=args.videos, dataset=args.dataset, split=args.split, video_column=args.video_column,
+        streaming=args.streaming, views=args.views, sampling=args.sampling, num_frames=args.num_frames,
+        frame_interval=args.frame_interval, window=args.window, stride=args.stride, fps=args.fps,
+        last_window=args.last_window, decode_backend=args.backend, output_dir=args.output_dir,
+        output_format=args.format, index_format=args.index_format, device=args.device, dtype=DTYPES[args.dtype],
+        batch_size=args.batch_size, num_workers=args.num_workers, shard=args.shard, progress=not args.no_progress,
+        **outputs,
+    )  # fmt: skip
 
 
-def _device(device: str) -> torch.device:
-    """``auto`` and ``cuda``: this process's device (its GPU under torchrun / accelerate, else the CPU)."""
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError(f"--device {device}, but PyTorch sees no CUDA GPU on this machine; use --device cpu.")
-    if device in ("auto", "cuda"):
-        from .inference.runner import distributed_state
+def _run(request):
+    """Run ``request``; its errors become one-line usage errors, and the summary goes to stderr (unless one video
+    went well)."""
+    from .file_utils import UnwritableLocation
+    from .inference.outputs import SettingsMismatch
+    from .inference.plan import PlanError
+    from .inference.runner import RequestError, run_request
 
-        return distributed_state().device
     try:
-        resolved = torch.device(device)
-    except RuntimeError as error:
-        raise UsageError(f"--device {device}: {error}") from None
-    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
-        raise UsageError(f"--device {resolved}: this machine has {torch.cuda.device_count()} GPU(s).")
-    return resolved
-
-
-def _plan(args, config, **defaults):
-    """The clip plan of the command line (``defaults``: values for the flags left out)."""
-    from .inference.plan import ClipPlan, PlanError
-
-    num_clips, num_crops = getattr(args, "views", (1, 1))
-    num_frames = getattr(args, "num_frames", None)
-    try:
-        return ClipPlan(
-            window=args.window or defaults.get("window"),
-            stride=args.stride or defaults.get("stride"),
-            frame_interval=args.frame_interval,
-            fps=args.fps,
-            last_window=args.last_window,
-            num_frames=num_frames or (None if args.window else getattr(config, "num_frames", None)),
-            sampling=getattr(args, "sampling", None),
-            num_clips=num_clips,
-            num_crops=num_crops,
-            decode_backend=args.backend,
-        )
-    except PlanError as error:
+        summary, sink = run_request(request)
+    except (RequestError, PlanError, SettingsMismatch, UnwritableLocation) as error:
         raise _usage_error(error) from None
-
-
-def _shard(value: str) -> tuple[int, int]:
-    try:
-        rank, world_size = (int(part) for part in value.split("/"))
-    except ValueError:
-        raise UsageError(f"--shard takes I/N (job I of N, from 0), got {value!r}.") from None
-    if not 0 <= rank < world_size:
-        raise UsageError(f"--shard {value}: I must be in 0..N-1.")
-    from .inference.runner import distributed_state
-
-    if distributed_state().num_processes > 1:
-        raise UsageError("--shard splits independent jobs; under torchrun / accelerate the ranks already shard.")
-    return rank, world_size
-
-
-def _inputs(args):
-    from .data.sources import DatasetTable, expand_inputs, file_entries
-
-    if args.dataset and args.videos:
-        raise UsageError("Give video files or --dataset, not both.")
-    if args.dataset:
-        table = DatasetTable(args.dataset, args.split, args.video_column, args.streaming)
-        try:
-            table.load()
-        except Exception as error:  # noqa: BLE001 -- datasets raises many kinds; one line says which
-            raise UsageError(f"--dataset {args.dataset}: {_usage_error(error)}") from None
-        return None, table
-    if not args.videos:
-        raise UsageError("No videos given: pass video files, globs, directories or lists, or --dataset.")
-    try:
-        return file_entries(expand_inputs(args.videos)), None
-    except (OSError, ValueError) as error:
-        raise UsageError(str(error)) from None
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-
-
-def _load_config(args):
-    """The model's config, once --model and --device are known to be usable."""
-    from transformers import AutoConfig
-
-    _check_model_dir(args.model)
-    args.device = _device(args.device)
-    try:
-        return AutoConfig.from_pretrained(args.model)
-    except (OSError, ValueError, KeyError) as error:
-        raise UsageError(f"Cannot load the model {args.model}: {_first_line(error)}") from None
-
-
-def _load(args, config, task: str):
-    from transformers import AutoModel, AutoModelForVideoClassification
-
-    from .hardware import has_native_bf16
-
-    if args.dtype == "bf16" and args.device.type == "cpu" and not has_native_bf16():
-        print(
-            "warning: --dtype bf16 on this CPU (no AVX512-BF16 or AMX) is emulated and several times slower than fp32;"
-            " use --dtype fp32 here.",
-            file=sys.stderr,
-        )
-    loader = AutoModelForVideoClassification if task == "classify" else AutoModel
-    try:
-        model = loader.from_pretrained(args.model, config=config)
-    except (OSError, ValueError, KeyError) as error:
-        raise UsageError(f"Cannot load the model {args.model}: {_first_line(error)}") from None
-    return model, _load_processor(args.model, config)
-
-
-def _load_processor(model_dir: str, config):
-    from transformers import AutoVideoProcessor
-
-    from .processing.video_processing_videoswin import VideoSwinVideoProcessor
-
-    try:
-        processor = AutoVideoProcessor.from_pretrained(model_dir)
-    except (OSError, ValueError):
-        processor = None
-    if not isinstance(processor, VideoSwinVideoProcessor):
-        size = getattr(config, "image_size", 224)
-        print(
-            f"warning: no VideoSwinVideoProcessor saved in {model_dir}; using the defaults at {size}px.",
-            file=sys.stderr,
-        )
-        processor = VideoSwinVideoProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
-    return processor
-
-
-def _print_summary(summary, rank: int, world_size: int) -> None:
-    prefix = f"[rank {rank}/{world_size}] " if world_size > 1 else ""
-    print(prefix + summary.line(), file=sys.stderr)
-    for _, error in summary.errors[:20]:
-        print(f"{prefix}  failed: {error}", file=sys.stderr)
-    if len(summary.errors) > 20:
-        print(f"{prefix}  ... and {len(summary.errors) - 20} more (see the index)", file=sys.stderr)
+    except OSError as error:  # the output location filled up or went read-only during the run
+        if request.output_dir is not None:
+            raise UsageError(
+                f"--output-dir {request.output_dir}: writing failed ({error}); the finished videos are kept, and the "
+                "same command resumes once the directory can be written."
+            ) from None
+        if request.out is not None:
+            raise UsageError(f"--out {request.out}: writing failed ({error}).") from None
+        raise
+    if request.output_dir is not None or summary.videos != 1 or summary.failed:
+        print(summary.report(), file=sys.stderr)
+    return summary, sink
 
 
 # ------------------------------------------------------------------------------------------------ commands
-def _check_output_dir(path: str) -> None:
-    from .file_utils import UnwritableLocation, check_writable_directory
-
-    try:
-        check_writable_directory(path)
-    except UnwritableLocation as error:
-        raise UsageError(f"--output-dir {path}: {error}") from None
-
-
-def _check_out_file(path: str) -> None:
-    from .file_utils import UnwritableLocation, check_writable_file
-
-    try:
-        check_writable_file(path)
-    except UnwritableLocation as error:
-        raise UsageError(f"--out {path}: {error}") from None
-
-
-def _open_outputs(args, task: str, plan, model=None):
-    """The output directory, its settings recorded or checked (``None`` while the weights are not known: a Hub
-    model before it is loaded)."""
-    from .inference.outputs import SettingsMismatch
-    from .inference.runner import open_output_directory, weights_fingerprint
-
-    weights = weights_fingerprint(args.model, model)
-    if weights is None:
-        return None
-    level, keep_time = getattr(args, "level", "pooled"), getattr(args, "keep_time", False)
-    try:
-        return open_output_directory(
-            args.output_dir, weights, task, plan, level, keep_time, args.format, DTYPES[args.dtype]
-        )
-    except SettingsMismatch as error:
-        raise _usage_error(error) from None
-
-
-def _run(args, task: str):
-    from .inference.runner import distributed_state, run_inference
-    from .inference.stream import default_num_workers
-
-    if task == "features" and args.format == "npy" and args.level == "stages":
-        raise UsageError("--format npy stores one array per video; use safetensors for --level stages.")
-    if args.output_dir:
-        _check_output_dir(args.output_dir)
-    config = _load_config(args)
-    plan = _plan(args, config)
-    shard = _shard(args.shard) if args.shard else None
-    entries, table = _inputs(args)
-    # a re-run into a directory made with other settings (or weights) fails now, not after loading
-    outputs = _open_outputs(args, task, plan) if args.output_dir else None
-    model, processor = _load(args, config, task)
-    if args.output_dir and outputs is None:
-        outputs = _open_outputs(args, task, plan, model)
-    total = len(entries) if entries is not None else None
-    workers = args.num_workers if args.num_workers is not None else default_num_workers()
-    workers = 0 if total == 1 else (min(workers, total) if total else workers)
-    try:
-        summary, sink = run_inference(
-            model,
-            processor,
-            plan,
-            entries=entries,
-            table=table,
-            task=task,
-            output_dir=outputs,
-            output_format=args.format,
-            index_format=args.index_format,
-            batch_size=args.batch_size,
-            num_workers=max(0, workers),
-            device=args.device,
-            dtype=DTYPES[args.dtype],
-            keep_time=getattr(args, "keep_time", False),
-            level=getattr(args, "level", "pooled"),
-            shard=shard,
-            model_name=args.model,
-            progress=not args.no_progress and total != 1,
-        )
-    except OSError as error:  # the output directory filled up or went read-only during the run
-        if not args.output_dir:
-            raise
-        raise UsageError(
-            f"--output-dir {args.output_dir}: writing failed ({error}); the finished videos are kept, and the same "
-            "command resumes once the directory can be written."
-        ) from None
-    if args.output_dir or total != 1 or summary.failed:
-        state = distributed_state() if shard is None else None
-        _print_summary(summary, *((state.process_index, state.num_processes) if state else shard))
-    return summary, sink, plan, model
-
-
 def run_classify(args) -> int:
-    summary, sink, plan, model = _run(args, "classify")
+    request = _request(args, "classify")
+    summary, sink = _run(request)
     if args.output_dir:
         print(f"wrote {summary.ok} files and the index to {args.output_dir}")
         return 1 if summary.failed else 0
-    top_k = max(1, min(args.top_k, model.config.num_labels))
-    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    results = [_classify_result(r, labels, top_k, plan) for _, r in sorted(sink.results.items())]
+    predictions = sink.predictions(args.top_k)
     if args.json:
-        print(json.dumps(results, indent=2))  # always a list, errors included
-    else:
-        for result in results:
-            if "error" not in result:  # errors are already reported on stderr
-                _print_predictions(result)
+        print(json.dumps(predictions, indent=2))  # always a list, errors included
+        return 1 if summary.failed else 0
+    for result in predictions:  # one line per window (its top classes), or per rank of the video's top classes
+        if "windows" in result:
+            print(f"{result['video']}  ({len(result['windows'])} windows of {result['window']} frames)")
+            for window in result["windows"]:
+                top = ", ".join(f"{p['label']} {p['score']:.3f}" for p in window["predictions"])
+                print(f"  {window['start']:.2f}-{window['end']:.2f}s  {top}")
+        elif "predictions" in result:  # errors are already reported on stderr
+            print(f"{result['video']}  ({result['views']} views)")
+            for rank, prediction in enumerate(result["predictions"], 1):
+                print(f"  {rank}  {prediction['label']}  {prediction['score']:.4f}")
     return 1 if summary.failed else 0
 
 
-def _top(probs: torch.Tensor, labels: list[str], top_k: int) -> list[dict]:
-    scores, ids = probs.topk(top_k)
-    return [{"label": labels[int(i)], "score": float(s)} for s, i in zip(scores.tolist(), ids.tolist())]
-
-
-def _classify_result(result, labels, top_k: int, plan) -> dict:
-    name = result.video.name
-    if result.error is not None:
-        return {"video": name, "error": result.error}
-    tensors = result.tensors
-    if not plan.windows:
-        views = f"{plan.num_clips}x{plan.num_crops}"
-        return {"video": name, "views": views, "predictions": _top(tensors["probs"].mean(0), labels, top_k)}
-    windows = [
-        {"start": float(s), "end": float(e), "predictions": _top(p, labels, top_k)}
-        for s, e, p in zip(tensors["start_time"].tolist(), tensors["end_time"].tolist(), tensors["probs"])
-    ]
-    return {"video": name, "window": plan.window, "stride": plan.stride, "windows": windows}
-
-
-def _print_predictions(result: dict) -> None:
-    """One line per window (its top classes), or per rank of the video's top classes."""
-    if "windows" in result:
-        print(f"{result['video']}  ({len(result['windows'])} windows of {result['window']} frames)")
-        for window in result["windows"]:
-            top = ", ".join(f"{p['label']} {p['score']:.3f}" for p in window["predictions"])
-            print(f"  {window['start']:.2f}-{window['end']:.2f}s  {top}")
-        return
-    print(f"{result['video']}  ({result['views']} views)")
-    for rank, prediction in enumerate(result["predictions"], 1):
-        print(f"  {rank}  {prediction['label']}  {prediction['score']:.4f}")
-
-
 def run_features(args) -> int:
-    from .inference.outputs import save_safetensors
-
-    if args.out and args.output_dir:
-        raise UsageError("Give --out FILE (one video) or --output-dir DIR (any number), not both.")
     if not args.out and not args.output_dir:
         raise UsageError("Where should the features go? Give --out FILE (one video) or --output-dir DIR.")
-    if args.out and (args.dataset or len(args.videos) != 1 or any(c in args.videos[0] for c in "*?[")):
-        raise UsageError("--out takes the features of one video; use --output-dir DIR for several.")
-    if args.out:
-        _check_out_file(args.out)
-    summary, sink, plan, _ = _run(args, "features")
+    request = _request(args, "features", out=args.out, level=args.level, keep_time=args.keep_time)
+    summary, sink = _run(request)
     if args.output_dir:
         print(f"wrote {summary.ok} files and the index to {args.output_dir}")
         return 1 if summary.failed else 0
@@ -496,51 +274,39 @@ def run_features(args) -> int:
     if result is None or result.error is not None:
         print(f"error: {result.error if result else 'no video was processed'}", file=sys.stderr)
         return 1
-    tensors = result.tensors
-    metadata = {
-        "video": result.video.name,
-        "model": args.model,
-        "plan": json.dumps(plan.describe()),
-        "layout": {name: list(t.shape) for name, t in tensors.items()},
-    }
-    if not plan.windows:
-        metadata.update(views=f"{plan.num_clips}x{plan.num_crops}", view_order="crop * num_clips + clip")
-    try:
-        out = save_safetensors(args.out, tensors, metadata)
-    except OSError as error:  # checked before loading, but the disk may fill up meanwhile
-        raise UsageError(f"--out {args.out}: writing failed ({error}).") from None
-    shapes = ", ".join(f"{name} {list(t.shape)}" for name, t in tensors.items())
-    print(f"wrote {out}: {shapes}")
+    shapes = ", ".join(f"{name} {list(t.shape)}" for name, t in result.tensors.items())
+    print(f"wrote {args.out}: {shapes}")
     return 0
 
 
 def run_timeline(args) -> int:
-    from .data.sources import file_entries
-    from .inference.runner import run_inference
+    from .file_utils import UnwritableLocation, check_writable_file
+    from .inference.runner import InferenceRequest
     from .inference.timeline import check_png_path, plot_timeline
 
     try:
         check_png_path(args.out)
     except ValueError as error:
         raise _usage_error(error) from None
-    _check_out_file(args.out)
-    config = _load_config(args)
-    window = args.window or getattr(config, "num_frames", 32)
-    plan = _plan(args, config, window=window, stride=max(1, window // 2))
-    model, processor = _load(args, config, "classify")
-    _, sink = run_inference(
-        model, processor, plan, entries=file_entries([args.video]), task="classify",
-        batch_size=args.batch_size, device=args.device, dtype=DTYPES[args.dtype], shard=(0, 1),
+    try:
+        check_writable_file(args.out)
+    except UnwritableLocation as error:
+        raise UsageError(f"--out {args.out}: {error}") from None
+    request = InferenceRequest(
+        args.model, "classify", videos=[args.video], window=args.window, stride=args.stride, windows=True,
+        frame_interval=args.frame_interval, fps=args.fps, last_window=args.last_window, decode_backend=args.backend,
+        device=args.device, dtype=DTYPES[args.dtype], batch_size=args.batch_size, shard=(0, 1), progress=False,
     )  # fmt: skip
+    _, sink = _run(request)
     result = sink.results.get(0)
     if result is None or result.error is not None:
         print(f"error: {result.error if result else 'nothing decoded'}", file=sys.stderr)
         return 1
-    tensors = result.tensors
-    labels = [config.id2label[i] for i in range(config.num_labels)]
+    tensors, plan = result.tensors, sink.metadata["plan"]
     out = plot_timeline(
-        tensors["probs"].numpy(), tensors["start_time"].numpy(), tensors["end_time"].numpy(), labels, args.out,
-        top_k=args.top_k, title=f"{Path(args.video).name}: {plan.window}-frame windows every {plan.stride} frames",
+        tensors["probs"].numpy(), tensors["start_time"].numpy(), tensors["end_time"].numpy(), sink.metadata["labels"],
+        args.out, top_k=args.top_k,
+        title=f"{Path(args.video).name}: {plan['window']}-frame windows every {plan['stride']} frames",
     )  # fmt: skip
     print(f"wrote {out} ({tensors['probs'].shape[0]} windows)")
     return 0

@@ -169,6 +169,57 @@ def test_dataset_input_gives_the_file_outputs(setup, tmp_path):
         DatasetTable(str(tmp_path / "data.parquet"), video_column="clip").load()
 
 
+def test_a_request_runs_as_the_library_calls_do_and_writes_one_file(setup, tmp_path):
+    """`run_request` (model directory, file names, `out`) gives the tensors of `run_inference` with a loaded model,
+    written by the sink when it finishes, with the run's metadata."""
+    from safetensors import safe_open
+
+    from transformers_videoswin.inference import InferenceRequest, run_request
+
+    out = tmp_path / "v0.safetensors"
+    request = InferenceRequest(
+        str(setup["root"] / "model"), videos=[setup["videos"][0]], window=8, stride=4, out=out, num_workers=0
+    )
+    summary, sink = run_request(request)
+    assert (summary.ok, summary.failed) == (1, 0)
+    _, expected = run_inference(
+        setup["model"].videoswin, setup["processor"], ClipPlan(window=8, stride=4), file_entries(setup["videos"][:1])
+    )
+    written = load_file(out)
+    torch.testing.assert_close(written["pooled"], expected.results[0].tensors["pooled"], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(written["pooled"], sink.results[0].tensors["pooled"])
+    with safe_open(str(out), "pt") as handle:
+        metadata = handle.metadata()
+    assert json.loads(metadata["plan"]) == {"window": 8, "stride": 4, "last_window": "pad", "num_clips": 1,
+                                            "num_crops": 1, "decode_backend": "auto"}  # fmt: skip
+    assert metadata["video"] == setup["videos"][0] and len(metadata["weights_sha256"]) == 64
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"out": "a.safetensors", "output_dir": "d"}, "Give `out` (one video) or `output_dir`"),
+        ({"out": "a.safetensors", "videos": ["a.mp4", "b.mp4"]}, "`out` takes the features of one video"),
+        ({"output_dir": "d", "output_format": "npy", "level": "stages"}, "use safetensors for `level` stages"),
+        ({"videos": []}, "No videos given"),
+        ({"dataset": "x.parquet"}, "Give `videos` or a `dataset`, not both"),
+        ({"shard": (2, 2)}, "`shard` 2/2"),
+        ({"model": "./no/such/model"}, "`model` ./no/such/model: no such directory"),
+        ({"stride": 4}, "`stride` and `fps` place sliding windows; give `window` too"),
+    ],
+)
+def test_request_errors_name_its_fields_not_flags(setup, tmp_path, fields, message):
+    """Everything a request can get wrong is refused before a model is loaded, in the request's own terms."""
+    from transformers_videoswin.inference import InferenceRequest, PlanError, RequestError, run_request
+
+    request = InferenceRequest(str(setup["root"] / "model"), videos=[setup["videos"][0]], device="cpu")
+    for name, value in fields.items():
+        setattr(request, name, value)
+    with pytest.raises((RequestError, PlanError)) as excinfo:
+        run_request(request)
+    assert message in str(excinfo.value) and "--" not in str(excinfo.value)
+
+
 def test_workers_and_shards_split_without_overlap_or_gap(setup):
     from transformers_videoswin.inference.stream import owns
 
@@ -196,6 +247,40 @@ def test_the_stream_hands_freed_memory_back_after_each_video(setup, monkeypatch)
     ]
     assert calls == ends and len(calls) == 3
     assert (stream_module._malloc_trim() is not None) == (platform.libc_ver()[0] == "glibc")  # glibc only
+
+
+def test_freed_memory_is_trimmed_past_a_slack(monkeypatch):
+    """glibc's heap is trimmed after the first video, then only once RSS has grown `TRIM_SLACK_BYTES` past what it
+    was after the last trim (not after every short video)."""
+    from transformers_videoswin.inference import stream as stream_module
+
+    slack, resident, trims = stream_module.TRIM_SLACK_BYTES, [0], []
+
+    def trim(pad: int) -> int:
+        trims.append(resident[0])
+        resident[0] = 100 * 2**20  # what the process keeps after a trim
+        return 1
+
+    monkeypatch.setattr(stream_module, "_trimmed_rss", None)
+    monkeypatch.setattr(stream_module, "_malloc_trim", lambda: trim)
+    monkeypatch.setattr(stream_module, "resident_bytes", lambda: resident[0])
+    after_each_video = [300 * 2**20, 150 * 2**20, 100 * 2**20 + slack, 100 * 2**20 + slack + 1, 120 * 2**20]
+    for rss in after_each_video:
+        resident[0] = rss
+        stream_module.release_freed_memory()
+    assert trims == [300 * 2**20, 100 * 2**20 + slack + 1]
+
+
+def test_resident_bytes_reads_this_process():
+    from transformers_videoswin.inference.stream import resident_bytes
+
+    if not os.path.exists("/proc/self/statm"):
+        assert resident_bytes() == 0
+        return
+    before = resident_bytes()
+    block = torch.ones(64 * 2**20, dtype=torch.uint8)  # 64 MiB, touched
+    assert resident_bytes() - before >= 48 * 2**20
+    del block
 
 
 @pytest.mark.slow

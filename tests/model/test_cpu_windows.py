@@ -228,3 +228,19 @@ def test_map_slabs_is_one_call_with_gradients(monkeypatch):
     output = map_slabs(function, torch.randn(3, 7, 3, 4, 4), time_step=2)
     assert function.shapes == [(3, 7, 3, 4, 4)]
     assert output.requires_grad
+
+
+@pytest.mark.parametrize("hidden_act, fused", [("gelu", True), ("relu", False)])
+def test_feed_forward_at_inference_fuses_gelu_into_the_first_matmul(hidden_act, fused):
+    """fp32 exact GELU runs as the first linear layer's oneDNN epilogue, with the numbers of `MLP(LN(x))`; any other
+    activation runs the MLP as it is."""
+    torch.manual_seed(0)
+    config = VideoSwinConfig(**tiny_config_kwargs(embed_dim=8, num_heads=(2, 2, 2, 4), hidden_act=hidden_act))
+    layer = VideoSwinLayer(config, stage_idx=0, layer_idx=0).eval()
+    tokens = torch.randn(37, 8)
+    assert cpu_windows.fuses_linear_gelu(layer.mlp, tokens) is fused
+    assert not cpu_windows.fuses_linear_gelu(layer.mlp, tokens.bfloat16())
+    with torch.no_grad():
+        output = cpu_windows.feed_forward_at_inference(layer, tokens)
+        expected = layer.mlp(layer.layernorm_after(tokens))
+    torch.testing.assert_close(output, expected, atol=TOLERANCE, rtol=TOLERANCE)

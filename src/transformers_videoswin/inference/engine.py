@@ -80,6 +80,8 @@ class Summary:
     failed: int = 0
     clips: int = 0
     seconds: float = 0.0
+    rank: int = 0  # this process, of `world_size` (or this job, of the independent jobs)
+    world_size: int = 1
 
     @property
     def videos(self) -> int:
@@ -91,6 +93,14 @@ class Summary:
             f"{self.videos} videos: {self.ok} done, {self.resumed} already complete (skipped), {self.failed} failed; "
             f"{self.clips} clips in {self.seconds:.1f}s ({self.ok / rate:.2f} videos/s, {self.clips / rate:.2f} clips/s)"
         )
+
+    def report(self, max_errors: int = 20) -> str:
+        """:meth:`line` and the first ``max_errors`` failures, each line prefixed by the rank when there are several."""
+        prefix = f"[rank {self.rank}/{self.world_size}] " if self.world_size > 1 else ""
+        lines = [self.line(), *(f"  failed: {error}" for _, error in self.errors[:max_errors])]
+        if len(self.errors) > max_errors:
+            lines.append(f"  ... and {len(self.errors) - max_errors} more (see the index)")
+        return "\n".join(prefix + line for line in lines)
 
 
 class CpuThreadBalancer:

@@ -1,5 +1,7 @@
 """Outputs that survive a crash (one file per video written atomically, an index written line by line, resuming),
-and the sinks that receive every video of a run (files and index, or results in memory).
+and the sinks that receive every video of a run, from checking their location before the model is loaded to
+finishing (files and index: :class:`DirectorySink`; one video's file: :class:`FileSink`; results in memory:
+:class:`MemorySink`).
 
 Layout of an output directory ``DIR``::
 
@@ -32,16 +34,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..file_utils import atomic_write, atomic_write_text
+from ..file_utils import (
+    UnwritableLocation,
+    atomic_write,
+    atomic_write_text,
+    check_writable_directory,
+    check_writable_file,
+)
 
 OUTPUT_FORMATS = ("safetensors", "npy")
 INDEX_FORMATS = ("jsonl", "parquet")
 RUN_DIR = ".videoswin"
 PARTS_DIR = f"{RUN_DIR}/index-parts"
-
-
-def _metadata_strings(metadata: dict) -> dict[str, str]:
-    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()}
 
 
 def _parse_metadata(metadata: dict[str, str]) -> dict:
@@ -119,7 +123,8 @@ def save_safetensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], 
     from safetensors.torch import save_file
 
     tensors = {name: t.contiguous() for name, t in tensors.items()}
-    return atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=_metadata_strings(metadata)))
+    strings = {name: value if isinstance(value, str) else json.dumps(value) for name, value in metadata.items()}
+    return atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=strings))
 
 
 class SettingsMismatch(ValueError):
@@ -227,8 +232,11 @@ def merge_index(root: str | os.PathLike, fmt: str = "jsonl", require_complete: b
 
 
 # ---------------------------------------------------------------------------------------------------- sinks
-# A sink receives every video of a run: `done(video, tensors)`, `failed(item)` (a `VideoFailed`), `resumed(item)` (a
-# `VideoSkipped`); the videos are `stream.VideoInfo`s.
+# A sink receives every video of a run, in this order: `check(settings)` before the model is loaded (the location
+# takes files; the settings, with the weights' fingerprint, match the ones recorded there), `start(metadata, rank,
+# world_size)`, then `done(video, tensors)`, `failed(item)` (a `VideoFailed`) or `resumed(item)` (a `VideoSkipped`)
+# for each video (`stream.VideoInfo`s), `close()` in every process, and `finish()` in the main one once every process
+# has closed. `outputs` is the `OutputDirectory` whose complete files are skipped (None: every video is processed).
 
 
 def _record(video, status: str, **extra) -> dict:
@@ -249,6 +257,27 @@ def _record(video, status: str, **extra) -> dict:
     return record
 
 
+def _video_metadata(metadata: dict, video, tensors: dict[str, torch.Tensor]) -> dict:
+    """What one video's output file records: the run's ``metadata`` and the video's own."""
+    return {
+        **metadata,
+        "video": video.name,
+        "source": video.identity,
+        "key": video.key,
+        "position": video.position,
+        "num_windows": video.num_clips,
+        "num_frames": video.num_frames,
+        "fps": video.fps,
+        "duration": video.duration,
+        "layout": {name: list(t.shape) for name, t in tensors.items()},
+    }
+
+
+def _top(probs: torch.Tensor, labels: list[str], top_k: int) -> list[dict]:
+    scores, ids = probs.topk(top_k)
+    return [{"label": labels[int(i)], "score": float(s)} for s, i in zip(scores.tolist(), ids.tolist())]
+
+
 @dataclass
 class VideoResult:
     """What a run gave for one video: its ``tensors``, or the ``error`` that stopped it, or the ``metadata`` of the
@@ -263,8 +292,17 @@ class VideoResult:
 class MemorySink:
     """Keeps every video's result by input position (for printing, the timeline, or a single output file)."""
 
+    outputs = None
+
     def __init__(self):
         self.results: dict[int, VideoResult] = {}
+        self.metadata: dict = {}
+
+    def check(self, settings: dict | None = None) -> None:
+        """Nothing to check: the results stay in memory."""
+
+    def start(self, metadata: dict, rank: int = 0, world_size: int = 1) -> None:
+        self.metadata = metadata
 
     def done(self, video, tensors: dict[str, torch.Tensor]) -> None:
         self.results[video.position] = VideoResult(video, tensors=tensors)
@@ -275,26 +313,95 @@ class MemorySink:
     def resumed(self, item) -> None:  # never happens without an output directory
         self.results[item.video.position] = VideoResult(item.video, metadata=item.metadata)
 
+    def close(self) -> None:
+        """Nothing to close."""
+
+    def finish(self) -> None:
+        """Nothing to write."""
+
+    def predictions(self, top_k: int = 5) -> list[dict]:
+        """Per video in input order, for a classification run: the ``top_k`` classes (``label``, ``score``) of the
+        mean probabilities of its views, or of each window (``start``, ``end`` in seconds); or its ``error``."""
+        if "labels" not in self.metadata:
+            raise ValueError('Predictions need the labels of a classification run (`task` "classify").')
+        labels, plan = self.metadata["labels"], self.metadata["plan"]
+        top_k = max(1, min(top_k, len(labels)))
+        predictions = []
+        for _, result in sorted(self.results.items()):
+            name, tensors = result.video.name, result.tensors
+            if result.error is not None:
+                predictions.append({"video": name, "error": result.error})
+            elif "window" not in plan:
+                top = _top(tensors["probs"].mean(0), labels, top_k)
+                predictions.append({"video": name, "views": self.metadata["views"], "predictions": top})
+            else:
+                spans = zip(tensors["start_time"].tolist(), tensors["end_time"].tolist(), tensors["probs"])
+                windows = [{"start": s, "end": e, "predictions": _top(p, labels, top_k)} for s, e, p in spans]
+                predictions.append(
+                    {"video": name, "window": plan["window"], "stride": plan["stride"], "windows": windows}
+                )
+        return predictions
+
+
+class FileSink(MemorySink):
+    """Keeps the results in memory and writes the one video's tensors to ``path`` (safetensors) when it finishes."""
+
+    def __init__(self, path: str | os.PathLike):
+        super().__init__()
+        self.path = Path(path)
+
+    def check(self, settings: dict | None = None) -> None:
+        """``path`` can take a file (before the model is loaded)."""
+        try:
+            check_writable_file(self.path)
+        except UnwritableLocation as error:
+            raise UnwritableLocation(f"`out` {self.path}: {error}") from None
+
+    def finish(self) -> Path | None:
+        """Write the video's tensors; ``None`` when it failed (nothing is written)."""
+        result = next(iter(self.results.values()), None)
+        if result is None or result.tensors is None:
+            return None
+        metadata = _video_metadata(self.metadata, result.video, result.tensors)
+        return save_safetensors(self.path, result.tensors, metadata)
+
 
 class DirectorySink:
-    """Writes one file per video and this process's index part."""
+    """Writes one file per video into ``root`` and this process's part of the index; ``finish`` merges the parts
+    (``index_format``)."""
 
-    def __init__(self, outputs: OutputDirectory, index: IndexPart, metadata: dict):
-        self.outputs, self.index, self.metadata = outputs, index, metadata
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        output_format: str = "safetensors",
+        index_format: str = "jsonl",
+        main_tensor: str = "pooled",
+    ):
+        if index_format not in INDEX_FORMATS:
+            raise ValueError(f"`index_format` must be one of {INDEX_FORMATS}, got {index_format!r}.")
+        self.outputs = OutputDirectory(root, output_format, main_tensor)
+        self.index_format = index_format
+        self.index: IndexPart | None = None
+        self.metadata: dict = {}
+
+    def check(self, settings: dict | None = None) -> None:
+        """``root`` can take files; ``settings`` (with the weights' ``weights_sha256``) are recorded there, or must
+        equal the ones a previous run recorded (:class:`SettingsMismatch`)."""
+        root = self.outputs.root
+        try:
+            check_writable_directory(root)
+        except UnwritableLocation as error:
+            raise UnwritableLocation(f"`output_dir` {root}: {error}") from None
+        if settings is not None:
+            check_settings(root, settings)
+            self.outputs.weights = settings["weights_sha256"]
+
+    def start(self, metadata: dict, rank: int = 0, world_size: int = 1) -> None:
+        self.metadata = metadata
+        self.index = IndexPart(self.outputs.root, rank, world_size)
 
     def done(self, video, tensors: dict[str, torch.Tensor]) -> None:
-        metadata = {
-            **self.metadata,
-            "video": video.name,
-            "source": video.identity,
-            "key": video.key,
-            "position": video.position,
-            "num_windows": video.num_clips,
-            "num_frames": video.num_frames,
-            "fps": video.fps,
-            "duration": video.duration,
-            "layout": {name: list(t.shape) for name, t in tensors.items()},
-        }
+        metadata = _video_metadata(self.metadata, video, tensors)
         self.outputs.write(video.key, tensors, metadata)
         self.index.add(_record(video, "ok"))
 
@@ -306,10 +413,19 @@ class DirectorySink:
         fields = {k: metadata.get(k) for k in ("num_frames", "fps", "duration")}
         self.index.add(_record(item.video, "ok", resumed=True, num_windows=metadata.get("num_windows"), **fields))
 
+    def close(self) -> None:
+        if self.index is not None:
+            self.index.close()
+
+    def finish(self) -> Path:
+        """Merge the index parts present (an independent job's are completed by the last one)."""
+        return merge_index(self.outputs.root, self.index_format, require_complete=False)
+
 
 __all__ = [
     "INDEX_FORMATS",
     "DirectorySink",
+    "FileSink",
     "IncompleteIndex",
     "MemorySink",
     "VideoResult",

@@ -60,6 +60,7 @@ from .modeling_videoswin import (
     VideoSwinAttention,
     VideoSwinEmbeddings,
     VideoSwinLayer,
+    VideoSwinMLP,
     VideoSwinPatchMerging,
     padded_size,
     shift_region_labels,
@@ -218,6 +219,18 @@ def windows_per_chunk(window_volume: int, channels: int, heads: int, element_siz
 
 
 def attend_windows(
+    layer: VideoSwinLayer, windows: torch.Tensor, mask: torch.Tensor, padding: torch.Tensor | None, kwargs: dict
+) -> torch.Tensor:
+    """Norm and attention over `[rows, C]` gathered window tokens with the `[1, heads, N, N]` `mask` -> `[rows, C]`.
+    `padding` (`[rows, 1]`) marks the rows that stand for padding: zeros after the norm, as in the official code."""
+    windows = layer.layernorm_before(windows)
+    if padding is not None:
+        windows = windows.masked_fill(padding, 0)
+    output = layer.attention(windows.view(-1, 1, mask.shape[-1], windows.shape[-1]), mask, **kwargs)[0]
+    return output.view(windows.shape)
+
+
+def gather_and_attend(
     layer: VideoSwinLayer,
     tokens: torch.Tensor,
     rows: torch.Tensor,
@@ -225,14 +238,9 @@ def attend_windows(
     padding: torch.Tensor | None,
     kwargs: dict,
 ) -> torch.Tensor:
-    """The windows whose tokens sit at `rows` of the `[rows, C]` `tokens`: gather, norm, attention with the
-    `[1, heads, N, N]` `mask` -> `[len(rows), C]`. `padding` (`[len(rows), 1]`) marks the rows that stand for padding:
-    zeros after the norm, as in the official code."""
-    windows = layer.layernorm_before(tokens.index_select(0, rows))
-    if padding is not None:
-        windows = windows.masked_fill(padding, 0)
-    output = layer.attention(windows.view(-1, 1, mask.shape[-1], windows.shape[-1]), mask, **kwargs)[0]
-    return output.view(windows.shape)
+    """`attend_windows` over the windows whose tokens sit at `rows` of the `[rows, C]` `tokens` (the gather inside, so
+    that a checkpointed chunk keeps only `tokens` and `rows` for backward)."""
+    return attend_windows(layer, tokens.index_select(0, rows), mask, padding, kwargs)
 
 
 def add_window_attention(
@@ -262,18 +270,43 @@ def add_window_attention(
             first_row, end_row = start * layout.window_volume, stop * layout.window_volume
             rows = layout.gather[first_row:end_row]
             padding = None if layout.padding is None else layout.padding[first_row:end_row]
-            arguments = (layer, tokens, rows, mask, padding, kwargs)
-            output = checkpoint(attend_windows, *arguments) if checkpoint else attend_windows(*arguments)
             if residual is None:
-                outputs.append(output)
+                arguments = (layer, tokens, rows, mask, padding, kwargs)
+                outputs.append(
+                    checkpoint(gather_and_attend, *arguments) if checkpoint else gather_and_attend(*arguments)
+                )
             else:
+                windows = tokens.index_select(0, rows)
+                output = attend_windows(layer, windows, mask, padding, kwargs)
                 # index_copy_, not index_add_: that one runs as a scatter_add_, 2-30x slower with 2 threads
-                residual.index_copy_(0, rows, tokens.index_select(0, rows).add_(output))
+                residual.index_copy_(0, rows, windows.add_(output))
     if residual is None:
         output = torch.cat(outputs).index_select(0, layout.scatter).view(hidden_states.shape)
         return hidden_states + layer.drop_path(output)
     residual = residual.view(batch, layout.rows_per_clip, channels)[:, : math.prod(size)]
     return residual.contiguous().view(hidden_states.shape)  # no copy, unless padding rows have to go
+
+
+def fuses_linear_gelu(mlp: VideoSwinMLP, tokens: torch.Tensor) -> bool:
+    """Whether `mlp`'s first linear layer and its exact GELU run as one oneDNN call at inference on `tokens`: fp32 on
+    a CPU build with oneDNN (`torch.ops.mkldnn._linear_pointwise`, what inductor's CPU backend calls for this pair)."""
+    return tokens.dtype == torch.float32 and getattr(mlp.act, "act", None) is F.gelu and onednn_linear_available()
+
+
+@functools.cache
+def onednn_linear_available() -> bool:
+    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+
+
+def feed_forward_at_inference(layer: VideoSwinLayer, tokens: torch.Tensor) -> torch.Tensor:
+    """`MLP(LN(tokens))` for a `[rows, C]` chunk at inference; GELU as the epilogue of the first matmul where
+    `fuses_linear_gelu` (2% of a Swin-T forward: no pass of its own over the `[rows, 4C]` hidden layer)."""
+    mlp: VideoSwinMLP = layer.mlp
+    tokens = layer.layernorm_after(tokens)
+    if not fuses_linear_gelu(mlp, tokens):
+        return mlp(tokens)
+    hidden = torch.ops.mkldnn._linear_pointwise(tokens, mlp.fc1.weight, mlp.fc1.bias, "gelu", [], "none")
+    return mlp.fc2(hidden)
 
 
 def add_feed_forward(layer: VideoSwinLayer, hidden_states: torch.Tensor) -> torch.Tensor:
@@ -295,7 +328,7 @@ def add_feed_forward(layer: VideoSwinLayer, hidden_states: torch.Tensor) -> torc
         return hidden_states + layer.drop_path(output.view(hidden_states.shape))
     for start, stop in chunks:
         chunk = flat[start:stop]
-        chunk += feed_forward(chunk)
+        chunk += feed_forward_at_inference(layer, chunk)
     return hidden_states
 
 
