@@ -58,11 +58,14 @@ def is_video_source(item) -> bool:
 def check_integer_frames(frames: np.ndarray | torch.Tensor) -> None:
     """Integer frames must hold 8-bit values: unsigned types wider than 8 bits (16-bit video) and values outside
     0-255 are refused rather than divided by 255 as if they were 8-bit."""
-    array = frames.detach().cpu().numpy() if isinstance(frames, torch.Tensor) else frames
-    if not np.issubdtype(array.dtype, np.integer) or array.dtype == np.uint8 or not array.size:
+    if isinstance(frames, torch.Tensor):
+        if frames.is_floating_point() or frames.is_complex() or frames.dtype in (torch.uint8, torch.bool):
+            return
+        frames = frames.cpu().numpy()  # wider integers, uint16 included, through numpy
+    if not np.issubdtype(frames.dtype, np.integer) or frames.dtype == np.uint8 or not frames.size:
         return
-    low, high = int(array.min()), int(array.max())
-    if (array.dtype.kind == "u" and array.dtype.itemsize > 1) or low < 0 or high > 255:
+    low, high = int(frames.min()), int(frames.max())
+    if (frames.dtype.kind == "u" and frames.dtype.itemsize > 1) or low < 0 or high > 255:
         raise ValueError(
             f"Integer frames are read as 8-bit (0-255), but these are {frames.dtype} with values {low}..{high}. Pass "
             "uint8 frames, or float frames in [0, 1] (16-bit video: frames / 65535)."
