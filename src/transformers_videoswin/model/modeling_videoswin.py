@@ -246,11 +246,10 @@ class VideoSwinAttention(nn.Module):
             index = relative_position_index(window, self.window_size, device=self.relative_position_index.device)
         else:
             index = self.relative_position_index[:num_tokens, :num_tokens]
-        # Gathered along the rows of the transposed table, so that the bias comes out contiguous, as the attention
+        # Selected along the rows of the transposed table, so that the bias comes out contiguous, as the attention
         # kernels want it.
         table = self.relative_position_bias_table.t().contiguous()  # [heads, table_size]
-        bias = torch.gather(table, 1, index.reshape(1, -1).expand(table.shape[0], -1))
-        return bias.view(-1, num_tokens, num_tokens)
+        return table.index_select(1, index.reshape(-1)).view(-1, num_tokens, num_tokens)
 
     def forward(
         self, hidden_states: torch.Tensor, attention_mask: torch.Tensor, **kwargs: Unpack[TransformersKwargs]
