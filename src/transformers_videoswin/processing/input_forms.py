@@ -20,22 +20,19 @@ import os
 
 import numpy as np
 import torch
-from transformers.image_utils import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, is_pil_image
+from transformers.image_utils import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from transformers.pipelines.video_classification import VideoClassificationPipeline
 from transformers.utils import logging
+from transformers.video_utils import is_valid_video
 
 from .decoding import VideoReader
 
 logger = logging.get_logger(__name__)
 
 
-def is_frame(item) -> bool:
-    """A single image: a PIL image or a 3-D array / tensor."""
-    return is_pil_image(item) or (isinstance(item, (np.ndarray, torch.Tensor)) and item.ndim == 3)
-
-
 def is_list_of_frames(item) -> bool:
-    return isinstance(item, (list, tuple)) and len(item) > 0 and all(is_frame(frame) for frame in item)
+    """A list of PIL images or 3-D arrays / tensors (transformers' `is_valid_video` also takes 4-D arrays)."""
+    return isinstance(item, (list, tuple)) and bool(is_valid_video(item))
 
 
 def stack_frames(frames) -> np.ndarray | torch.Tensor:
