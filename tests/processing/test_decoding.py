@@ -11,13 +11,7 @@ import pytest
 import torch
 
 from transformers_videoswin.processing import decoding
-from transformers_videoswin.processing.decoding import (
-    PyAVReader,
-    VideoDecodeError,
-    decode_video,
-    open_video,
-    torchcodec_available,
-)
+from transformers_videoswin.processing.decoding import VideoDecodeError, decode_video, open_video, torchcodec_available
 from transformers_videoswin.testing.utils import ffmpeg_rgb_frames, read_frame_index, run_ffmpeg, write_test_video
 
 NUM_FRAMES = 120
@@ -110,11 +104,11 @@ def test_sources_path_bytes_file(video, backend, kind):
 
 
 def test_pyav_seeks_instead_of_decoding_everything(video):
-    with PyAVReader(str(video), "clip") as reader:
+    with open_video(str(video), backend="pyav") as reader:
         assert frame_ids(reader.get_frames([110, 111])) == [110, 111]
         # keyframe 108 -> decode 108..111 (+ at most a few B-frame reorder frames), not 112 frames
         assert reader.frames_decoded <= 12
-    with PyAVReader(str(video), "clip") as reader:
+    with open_video(str(video), backend="pyav") as reader:
         frames = reader.get_frames([5, 100, 101])
         assert frame_ids(frames) == [5, 100, 101]
         assert reader.frames_decoded <= 24  # GOP 0..5 and GOP 96..101, not 0..101
@@ -281,13 +275,13 @@ class _FailingDecoder:
 def test_auto_falls_back_to_pyav_when_torchcodec_fails_to_decode(ffmpeg_videos, mode):
     path = ffmpeg_videos["base"]
     truth = ffmpeg_rgb_frames(path)
-    reader = decoding.TorchcodecReader(str(path), "base.mp4")
-    reader._decoder = _FailingDecoder(reader._decoder, mode)
-    with pytest.raises(VideoDecodeError, match="base.mp4"):
-        reader.get_frames([0, 5])
+    with open_video(path, backend="torchcodec") as reader:  # no fallback
+        reader._decoder = _FailingDecoder(reader._decoder, mode)
+        with pytest.raises(VideoDecodeError, match="base.mp4"):
+            reader.get_frames([0, 5])
     with open_video(path) as reader:
         assert reader.backend == "torchcodec"
-        reader._primary._decoder = _FailingDecoder(reader._primary._decoder, mode)
+        reader._decoder = _FailingDecoder(reader._decoder, mode)
         frames = reader.get_frames([5, 0])
         assert reader.backend == "pyav" and reader.metadata.video_backend == "pyav"
         np.testing.assert_array_equal(frames.numpy(), truth[[5, 0]])

@@ -193,13 +193,14 @@ class VideoClipStream(torch.utils.data.IterableDataset):
             release_freed_memory()
 
     @staticmethod
-    def _describe(video, num_frames, fps, duration, indices, start_frame, end_frame, frame_times) -> None:
-        """Fill in ``video``'s frame count, rate, duration and clips; times in seconds come from ``frame_times``
-        (``[num_frames + 1]``, the frames' presentation times, see ``VideoReader.frame_times``)."""
-        fps = float(fps) if fps else None
-        video.num_frames = int(num_frames)
-        video.fps = fps
-        video.duration = float(duration) if duration else (float(frame_times[-1]) if fps else None)
+    def _describe(video: VideoInfo, metadata, indices, start_frame, end_frame, frame_times) -> None:
+        """Fill in ``video``'s frame count, rate, duration and clips from its ``VideoMetadata``; times in seconds
+        come from ``frame_times`` (``[num_frames + 1]``, the presentation times, see ``VideoReader.frame_times``)."""
+        video.num_frames = int(metadata.total_num_frames)
+        video.fps = float(metadata.fps) if metadata.fps else None
+        video.duration = (
+            float(metadata.duration) if metadata.duration else (float(frame_times[-1]) if video.fps else None)
+        )
         video.num_clips = int(indices.shape[0])
         video.frame_indices = torch.from_numpy(np.ascontiguousarray(indices, dtype=np.int64))
         video.start_time = torch.from_numpy(frame_times[start_frame])
@@ -208,38 +209,23 @@ class VideoClipStream(torch.utils.data.IterableDataset):
     def _windows(self, video: VideoInfo, source) -> Iterator[ClipChunk]:
         plan, decode = self.plan, self.processor.decode_kwargs(decode_backend=self.plan.decode_backend)
         with open_video(source, backend=decode.pop("backend")) as reader:
-            info, n, times = reader.metadata, reader.num_frames, reader.frame_times
+            times, sampled_frames = reader.frame_times, plan.sampled_frames(reader.frame_times, video.name)
             windows = sliding_window_indices(
-                n,
-                plan.window,
-                plan.stride,
-                plan.step(),
-                plan.last_window,
-                sampled_frames=plan.sampled_frames(times, video.name),
+                reader.num_frames, plan.window, plan.stride, plan.step(), plan.last_window, sampled_frames
             )
-            self._describe(
-                video, n, info.fps, info.duration, windows.indices, windows.start_frame, windows.end_frame, times
-            )
-            cached_indices, cached = np.empty(0, dtype=np.int64), None
-            for offset in range(0, windows.num_windows, self.chunk_size):
+            self._describe(video, reader.metadata, windows.indices, windows.start_frame, windows.end_frame, times)
+            cached = {}  # frame index -> its processed frame, for the previous chunk's windows
+            for offset in range(0, len(windows.indices), self.chunk_size):
                 indices = windows.indices[offset : offset + self.chunk_size]
                 unique = np.unique(indices)
-                have = np.isin(unique, cached_indices)
-                frames = None
-                new = unique[~have]
-                if new.size:  # decoded (resized while decoding), then cropped and normalised by the processor, once
+                new = [i for i in unique.tolist() if i not in cached]  # frames of the previous chunk are kept
+                if new:  # decoded (resized while decoding), then cropped and normalised by the processor, once
                     decoded, _ = decode_video(reader, new, **decode)
-                    fresh = self.processor(decoded, num_clips=1, num_crops=1, return_tensors="pt")["pixel_values"][0]
-                    frames = fresh.new_empty((unique.size, *fresh.shape[1:]))
-                    frames[torch.from_numpy(~have)] = fresh
-                if have.any():  # frames shared with the previous chunk's windows are not decoded again
-                    kept = cached[torch.from_numpy(np.searchsorted(cached_indices, unique[have]))]
-                    frames = kept.new_empty((unique.size, *kept.shape[1:])) if frames is None else frames
-                    frames[torch.from_numpy(have)] = kept
-                gather = torch.from_numpy(
-                    np.searchsorted(unique, indices)
-                )  # clip t of window i = frames[gather[i, t]]
-                cached_indices, cached = unique, frames
+                    processed = self.processor(decoded, num_clips=1, num_crops=1, return_tensors="pt")
+                    cached.update(zip(new, processed["pixel_values"][0]))
+                frames = torch.stack([cached[i] for i in unique.tolist()])  # [n, 3, h, w]
+                cached = dict(zip(unique.tolist(), frames))
+                gather = torch.from_numpy(np.searchsorted(unique, indices))  # window i, frame t: frames[gather[i, t]]
                 yield ClipChunk(video, offset, frames, gather)
 
     def _views(self, video: VideoInfo, source) -> ClipChunk:
@@ -252,16 +238,7 @@ class VideoClipStream(torch.utils.data.IterableDataset):
         num_clips = self.plan.num_clips
         per_clip = np.asarray(metadata.frames_indices, dtype=np.int64).reshape(num_clips, -1)
         indices = per_clip[np.arange(views.shape[0]) % num_clips]  # view = crop * num_clips + clip
-        self._describe(
-            video,
-            metadata.total_num_frames,
-            metadata.fps,
-            metadata.duration,
-            indices,
-            indices.min(axis=1),
-            indices.max(axis=1) + 1,
-            times,
-        )
+        self._describe(video, metadata, indices, indices.min(axis=1), indices.max(axis=1) + 1, times)
         frames = views.reshape(-1, *views.shape[2:])  # [V * T, 3, h, w]
         gather = torch.arange(frames.shape[0]).reshape(views.shape[0], -1)
         return ClipChunk(video, 0, frames, gather)

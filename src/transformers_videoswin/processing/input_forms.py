@@ -1,43 +1,38 @@
 """The input forms the processors and the pipeline accept, and the two rules that keep them unambiguous.
 
-One video is any of: a path / URL / bytes / binary file object / `datasets` video (decoded and sampled), a frame array
-or tensor `[T, H, W, C]` or `[T, C, H, W]`, or a list of frames (PIL images, `[H, W, C]` / `[C, H, W]` arrays or
-tensors). A batch is a list of videos.
+One video is a path / URL / bytes / binary file / `datasets` video (decoded and sampled), a frame array or tensor
+`[T, H, W, C]` or `[T, C, H, W]`, or a list of frames (PIL images, `[H, W, C]` / `[C, H, W]` arrays or tensors). A
+batch is a list of videos.
 
-1. **A list of frames is one video** for the processors. transformers' pipelines read any list as a batch, so
-   `pipeline("video-classification", model=..., pipeline_class=VideoSwinVideoClassificationPipeline)` stacks such a
-   list into one `[T, H, W, C]` video first; the stock pipeline (what `pipeline("video-classification")` builds)
-   serves every other form through the video processor. Nothing is registered on import: transformers 5.25 has no
-   per-model pipeline class short of `custom_pipelines`, which needs `trust_remote_code=True`.
-2. **Pixel range follows the data, as transformers' `is_scaled_image` reads it.** Integer frames (and PIL images)
-   are 0-255 and get rescaled by `rescale_factor` (16-bit types and integer values outside 0-255 are refused, not
-   divided by 255); float frames whose values all lie in `[0, 1]` are taken as
-   already rescaled (unless `do_rescale` is passed, which always wins; a warning then says when the input looks
-   rescaled already). Float frames above 1 are 0-255. A batch that mixes both ranges is refused.
+1. **A list of frames is one video.** transformers' pipelines read any list as a batch, so
+   `VideoSwinVideoClassificationPipeline` (passed as `pipeline_class=`; transformers 5.25 registers per-model
+   pipelines only through `trust_remote_code`) stacks it first; the stock pipeline serves every other form.
+2. **Pixel range follows the data**, as transformers' `is_scaled_image` reads it: integer frames and PIL images are
+   0-255 (16-bit types and values outside 0-255 are refused, not divided by 255); float frames all in `[0, 1]` are
+   already rescaled, above 1 they are 0-255. A passed `do_rescale` wins (with a warning when the input looks
+   rescaled already); a batch that mixes both ranges is refused.
 """
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
 import torch
-from transformers.image_utils import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, is_pil_image
+from transformers.image_utils import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from transformers.pipelines.video_classification import VideoClassificationPipeline
 from transformers.utils import logging
+from transformers.video_utils import is_valid_video
 
 from .decoding import VideoReader
 
 logger = logging.get_logger(__name__)
 
 
-def is_frame(item) -> bool:
-    """A single image: a PIL image or a 3-D array / tensor."""
-    return is_pil_image(item) or (isinstance(item, (np.ndarray, torch.Tensor)) and item.ndim == 3)
-
-
 def is_list_of_frames(item) -> bool:
-    return isinstance(item, (list, tuple)) and len(item) > 0 and all(is_frame(frame) for frame in item)
+    """A list of PIL images or 3-D arrays / tensors (transformers' `is_valid_video` also takes 4-D arrays)."""
+    return isinstance(item, (list, tuple)) and bool(is_valid_video(item))
 
 
 def stack_frames(frames) -> np.ndarray | torch.Tensor:
@@ -61,19 +56,13 @@ def check_integer_frames(frames: np.ndarray | torch.Tensor) -> None:
     """Integer frames must hold 8-bit values: unsigned types wider than 8 bits (16-bit video) and values outside
     0-255 are refused rather than divided by 255 as if they were 8-bit."""
     if isinstance(frames, torch.Tensor):
-        integer = not (frames.is_floating_point() or frames.is_complex() or frames.dtype == torch.bool)
-        wide_unsigned = frames.dtype in (torch.uint16, torch.uint32, torch.uint64)
-        eight_bit = frames.dtype == torch.uint8
-    else:
-        integer = np.issubdtype(frames.dtype, np.integer)
-        wide_unsigned = integer and np.issubdtype(frames.dtype, np.unsignedinteger) and frames.dtype.itemsize > 1
-        eight_bit = frames.dtype == np.uint8
-    empty = frames.numel() == 0 if isinstance(frames, torch.Tensor) else frames.size == 0
-    if not integer or eight_bit or empty:
+        if frames.is_floating_point() or frames.is_complex() or frames.dtype in (torch.uint8, torch.bool):
+            return
+        frames = frames.cpu().numpy()  # wider integers, uint16 included, through numpy
+    if not np.issubdtype(frames.dtype, np.integer) or frames.dtype == np.uint8 or not frames.size:
         return
-    values = frames.to(torch.int64) if wide_unsigned and isinstance(frames, torch.Tensor) else frames  # no uint16 min
-    low, high = int(values.min()), int(values.max())
-    if wide_unsigned or low < 0 or high > 255:
+    low, high = int(frames.min()), int(frames.max())
+    if (frames.dtype.kind == "u" and frames.dtype.itemsize > 1) or low < 0 or high > 255:
         raise ValueError(
             f"Integer frames are read as 8-bit (0-255), but these are {frames.dtype} with values {low}..{high}. Pass "
             "uint8 frames, or float frames in [0, 1] (16-bit video: frames / 65535)."
@@ -87,11 +76,10 @@ def _ranges(videos) -> set[str]:
         return set().union(*(_ranges(item) for item in videos))
     if isinstance(videos, (np.ndarray, torch.Tensor)):
         check_integer_frames(videos)
-    if isinstance(videos, torch.Tensor):
-        floating = videos.is_floating_point() and videos.numel()
-    else:
-        floating = isinstance(videos, np.ndarray) and np.issubdtype(videos.dtype, np.floating) and videos.size
-    return {"scaled" if floating and videos.min() >= 0 and videos.max() <= 1 else "0-255"}
+        floating = videos.is_floating_point() if isinstance(videos, torch.Tensor) else videos.dtype.kind == "f"
+        if floating and math.prod(videos.shape) and videos.min() >= 0 and videos.max() <= 1:
+            return {"scaled"}
+    return {"0-255"}
 
 
 def resolve_do_rescale(videos, do_rescale: bool | None, default: bool) -> bool:

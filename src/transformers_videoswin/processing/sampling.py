@@ -1,15 +1,12 @@
-"""Frame sampling of the official Video Swin code (mmaction2 0.x `SampleFrames`), as plain index maths.
+"""Frame sampling of the official Video Swin code (mmaction2 0.x `SampleFrames`) as index maths: int64 indices
+`[num_clips, num_frames]` in `[0, num_video_frames)`; short videos loop (Kinetics) or repeat frames, never fail.
 
-Protocols return `int64` indices `[num_clips, num_frames]` inside `[0, num_video_frames)`; short videos never fail
-(Kinetics loops over the video, `out_of_bound_opt='loop'`; the others repeat frames):
+- `"kinetics"`: clips of `num_frames` frames every `frame_interval`; test mode centres the clip starts in equal
+  slices of the valid start range, training draws one random start per slice.
+- `"ssv2"` (`frame_uniform=True`): `num_frames` equal segments; a random frame of each in training, its middle at test.
+- `"uniform"`: `np.linspace(0, n - 1, num_frames)` rounded (no official counterpart).
 
-- `"kinetics"`: clips of `num_frames` frames every `frame_interval` frames; test mode centres the `num_clips` clip
-  starts in equal slices of the valid start range, training draws one random start per slice.
-- `"ssv2"` (`frame_uniform=True`, from SlowFast): `num_frames` equal segments over the whole video, a random frame
-  of each in training, its middle at test.
-- `"uniform"`: `np.linspace(0, n - 1, num_frames)` rounded; deterministic, no official counterpart.
-
-:func:`sliding_window_indices` covers a whole video with windows for feature extraction and per-window classification.
+:func:`sliding_window_indices` covers a whole video with windows (features, per-window classification).
 """
 
 from __future__ import annotations
@@ -65,26 +62,24 @@ def sample_kinetics_indices(
     test_mode: bool = False,
     generator: np.random.Generator | None = None,
 ) -> np.ndarray:
-    """Official Kinetics sampling (`SampleFrames`, loop out-of-bound option), `[num_clips, num_frames]`."""
+    """Official Kinetics sampling (`SampleFrames`, out-of-bound frames loop), `[num_clips, num_frames]`."""
     _check_counts(num_video_frames, num_frames, num_clips, frame_interval)
     offsets = kinetics_clip_offsets(num_video_frames, num_frames * frame_interval, num_clips, test_mode, generator)
-    indices = offsets[:, None] + np.arange(num_frames)[None, :] * frame_interval
-    return np.mod(indices, int(num_video_frames)).astype(np.int64)
+    return np.mod(offsets[:, None] + np.arange(num_frames) * frame_interval, int(num_video_frames)).astype(np.int64)
 
 
 def sample_ssv2_indices(
     num_video_frames: int, num_frames: int, test_mode: bool = False, generator: np.random.Generator | None = None
 ) -> np.ndarray:
     """Official SSv2 sampling (`SampleFrames.get_seq_frames`), `[1, num_frames]`: segment `i` spans
-    `[round(s * i), round(s * (i + 1))]` with `s = (n - 1) / num_frames`, both ends inclusive; training draws a frame
-    in it, test takes `(start + end) // 2`."""
+    `[round(s * i), round(s * (i + 1))]`, `s = (n - 1) / num_frames`; training draws a frame in it, test takes
+    `(start + end) // 2`."""
     _check_counts(num_video_frames, num_frames)
     bounds = np.round((int(num_video_frames) - 1) / num_frames * np.arange(num_frames + 1)).astype(np.int64)
-    starts, ends = bounds[:-1], bounds[1:]
     if test_mode:
-        return ((starts + ends) // 2)[None, :]
+        return ((bounds[:-1] + bounds[1:]) // 2)[None, :]
     rng = generator if generator is not None else np.random.default_rng()
-    return rng.integers(starts, ends + 1).astype(np.int64)[None, :]
+    return rng.integers(bounds[:-1], bounds[1:] + 1).astype(np.int64)[None, :]
 
 
 def sample_uniform_indices(num_video_frames: int, num_frames: int) -> np.ndarray:
@@ -102,8 +97,7 @@ def sample_indices(
     test_mode: bool = True,
     generator: np.random.Generator | None = None,
 ) -> np.ndarray:
-    """`[num_clips, num_frames]` indices of the protocol named `protocol`; `"ssv2"` and `"uniform"` cover the whole
-    video with one clip and ignore `frame_interval`."""
+    """`[num_clips, num_frames]` indices of `protocol`; `"ssv2"` and `"uniform"` take one clip, no `frame_interval`."""
     protocol = str(protocol).lower()
     if protocol == "kinetics":
         return sample_kinetics_indices(num_video_frames, num_frames, frame_interval, num_clips, test_mode, generator)
@@ -122,22 +116,17 @@ def sample_indices(
 @dataclass
 class SlidingWindows:
     """`indices` `[num_windows, window]` source frames; `start_frame` / `end_frame` `[num_windows]` bound the stretch
-    each window covers (end exclusive): its times are the video's frame times at these frames."""
+    each window covers (end exclusive)."""
 
     indices: np.ndarray
     start_frame: np.ndarray
     end_frame: np.ndarray
 
-    @property
-    def num_windows(self) -> int:
-        return int(self.indices.shape[0])
-
 
 def frames_at_rate(frame_times: np.ndarray, fps: float) -> np.ndarray:
-    """The source frames of a video sampled at `fps` by time: the frame on screen at each instant `k / fps` before the
-    video ends (`frame_times` `[num_frames + 1]`: when each frame is shown, then when the last one ends, in seconds
-    from the first). A frame on screen at several instants is taken once, so no part of the video is sampled faster
-    than its own frames (a target above its rate takes every frame)."""
+    """The source frames on screen at each instant `k / fps` before the video ends (`frame_times` `[num_frames + 1]`,
+    seconds: when each frame is shown, then when the last one ends), each frame once: a rate above the video's takes
+    every frame."""
     frame_times = np.asarray(frame_times, dtype=np.float64)
     if not np.isfinite(frame_times).all():
         raise ValueError("Sampling at a frame rate needs the video's frame timestamps or its frame rate.")
@@ -157,12 +146,11 @@ def sliding_window_indices(
     sampled_frames: np.ndarray | None = None,
 ) -> SlidingWindows:
     """Windows of `window` frames every `stride` frames of the video sampled every `step >= 1` source frames (frame
-    `floor(k * step)`; `step` may be fractional, as `video_fps / target_fps`), or of `sampled_frames` (increasing
-    source frames, as :func:`frames_at_rate` picks by time; `step` is then unused).
+    `floor(k * step)`), or of `sampled_frames` (increasing source frames, e.g. :func:`frames_at_rate`'s).
 
-    Full windows are taken while they fit; the tail is decided by `last_window`: `"pad"` adds a window at the next
-    regular start whose missing frames repeat the last frame, `"shift"` a full window ending on the last frame,
-    `"drop"` nothing. A video shorter than one window gets one padded window whatever the policy.
+    Full windows are taken while they fit; then `last_window` `"pad"` adds a window at the next regular start that
+    repeats the last frame, `"shift"` a full window ending on the last frame, `"drop"` nothing. A video shorter than
+    a window gets one padded window.
     """
     if int(num_video_frames) <= 0:
         raise ValueError(f"Cannot place windows on a video with {num_video_frames} frames.")
@@ -175,8 +163,8 @@ def sliding_window_indices(
         raise ValueError(f"The sampling step must be at least one frame (no faster than the video), got {step!r}.")
     n = int(num_video_frames)
     if sampled_frames is None:
-        num_sampled = max(1, math.ceil(n / step - 1e-9))
-        sampled_frames = np.minimum(np.floor(np.arange(num_sampled) * float(step) + 1e-6).astype(np.int64), n - 1)
+        steps = np.arange(max(1, math.ceil(n / step - 1e-9))) * float(step)
+        sampled_frames = np.minimum(np.floor(steps + 1e-6).astype(np.int64), n - 1)
     sampled = np.append(np.asarray(sampled_frames, dtype=np.int64), n)  # then the end of the video
     num_sampled = sampled.size - 1
     if num_sampled < 1 or sampled[0] < 0 or (np.diff(sampled) <= 0).any():
@@ -184,9 +172,6 @@ def sliding_window_indices(
     starts = list(range(0, max(num_sampled - window, -1) + 1, stride)) or [0]
     if num_sampled > window and starts[-1] + stride < num_sampled and starts[-1] + window < num_sampled:
         starts += {"pad": [starts[-1] + stride], "shift": [num_sampled - window], "drop": []}[last_window]
-    starts_array = np.asarray(starts, dtype=np.int64)
-    positions = np.minimum(starts_array[:, None] + np.arange(window)[None, :], num_sampled - 1)  # pad: last frame
-    indices = sampled[positions]
-    start_frame = sampled[starts_array]
-    end_frame = sampled[np.minimum(starts_array + window, num_sampled)]
-    return SlidingWindows(indices=indices, start_frame=start_frame, end_frame=end_frame)
+    starts = np.asarray(starts, dtype=np.int64)
+    positions = np.minimum(starts[:, None] + np.arange(window), num_sampled - 1)  # pad: the last frame
+    return SlidingWindows(sampled[positions], sampled[starts], sampled[np.minimum(starts + window, num_sampled)])

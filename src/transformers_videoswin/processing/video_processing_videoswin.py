@@ -11,12 +11,10 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Video processor for Video Swin: the official preprocessing as class attributes on transformers' `BaseVideoProcessor`.
-
-Frames are sampled by the official protocols (`sample_frames`: Kinetics, SSv2, uniform; training and test
-variants), decoded by :func:`~transformers_videoswin.processing.decoding.decode_video` (resized while decoding) and
-cut into the official views by `_preprocess`. With several views `pixel_values` is `[B, V, T, C, H, W]`, view
-`v = crop * num_clips + clip` (mmaction's `ThreeCrop` + `FormatShape` order); with one it is `[B, T, C, H, W]`.
+"""Video processor for Video Swin: the official preprocessing as class attributes on transformers'
+`BaseVideoProcessor`, the official frame sampling in `sample_frames`, decoding by :func:`.decoding.decode_video`
+(resized while decoding) and the official views in `_preprocess`: `pixel_values` `[B, V, T, C, H, W]`, view `v = crop * num_clips + clip`
+(mmaction's `ThreeCrop` + `FormatShape` order), or `[B, T, C, H, W]` for one view.
 """
 
 from __future__ import annotations
@@ -110,8 +108,8 @@ class VideoSwinVideoProcessor(BaseVideoProcessor):
     def preprocess(self, videos, **kwargs: Unpack[VideoSwinVideoProcessorKwargs]) -> BatchFeature:
         r"""
         videos (`VideoInput` or video sources):
-            A path, URL, bytes, binary file or `datasets` video (decoded and sampled here), a frame array `[T, H, W, C]`
-            or `[T, C, H, W]`, a list of frames (one video), or a list of any of these (a batch).
+            A path, URL, bytes, binary file or `datasets` video (decoded and sampled here), a frame array
+            `[T, H, W, C]` or `[T, C, H, W]`, a list of frames (one video), or a list of any of these (a batch).
         """
         if (kwargs.get("sampling") or self.sampling) not in SAMPLING_PROTOCOLS:
             raise ValueError(f"`sampling` must be one of {SAMPLING_PROTOCOLS}, got {kwargs.get('sampling')!r}.")
@@ -129,25 +127,20 @@ class VideoSwinVideoProcessor(BaseVideoProcessor):
         return super().preprocess(videos, **kwargs)
 
     def decode_kwargs(self, **kwargs) -> dict:
-        """The arguments of `decode_video` that decode like this processor (backend, resize while decoding);
-        `kwargs`: per-call overrides of this processor's attributes."""
+        """`decode_video`'s arguments that decode like this processor; `kwargs`: per-call overrides."""
         backend = kwargs.get("decode_backend") or self.decode_backend
         if backend not in BACKENDS:
             raise ValueError(f"`decode_backend` must be one of {BACKENDS}, got {backend!r}.")
         size = get_size_dict(kwargs.get("size") or self.size, default_to_square=False)
         resize = kwargs.get("do_resize", self.do_resize) and kwargs.get("decode_resize", self.decode_resize)
-        if not resize or set(size) != {"shortest_edge"} or kwargs.get("device") not in (None, "cpu"):
-            return {"backend": backend}
-        return {
-            "backend": backend,
-            "shortest_edge": size["shortest_edge"],
-            "resample": kwargs.get("resample") or self.resample,
-        }
+        decode = {"backend": backend}
+        if resize and set(size) == {"shortest_edge"} and kwargs.get("device") in (None, "cpu"):
+            decode.update(shortest_edge=size["shortest_edge"], resample=kwargs.get("resample") or self.resample)
+        return decode
 
     def fetch_videos(self, video_url_or_urls, sample_indices_fn=None, **kwargs):
-        """Decode the frames `sample_indices_fn` picks (all without it) from a video source or a list of them with
-        `decode_video`, resized while decoding: uint8 `[N, H, W, 3]` frames and `VideoMetadata` (`frames_indices`:
-        the sampled indices). `kwargs`: per-call overrides of this processor's attributes."""
+        """`decode_video` of a source (or a list): the frames `sample_indices_fn` picks, uint8 `[N, H, W, 3]`, and
+        their `VideoMetadata`; `kwargs`: per-call overrides."""
         if isinstance(video_url_or_urls, list):
             return list(zip(*[self.fetch_videos(x, sample_indices_fn, **kwargs) for x in video_url_or_urls]))
         return decode_video(video_url_or_urls, sample_indices_fn, **self.decode_kwargs(**kwargs))

@@ -16,7 +16,6 @@ from .transforms import (
 from .video_datasets import (
     ClipLoader,
     CorruptVideoTracker,
-    IndexSampler,
     StreamingVideoClipDataset,
     TooManyCorruptVideos,
     VideoClipDataset,
@@ -31,7 +30,6 @@ __all__ = [
     "ClipLoader",
     "CorruptVideoCheckCallback",
     "CorruptVideoTracker",
-    "IndexSampler",
     "Recipe",
     "SetEpochCallback",
     "StreamingVideoClipDataset",

@@ -11,7 +11,7 @@ import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -79,36 +79,25 @@ class CorruptVideoTracker:
         return {f"{self.name}_videos_attempted": self.attempted, f"{self.name}_videos_skipped": self.failed}
 
 
-@dataclass(frozen=True)
-class IndexSampler:
-    """`sampler(num_video_frames, generator) -> int64 [num_clips, num_frames]` frame indices following the recipe.
-    A plain picklable object, so that DataLoader workers started with spawn or forkserver (the default on macOS, and
-    on Linux from Python 3.14) receive it."""
-
-    recipe: Recipe
-    train: bool
-    num_clips: int = 1
-
-    def __call__(self, num_video_frames: int, generator: np.random.Generator | None) -> np.ndarray:
-        return sample_indices(
-            self.recipe.sampling,
-            num_video_frames,
-            self.recipe.num_frames,
-            frame_interval=self.recipe.frame_interval,
-            num_clips=self.num_clips,
-            test_mode=not self.train,
-            generator=generator,
-        )
-
-
-def make_index_sampler(recipe: Recipe, train: bool, num_clips: int = 1) -> IndexSampler:
-    """The recipe's training (random offsets) or test-time (centred) frame sampling; see :class:`IndexSampler`."""
-    return IndexSampler(recipe, train, num_clips)
+def make_index_sampler(recipe: Recipe, train: bool, num_clips: int = 1) -> Callable[..., np.ndarray]:
+    """The recipe's training (random offsets) or test-time (centred) frame sampling, `sampler(num_video_frames,
+    generator=rng) -> int64 [num_clips, num_frames]`; a partial of a module function, so that DataLoader workers
+    started with spawn or forkserver (macOS; Linux from Python 3.14) can unpickle it."""
+    return partial(
+        sample_indices,
+        recipe.sampling,
+        num_frames=recipe.num_frames,
+        frame_interval=recipe.frame_interval,
+        num_clips=num_clips,
+        test_mode=not train,
+    )
 
 
 class ClipLoader:
     """Decode, sample and transform one row; the randomness comes from a generator seeded by (seed, epoch, index),
-    so a clip depends only on those, not on the order or process in which it is loaded."""
+    so a clip depends only on those, not on the order or process in which it is loaded. `decode_resize`: resize
+    frames while decoding when `transform` starts with a resize (the same clips; see
+    :func:`~.transforms.decode_kwargs`)."""
 
     def __init__(
         self,
@@ -122,30 +111,18 @@ class ClipLoader:
         shuffle_frames: bool = False,
         decode_resize: bool = True,
     ):
-        """`decode_resize`: resize frames as they are decoded when `transform` starts with a resize (the same clips,
-        a fraction of the memory for large videos; see :func:`~.transforms.decode_kwargs`)."""
-        self.video_column = video_column
-        self.label_column = label_column
-        self.index_sampler = index_sampler
-        self.transform = transform
-        self.seed = seed
-        self.data_root = data_root
-        self.decode_backend = decode_backend
-        self.shuffle_frames = shuffle_frames
-        self.decode_resize = decode_resize
+        self.video_column, self.label_column, self.data_root = video_column, label_column, data_root
+        self.index_sampler, self.transform, self.seed = index_sampler, transform, seed
+        self.decode_backend, self.shuffle_frames, self.decode_resize = decode_backend, shuffle_frames, decode_resize
 
     def __call__(self, row: dict, key: Sequence[int]) -> dict:
-        entropy = [int(self.seed), *(int(k) for k in key)]
-        np_generator = np.random.default_rng(entropy)
+        np_generator = np.random.default_rng([int(self.seed), *(int(k) for k in key)])
         torch_generator = torch.Generator().manual_seed(int(np_generator.integers(2**62)))
         source, _ = resolve_video_source(row[self.video_column], self.data_root)
-        resize = decode_kwargs(self.transform) if self.decode_resize else {}
-        resize.pop("backend", None)
         frames, metadata = decode_video(
             source,
-            lambda info: self.index_sampler(info.total_num_frames, np_generator),
-            backend=self.decode_backend,
-            **resize,
+            lambda info: self.index_sampler(info.total_num_frames, generator=np_generator),
+            **{**(decode_kwargs(self.transform) if self.decode_resize else {}), "backend": self.decode_backend},
         )
         if metadata.frames_indices.shape[0] != 1:
             raise ValueError("ClipLoader samples one clip per video; use the multi-view evaluation for several.")
@@ -227,7 +204,6 @@ def collate_clips(examples: list[dict]) -> dict[str, torch.Tensor]:
 __all__ = [
     "ClipLoader",
     "CorruptVideoTracker",
-    "IndexSampler",
     "StreamingVideoClipDataset",
     "TooManyCorruptVideos",
     "VideoClipDataset",
