@@ -246,10 +246,11 @@ class VideoSwinAttention(nn.Module):
             index = relative_position_index(window, self.window_size, device=self.relative_position_index.device)
         else:
             index = self.relative_position_index[:num_tokens, :num_tokens]
-        # Selected along the rows of the transposed table, so that the bias comes out contiguous, as the attention
-        # kernels want it.
+        # Gathered along the rows of the transposed table, so that the bias comes out contiguous, as the attention
+        # kernels want it (`gather` runs on every thread; `index_select` along the rows would run on one).
         table = self.relative_position_bias_table.t().contiguous()  # [heads, table_size]
-        return table.index_select(1, index.reshape(-1)).view(-1, num_tokens, num_tokens)
+        bias = torch.gather(table, 1, index.reshape(1, -1).expand(table.shape[0], -1))
+        return bias.view(-1, num_tokens, num_tokens)
 
     def forward(
         self, hidden_states: torch.Tensor, attention_mask: torch.Tensor, **kwargs: Unpack[TransformersKwargs]
