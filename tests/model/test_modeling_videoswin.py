@@ -546,8 +546,10 @@ def test_torch_compile_on_the_cpu_matches_eager():
     finally:
         torch._dynamo.reset()
     torch.testing.assert_close(logits, expected, atol=1e-4, rtol=1e-4)
-    islands = " ".join(counters["graph_break"])
-    assert all(name in islands for name in ("embeddings_forward", "layer_forward", "patch_merging_forward"))
+    breaks = counters["graph_break"]
+    assert any("embeddings_forward" in reason for reason in breaks)
+    assert any("encoder_forward" in reason for reason in breaks)  # the encoder is one island, not one per layer
+    assert not any("layer_forward" in reason or "patch_merging_forward" in reason for reason in breaks)
 
 
 def test_torch_compile_training_fullgraph_without_graph_breaks():

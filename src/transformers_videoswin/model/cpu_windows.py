@@ -22,13 +22,13 @@ matter. So on the CPU:
 - the patch embedding and the patch merging run slab by slab (whole clips, or aligned time slices of one clip)
   into one preallocated output at inference.
 
-The seam: `use_cpu_forward` replaces the `forward` of `VideoSwinLayer`, `VideoSwinEmbeddings` and
-`VideoSwinPatchMerging` (done once, when `transformers_videoswin.model` is imported) with a dispatcher that runs the
+The seam: `use_cpu_forward` replaces the `forward` of `VideoSwinLayer`, `VideoSwinEmbeddings`,
+`VideoSwinPatchMerging` and `VideoSwinEncoder` (done once, when `transformers_videoswin.model` is imported) with a dispatcher that runs the
 CPU forward for a CPU input and the model file's own forward otherwise: on accelerators, on the meta device, in an
 exported graph (`torch.export`, ONNX), inside `reference_forward()`, and when attention maps are recorded (they come
 in the official window order only from the reference). Under `torch.compile` a CPU input runs the CPU forward as an
-eager island (`torch.compiler.disable`, one graph break per layer), as inductor's code for either forward is slower
-than the eager CPU forward; `fullgraph=True` on the CPU needs `reference_forward()` around the compiled call. transformers' kernel layers
+eager island (`torch.compiler.disable`: the embeddings and the whole encoder, two graph breaks), as inductor's code
+for either forward is slower than the eager CPU forward; `fullgraph=True` on the CPU needs `reference_forward()` around the compiled call. transformers' kernel layers
 (`use_kernel_forward_from_hub` / `kernelize`) were the first choice, but they need the `kernels` package, load a
 replacement from a kernel repository (on the Hub, or a local directory in the kernel-repository layout, not a Python
 class), and only run when the user calls `kernelize` (or loads with `use_kernels=True`) for one device and mode, so the
@@ -59,6 +59,7 @@ from .modeling_videoswin import (
     Size3D,
     VideoSwinAttention,
     VideoSwinEmbeddings,
+    VideoSwinEncoder,
     VideoSwinLayer,
     VideoSwinMLP,
     VideoSwinPatchMerging,
@@ -376,6 +377,13 @@ def patch_merging_forward(self: VideoSwinPatchMerging, hidden_states: torch.Tens
     return map_slabs(functools.partial(type(self).forward.reference, self), hidden_states, 1)
 
 
+def encoder_forward(self: VideoSwinEncoder, hidden_states: torch.Tensor, *args, **kwargs):
+    """The CPU forward of `VideoSwinEncoder`: its own, whose layers and patch mergings take their CPU forward. It is
+    dispatched only so that under `torch.compile` the whole encoder is one eager island (one graph break, not one per
+    layer)."""
+    return type(self).forward.reference(self, hidden_states, *args, **kwargs)
+
+
 def enable_chunk_checkpointing(model: nn.Module, checkpoint: Callable | None = None) -> None:
     """Make backward recompute each chunk of windows or tokens (CPU training, lowest peak memory) instead of each whole
     layer: for the layers that `model.gradient_checkpointing_enable()` marked, or for every layer if none is."""
@@ -390,3 +398,4 @@ def enable_chunk_checkpointing(model: nn.Module, checkpoint: Callable | None = N
 use_cpu_forward(VideoSwinLayer, layer_forward)
 use_cpu_forward(VideoSwinEmbeddings, embeddings_forward)
 use_cpu_forward(VideoSwinPatchMerging, patch_merging_forward)
+use_cpu_forward(VideoSwinEncoder, encoder_forward)
