@@ -19,6 +19,10 @@ private memory, RssAnon, which leaves out the pages they share with the main pro
 it must stay flat, since features are written per video and never accumulated. Throughputs include the
 workers' start-up, so use enough videos for it not to matter (the default: 8 videos of 20 s).
 
+With ``--trim-videos N``, decode-only again on N short videos (2 s) under three policies for handing the decoding
+workers' freed heap back to the system (``malloc_trim``, glibc): after every video, past the engine's slack
+(``stream.TRIM_SLACK_BYTES``, the default) and never, in turns, as ratios to the default.
+
     python benchmarks/bench_extract.py            # 8 videos of 20 s; memory at 4, 16, 64 videos
     python benchmarks/bench_extract.py --quick    # a smoke run: 2 short videos, 1 model-only repeat
 """
@@ -29,6 +33,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,6 +46,7 @@ import torch
 from transformers_videoswin import VideoSwinConfig, VideoSwinModel, VideoSwinVideoProcessor
 from transformers_videoswin.data import file_entries
 from transformers_videoswin.inference import ClipPlan, InferenceEngine, VideoClipStream, run_inference
+from transformers_videoswin.inference import stream as stream_module
 from transformers_videoswin.inference.stream import VideoFailed, default_num_workers, make_loader, window_chunk_size
 from transformers_videoswin.testing.utils import write_test_video
 
@@ -160,6 +166,26 @@ def _memory_child(payload: str) -> None:
     print(json.dumps({"main_mib": main_mib, "workers_mib": workers_mib, "workers_anon_mib": sampler.peak}))
 
 
+TRIM_POLICIES = {"after every video": 0, "past the slack (default)": None, "never": 2**62}
+
+
+def trim_policies(videos: list[str], batch_size: int, workers: int, rounds: int) -> list[dict]:
+    """Decode-only clips/s of the tiny model's stream under each of `TRIM_POLICIES` (`stream.TRIM_SLACK_BYTES`; the
+    workers are forked and inherit it), in turns, medians of `rounds`."""
+    _, processor, plan = build("tiny", torch.float32)
+    default, rates = stream_module.TRIM_SLACK_BYTES, {name: [] for name in TRIM_POLICIES}
+    try:
+        for _ in range(rounds):
+            for name, slack in TRIM_POLICIES.items():
+                stream_module.TRIM_SLACK_BYTES, stream_module._trimmed_rss = default if slack is None else slack, None
+                rates[name].append(decode_only(processor, plan, videos, batch_size, workers)[0])
+    finally:
+        stream_module.TRIM_SLACK_BYTES, stream_module._trimmed_rss = default, None
+    medians = {name: statistics.median(values) for name, values in rates.items()}
+    reference = medians["past the slack (default)"]
+    return [{"policy": name, "decode_only": rate, "vs_default": rate / reference} for name, rate in medians.items()]
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 videos of 2 s, 1 repeat, 1 model")
@@ -173,6 +199,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--device", default="cpu", help="cpu, cuda")
     parser.add_argument("--memory-videos", default=None, help="video counts for the memory check (4,16,64)")
     parser.add_argument("--videos-dir", default=None, help="keep the generated videos here (default: a temp dir)")
+    parser.add_argument("--trim-videos", type=int, default=0, help="short videos for the heap-trim table (0: none)")
     parser.add_argument("--json", default=None)
     parser.add_argument("--_memory-child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -181,6 +208,7 @@ def main(argv=None) -> dict:
         return {}
     if args.quick:
         args.num_videos, args.seconds, args.repeats, args.batch_size = 2, 2.0, 1, 2
+        args.trim_videos = min(args.trim_videos, 2) or 2
         args.models = "tiny" if args.models == "tiny,swin-t" else args.models
     args.memory_videos = args.memory_videos or ("1,2" if args.quick else "4,16,64")
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[args.dtype]
@@ -244,7 +272,17 @@ def main(argv=None) -> dict:
                 f"| {m['videos']} | {m['main_mib']:.0f} | {m['workers_mib']:.0f} | {m['workers_anon_mib']:.0f} "
                 f"| {ratio:.2f} | {anon:.2f} |"
             )
-    result = {"workers": workers, "rows": rows, "memory": memory, "dtype": args.dtype}
+        trims = []
+        if args.trim_videos:
+            short = make_videos(videos_dir / "short", args.trim_videos, 2.0)
+            trims = trim_policies(short, 1, max(workers, 1), 1 if args.quick else 3)
+            print()
+            print(f"| decoding workers' freed heap ({args.trim_videos} videos of 2 s, tiny) | decode-only clips/s "
+                  "| vs default |")  # fmt: skip
+            print("|---|---|---|")
+            for t in trims:
+                print(f"| {t['policy']} | {t['decode_only']:.1f} | {t['vs_default']:.2f} |")
+    result = {"workers": workers, "rows": rows, "memory": memory, "trim": trims, "dtype": args.dtype}
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
     return result

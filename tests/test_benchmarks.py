@@ -138,6 +138,7 @@ def test_bench_training_table(tmp_path, capsys):
 @pytest.mark.slow
 def test_bench_extract_quick(tmp_path, capsys):
     out = tmp_path / "extract.json"
+    slack = bench_extract.stream_module.TRIM_SLACK_BYTES
     result = bench_extract.main(["--quick", "--memory-videos", "1", "--json", str(out)])
     (row,) = result["rows"]
     assert row["model"] == "tiny" and row["clips"] == 4  # 2 videos of 60 frames: 2 windows of 16 frames at interval 2
@@ -146,7 +147,11 @@ def test_bench_extract_quick(tmp_path, capsys):
     assert row["e2e_vs_decode"] == pytest.approx(row["end_to_end"] / row["decode_only"])
     assert result["memory"][0]["videos"] == 1 and result["memory"][0]["main_mib"] > 0
     assert json.loads(out.read_text())["rows"][0]["model"] == "tiny"
-    assert table_rows(capsys.readouterr().out) >= len(result["rows"])  # and the memory table
+    assert [t["policy"] for t in result["trim"]] == list(bench_extract.TRIM_POLICIES)  # the heap-trim table
+    assert all(t["decode_only"] > 0 for t in result["trim"])
+    assert next(t for t in result["trim"] if "default" in t["policy"])["vs_default"] == 1.0
+    assert bench_extract.stream_module.TRIM_SLACK_BYTES == slack  # restored after the table
+    assert table_rows(capsys.readouterr().out) >= len(result["rows"]) + len(result["trim"])  # and the memory table
 
 
 @pytest.mark.slow
