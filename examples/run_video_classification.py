@@ -45,7 +45,7 @@ from video_classification_utils import (
 )
 
 from transformers_videoswin.data import prepare_video_column
-from transformers_videoswin.file_utils import atomic_write_text
+from transformers_videoswin.file_utils import UnwritableLocation, atomic_write_text, check_writable_directory
 from transformers_videoswin.model.configuration_videoswin import VARIANTS
 from transformers_videoswin.processing.multiview import parse_views
 from transformers_videoswin.training import (
@@ -239,6 +239,10 @@ def main(argv: list[str] | None = None) -> dict:
     overrides = parse_config_overrides(model_args.config_overrides)
     if model_args.drop_path_rate is not None:
         overrides["drop_path_rate"] = model_args.drop_path_rate
+    try:  # a read-only, full or mistyped output directory fails now, not at the first checkpoint
+        check_writable_directory(training_args.output_dir)
+    except UnwritableLocation as error:
+        raise ValueError(f"--output_dir {training_args.output_dir}: {error}") from None
 
     # Resuming: "--resume_from_checkpoint last" picks the newest complete checkpoint-* of the output dir (a save cut
     # short by a kill leaves an incomplete one, which is skipped and named); a path works too.

@@ -279,6 +279,16 @@ def test_a_config_value_of_the_wrong_kind_is_named_before_the_model_is_built(
         script.main([*args, "--output_dir", str(tmp_path / "out"), "--max_steps", "1"])
 
 
+def test_an_unwritable_output_dir_fails_before_the_data_and_the_model(script, data_dir, tmp_path, monkeypatch):
+    """A file where the output directory should be is named before any video is read or the model built."""
+    monkeypatch.setattr(script, "build_model", lambda *a, **k: pytest.fail("the model was built before the check"))
+    monkeypatch.setattr(script, "load_raw_datasets", lambda *a, **k: pytest.fail("the data was read before the check"))
+    (tmp_path / "out").write_text("a file, not a directory")
+    args = [*data_args("parquet", data_dir, tmp_path), *MODEL_ARGS, *RECIPE_ARGS, *RUN_ARGS]
+    with pytest.raises(ValueError, match=r"--output_dir .*out: .*is a file, not a directory"):
+        script.main([*args, "--output_dir", str(tmp_path / "out"), "--max_steps", "1"])
+
+
 def test_a_dataset_path_typo_is_a_local_error(script, data_dir, tmp_path):
     args = ["--dataset_name", str(data_dir) + "x", *MODEL_ARGS, *RECIPE_ARGS, *RUN_ARGS]
     with pytest.raises(FileNotFoundError, match="no such local directory"):
