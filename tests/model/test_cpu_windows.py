@@ -244,3 +244,21 @@ def test_feed_forward_at_inference_fuses_gelu_into_the_first_matmul(hidden_act, 
         output = cpu_windows.feed_forward_at_inference(layer, tokens)
         expected = layer.mlp(layer.layernorm_after(tokens))
     torch.testing.assert_close(output, expected, atol=TOLERANCE, rtol=TOLERANCE)
+
+
+def test_the_fused_linear_is_probed_once_and_left_out_where_it_fails(monkeypatch):
+    """A build whose oneDNN op raises (or is missing) runs the plain MLP instead of failing at inference."""
+    assert cpu_windows.onednn_linear_available() == torch.backends.mkldnn.is_available()  # this machine: x86 oneDNN
+
+    def broken(*args):
+        raise RuntimeError("no oneDNN kernel for this CPU")
+
+    class Ops:
+        _linear_pointwise = staticmethod(broken)
+
+    cpu_windows.onednn_linear_available.cache_clear()
+    monkeypatch.setattr(torch.ops, "mkldnn", Ops())
+    try:
+        assert not cpu_windows.onednn_linear_available()
+    finally:
+        cpu_windows.onednn_linear_available.cache_clear()

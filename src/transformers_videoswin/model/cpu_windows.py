@@ -296,7 +296,17 @@ def fuses_linear_gelu(mlp: VideoSwinMLP, tokens: torch.Tensor) -> bool:
 
 @functools.cache
 def onednn_linear_available() -> bool:
-    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+    """Whether this build runs oneDNN's fused linear and gets `GELU(linear(x))` from it: probed once on a small input,
+    so that a platform where the op is missing, fails or differs keeps the plain MLP."""
+    if not (torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")):
+        return False
+    generator = torch.Generator().manual_seed(0)
+    x, weight, bias = (torch.randn(shape, generator=generator) for shape in ((5, 8), (16, 8), (16,)))
+    try:
+        fused = torch.ops.mkldnn._linear_pointwise(x, weight, bias, "gelu", [], "none")
+    except RuntimeError:
+        return False
+    return torch.allclose(fused, F.gelu(F.linear(x, weight, bias)), atol=1e-6, rtol=1e-5)
 
 
 def feed_forward_at_inference(layer: VideoSwinLayer, tokens: torch.Tensor) -> torch.Tensor:
