@@ -55,7 +55,6 @@ from transformers.pytorch_utils import compile_compatible_method_lru_cache
 from transformers.utils.output_capturing import _active_collector
 
 from .modeling_videoswin import (
-    SHIFT_MASK_VALUE,
     Size3D,
     VideoSwinAttention,
     VideoSwinEmbeddings,
@@ -64,6 +63,7 @@ from .modeling_videoswin import (
     VideoSwinMLP,
     VideoSwinPatchMerging,
     padded_size,
+    region_mask,
     shift_region_labels,
     window_partition,
 )
@@ -117,12 +117,6 @@ def use_cpu_forward(module_class: type[nn.Module], cpu_forward: Callable) -> Non
     module_class.forward = forward
     if checkpointing:
         GradientCheckpointingLayer.__init_subclass__.__func__(module_class)
-
-
-def region_mask(labels: torch.Tensor) -> torch.Tensor:
-    """`[..., N]` region labels -> `[..., N, N]` additive mask: 0 between tokens of a region, -100 across regions."""
-    different = labels[..., None, :] != labels[..., :, None]
-    return torch.zeros(different.shape, device=labels.device).masked_fill(different, SHIFT_MASK_VALUE)
 
 
 def chunk_bounds(first: int, end: int, step: int) -> list[tuple[int, int]]:

@@ -112,14 +112,18 @@ def shift_region_labels(padded: Size3D, window: Size3D, shift: Size3D, device: t
     return window_partition(labels[None, ..., None], window)[0, ..., 0]
 
 
+def region_mask(labels: torch.Tensor) -> torch.Tensor:
+    """`[..., N]` region labels -> `[..., N, N]` additive mask: 0 between tokens of a region, -100 across regions."""
+    different = labels[..., None, :] != labels[..., :, None]
+    return torch.zeros(different.shape, device=labels.device).masked_fill(different, SHIFT_MASK_VALUE)
+
+
 @compile_compatible_method_lru_cache(maxsize=64)
 def shift_window_mask(padded: Size3D, window: Size3D, shift: Size3D, device: torch.device) -> torch.Tensor:
     """`[num_windows, N, N]` additive mask (0 inside a region, -100 across regions), built on `device` once per
     geometry (and inline, on the input's device, in a traced graph)."""
     with torch.inference_mode(False):  # usable by a later training step even when first built for inference
-        labels = shift_region_labels(padded, window, shift, device)
-        different = labels[:, None, :] != labels[:, :, None]
-        return torch.zeros(different.shape, device=device).masked_fill(different, SHIFT_MASK_VALUE)
+        return region_mask(shift_region_labels(padded, window, shift, device))
 
 
 # ---------------------------------------------------------------------------------------------------------------
