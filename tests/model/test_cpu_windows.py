@@ -231,7 +231,7 @@ def test_map_slabs_is_one_call_with_gradients(monkeypatch):
 
 
 @pytest.mark.parametrize("hidden_act, fused", [("gelu", True), ("relu", False)])
-def test_feed_forward_at_inference_fuses_gelu_into_the_first_matmul(hidden_act, fused):
+def test_feed_forward_fuses_gelu_into_the_first_matmul_at_inference(hidden_act, fused):
     """fp32 exact GELU runs as the first linear layer's oneDNN epilogue, with the numbers of `MLP(LN(x))`; any other
     activation runs the MLP as it is."""
     torch.manual_seed(0)
@@ -241,7 +241,7 @@ def test_feed_forward_at_inference_fuses_gelu_into_the_first_matmul(hidden_act, 
     assert cpu_windows.fuses_linear_gelu(layer.mlp, tokens) is fused
     assert not cpu_windows.fuses_linear_gelu(layer.mlp, tokens.bfloat16())
     with torch.no_grad():
-        output = cpu_windows.feed_forward_at_inference(layer, tokens)
+        output = cpu_windows.feed_forward(layer, tokens)
         expected = layer.mlp(layer.layernorm_after(tokens))
     torch.testing.assert_close(output, expected, atol=TOLERANCE, rtol=TOLERANCE)
 

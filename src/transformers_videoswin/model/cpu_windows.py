@@ -303,12 +303,13 @@ def onednn_linear_available() -> bool:
     return torch.allclose(fused, F.gelu(F.linear(x, weight, bias)), atol=1e-6, rtol=1e-5)
 
 
-def feed_forward_at_inference(layer: VideoSwinLayer, tokens: torch.Tensor) -> torch.Tensor:
-    """`MLP(LN(tokens))` for a `[rows, C]` chunk at inference; GELU as the epilogue of the first matmul where
-    `fuses_linear_gelu` (2% of a Swin-T forward: no pass of its own over the `[rows, 4C]` hidden layer)."""
+def feed_forward(layer: VideoSwinLayer, tokens: torch.Tensor) -> torch.Tensor:
+    """`MLP(LN(tokens))` for `[rows, C]` tokens; at inference (eval mode, no gradients), GELU as the epilogue of the
+    first matmul where `fuses_linear_gelu` (2% of a Swin-T forward: no pass of its own over the `[rows, 4C]` hidden
+    layer)."""
     mlp: VideoSwinMLP = layer.mlp
     tokens = layer.layernorm_after(tokens)
-    if not fuses_linear_gelu(mlp, tokens):
+    if layer.training or torch.is_grad_enabled() or not fuses_linear_gelu(mlp, tokens):
         return mlp(tokens)
     hidden = torch.ops.mkldnn._linear_pointwise(tokens, mlp.fc1.weight, mlp.fc1.bias, "gelu", [], "none")
     return mlp.fc2(hidden)
@@ -317,23 +318,20 @@ def feed_forward_at_inference(layer: VideoSwinLayer, tokens: torch.Tensor) -> to
 def add_feed_forward(layer: VideoSwinLayer, hidden_states: torch.Tensor) -> torch.Tensor:
     """`x + DropPath(MLP(LN(x)))`: in place, a chunk of tokens at a time, at inference; one recomputed chunk at a time
     under chunk checkpointing; whole otherwise."""
-
-    def feed_forward(tokens: torch.Tensor) -> torch.Tensor:
-        return layer.mlp(layer.layernorm_after(tokens))
-
     checkpoint = getattr(layer, "checkpoint_chunks", None) if layer.training else None
     training = layer.training or torch.is_grad_enabled()
     if training and checkpoint is None:
-        return hidden_states + layer.drop_path(feed_forward(hidden_states))
+        return hidden_states + layer.drop_path(feed_forward(layer, hidden_states))
     flat = hidden_states.view(-1, hidden_states.shape[-1])
     hidden_width = layer.mlp.fc1.out_features
     chunks = chunk_bounds(0, flat.shape[0], max(1, CHUNK_BYTES // (hidden_width * flat.element_size())))
     if training:
-        output = torch.cat([checkpoint(feed_forward, flat[start:stop]) for start, stop in chunks])
+        recompute = functools.partial(feed_forward, layer)
+        output = torch.cat([checkpoint(recompute, flat[start:stop]) for start, stop in chunks])
         return hidden_states + layer.drop_path(output.view(hidden_states.shape))
     for start, stop in chunks:
         chunk = flat[start:stop]
-        chunk += feed_forward_at_inference(layer, chunk)
+        chunk += feed_forward(layer, chunk)
     return hidden_states
 
 
