@@ -195,6 +195,22 @@ def test_a_request_runs_as_the_library_calls_do_and_writes_one_file(setup, tmp_p
     assert metadata["video"] == setup["videos"][0] and len(metadata["weights_sha256"]) == 64
 
 
+def test_a_request_kept_in_memory_does_not_read_the_weight_files_for_a_fingerprint(setup, monkeypatch):
+    """Only written outputs record the weights' SHA-256; a run whose results stay in memory (printing) reads the
+    weight files once, to load them."""
+    from transformers_videoswin.inference import InferenceRequest, run_request
+    from transformers_videoswin.inference import runner as runner_module
+
+    hashed = []
+    monkeypatch.setattr(runner_module, "weights_fingerprint", lambda *args: hashed.append(args) or "0" * 64)
+    request = InferenceRequest(
+        str(setup["root"] / "model"), videos=[setup["videos"][0]], window=8, stride=4, num_workers=0
+    )
+    summary, sink = run_request(request)
+    assert (summary.ok, summary.failed) == (1, 0) and sink.results[0].tensors["pooled"].shape[0] > 0
+    assert hashed == [] and sink.metadata["weights_sha256"] is None
+
+
 @pytest.mark.parametrize(
     "fields, message",
     [

@@ -284,7 +284,10 @@ def run_request(request: InferenceRequest) -> tuple[Summary, DirectorySink | Fil
         raise RequestError("`shard` splits independent jobs; under torchrun / accelerate the ranks already shard.")
     config = request.config()
     plan = request.plan(config)
-    weights = weights_fingerprint(request.model)  # None for a Hub model: known once it is loaded
+    # The weights' fingerprint identifies written outputs (resume, provenance); results kept in memory need none, so
+    # a run that prints does not read the weight files twice. None for a Hub model: known once it is loaded.
+    writes_files = request.output_dir is not None or request.out is not None
+    weights = weights_fingerprint(request.model) if writes_files else None
     settings = request.settings(weights, plan) if weights is not None else None
     videos = request.inputs()  # before the outputs: a run with no videos leaves no output directory behind
     sink = request.sink()
