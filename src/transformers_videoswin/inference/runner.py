@@ -134,7 +134,7 @@ class InferenceRequest:
         """Refuse settings that cannot go together (before anything is read or loaded)."""
         if self.out is not None and self.output_dir is not None:
             raise RequestError("Give `out` (one video) or `output_dir` (any number of videos), not both.")
-        if self.out is not None and (self.dataset or len(self.videos) != 1):
+        if self.out is not None and self.dataset:  # files are counted once expanded, by `inputs`
             raise RequestError("`out` takes the features of one video; use `output_dir` for several.")
         if self.output_format == "npy" and self.level == "stages":
             raise RequestError("`output_format` npy stores one array per video; use safetensors for `level` stages.")
