@@ -26,6 +26,7 @@ from transformers_videoswin.checkpoints.hub import save_hub_directory
 from transformers_videoswin.checkpoints.model_cards import render_fine_tuned_card
 from transformers_videoswin.data import (
     VIDEO_EXTENSIONS,
+    annotation_entries,
     label_names_from_features,
     load_annotation_lists,
     load_video_dataset,
@@ -204,12 +205,10 @@ def check_annotation_videos(dataset, list_file: str | os.PathLike) -> None:
     already joined to --data_root); the error names the list's line of the first missing video."""
     missing = [row for row, path in enumerate(dataset["video"]) if not os.path.exists(path)]
     if missing:
-        # entries are the lines that are neither blank nor a `#` comment (`read_annotation_list`)
-        lines = Path(list_file).read_text().splitlines()
-        entry_lines = [number for number, line in enumerate(lines, start=1) if line.strip()[:1] not in ("", "#")]
         row = missing[0]
+        line_number = annotation_entries(list_file)[row][0]  # the dataset's rows are the list's entries, in order
         raise FileNotFoundError(
-            f"{list_file}:{entry_lines[row]}: the video {dataset[row]['video']} does not exist ({len(missing)} of "
+            f"{list_file}:{line_number}: the video {dataset[row]['video']} does not exist ({len(missing)} of "
             f"{len(dataset)} listed videos are missing). Check --data_root (the list's paths are relative to it)."
         )
 

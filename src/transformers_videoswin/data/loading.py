@@ -65,14 +65,18 @@ def load_video_dataset(path: str, name: str | None = None, cache_dir: str | os.P
     return datasets.load_dataset(path, name, cache_dir=None if cache_dir is None else str(cache_dir), **kwargs)
 
 
+def annotation_entries(path: str | os.PathLike) -> list[tuple[int, str]]:
+    """``(line number, line)`` of each entry of an annotation list: its lines that are neither blank nor a ``#``
+    comment, stripped."""
+    lines = (line.strip() for line in Path(path).read_text().splitlines())
+    return [(number, line) for number, line in enumerate(lines, start=1) if line and not line.startswith("#")]
+
+
 def read_annotation_list(path: str | os.PathLike) -> tuple[list[str], list[int]]:
     """An mmaction annotation list: one ``<relative path> <label>`` per line (paths may contain spaces; the label is
-    the last field). Blank lines and ``#`` comments are ignored."""
+    the last field). Blank lines and ``#`` comments are ignored (:func:`annotation_entries`)."""
     paths, labels = [], []
-    for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
+    for number, line in annotation_entries(path):
         parts = line.rsplit(maxsplit=1)
         if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
             raise ValueError(f"{path}:{number}: expected '<path> <integer label>', got {line!r}.")
@@ -144,6 +148,7 @@ def label_names_from_features(dataset, label_column: str) -> list[str] | None:
 
 
 __all__ = [
+    "annotation_entries",
     "label_names_from_features",
     "load_annotation_lists",
     "load_video_dataset",
