@@ -1,5 +1,5 @@
 """The one place a container is opened: :func:`decode_video` (a source and frame indices in, frames resized while
-decoding out), called by the video processor, the inference stream and training's clip loader.
+decoding out) serves the video processor, the inference stream and training's clip loader.
 
 It runs torchcodec's ``VideoDecoder`` (``seek_mode="exact"``; ``datasets.Video()`` values are such decoders) and
 returns transformers' ``VideoMetadata``. Kept here for what the libraries get wrong (the truth is
@@ -7,12 +7,12 @@ returns transformers' ``VideoMetadata``. Kept here for what the libraries get wr
 
 - PyAV when torchcodec cannot open or decode a file, converting through FFmpeg's filter graph as the command line
   does (rotation, edit lists, 10-bit) and seeking to keyframes;
-- MPEG-TS goes to PyAV: torchcodec 0.17 seeks in it by byte estimates;
-- raw ``.h264`` (no timestamps, no seeking): PyAV numbers frames as shown and rereads from the top;
-- frame times from the presentation timestamps (``VideoMetadata.timestamps`` is index / fps);
-- the resize in chunks of ``CHUNK_FRAMES`` frames and ``CHUNK_BYTES``, bit-exact with transformers' torchvision
+- MPEG-TS goes to PyAV (torchcodec 0.17 seeks in it by byte estimates), and so does raw ``.h264``: no timestamps, so
+  frames are numbered as shown and reread from the top;
+- frame times are the presentation times (``VideoMetadata.timestamps`` is index / fps);
+- the resize runs on chunks of ``CHUNK_FRAMES`` frames and ``CHUNK_BYTES``, bit-exact with transformers' torchvision
   resize (torchcodec's ``Resize`` is not);
-- errors naming the file, ``HF_HUB_OFFLINE`` read at call time, downloads with a size cap and a total deadline.
+- errors name the file; ``HF_HUB_OFFLINE`` is read at call time; downloads have a size cap and a total deadline.
 """
 
 from __future__ import annotations
@@ -31,8 +31,7 @@ from typing import IO
 import numpy as np
 import torch
 from torchvision.transforms.v2 import functional as tvF
-from transformers.image_transforms import get_resize_output_image_size
-from transformers.image_utils import ChannelDimension, PILImageResampling, pil_torch_interpolation_mapping
+from transformers.image_utils import PILImageResampling, pil_torch_interpolation_mapping
 from transformers.video_utils import VideoMetadata
 
 BACKENDS = ("auto", "torchcodec", "pyav")
@@ -63,14 +62,6 @@ def _torchcodec_decoder_class():
 def torchcodec_available() -> bool:
     """Whether torchcodec imports and finds FFmpeg's shared libraries."""
     return _torchcodec_decoder_class() is not None
-
-
-def _describe(source) -> str:
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return f"<{len(source)} bytes of video data>"
-    name = source if isinstance(source, (str, os.PathLike)) else getattr(source, "name", None)
-    name = name or getattr(source, "_hf_encoded", {}).get("path")
-    return os.fsdecode(name) if isinstance(name, (str, bytes, os.PathLike)) else f"<{type(source).__name__} object>"
 
 
 def _env_number(name: str, default: float) -> float:
@@ -120,27 +111,29 @@ def download_video(url: str, max_bytes: int | None = None, timeout: float | None
     return file
 
 
-def _normalize(source):
-    """Paths become ``str`` (checked to exist), URLs are downloaded, buffers become ``bytes``."""
+def _normalize(source) -> tuple[str | bytes | IO[bytes], str]:
+    """The source as the decoders take it (a path checked to exist, a URL downloaded, ``bytes`` or a file object),
+    and its name for errors."""
     from huggingface_hub import is_offline_mode  # reads HF_HUB_OFFLINE at import: the environment is read again
 
-    if isinstance(source, (bytearray, memoryview)):
-        return bytes(source)
-    if isinstance(source, bytes) or hasattr(source, "read"):
-        return source
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source), f"<{len(source)} bytes of video data>"
+    if hasattr(source, "read"):
+        name = getattr(source, "name", None)
+        return source, os.fsdecode(name) if isinstance(name, (str, bytes)) else f"<{type(source).__name__} object>"
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"Unsupported video source of type {type(source).__name__}; pass a path, bytes or a file.")
-    source = os.fspath(source)
-    if source.startswith(("http://", "https://")):
+    name = os.fspath(source)
+    if name.startswith(("http://", "https://")):
         if is_offline_mode() or os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE"):
             raise VideoDecodeError(
-                f"Cannot read video {source}: HF_HUB_OFFLINE is set, so URLs are not downloaded. Download the video "
+                f"Cannot read video {name}: HF_HUB_OFFLINE is set, so URLs are not downloaded. Download the video "
                 "yourself and pass the local path, or unset HF_HUB_OFFLINE."
             )
-        return download_video(source)
-    if not os.path.isfile(source):
-        raise VideoDecodeError(f"Cannot read video {source}: no such file.")
-    return source
+        return download_video(name), name
+    if not os.path.isfile(name):
+        raise VideoDecodeError(f"Cannot read video {name}: no such file.")
+    return name, name
 
 
 def _is_mpeg_ts(source) -> bool:
@@ -168,26 +161,23 @@ def _open_container(source):
 def _index_packets(container, stream) -> tuple[np.ndarray | None, list[int], np.ndarray]:
     """The shown frames of a PyAV stream, from its packets without decoding: their sorted ``pts`` (None for an
     untimed stream, raw ``.h264``, whose frames are numbered as shown), the frames a seek to each keyframe lands on,
-    and ``VideoReader.frame_times``. Packets an edit list hides (``is_discard``: a stream-copied trim's pre-roll) feed
-    the decoder but are never shown."""
+    and ``VideoReader.frame_times``."""
     fps = float(stream.average_rate) if stream.average_rate else None
-    pts, keyframe_pts, durations, untimed = [], [], {}, 0
+    shown, keyframe_pts, untimed = [], [], 0
     for packet in container.demux(stream):
         stamp = packet.pts if packet.pts is not None else packet.dts
         if packet.size and stamp is None:
             untimed += 1
         elif packet.size:
             keyframe_pts += [stamp] if packet.is_keyframe else []
-            if not packet.is_discard:
-                pts.append(stamp)
-                durations[stamp] = packet.duration or 0
-    if not pts:
-        times = np.arange(untimed + 1) / fps if fps else np.full(untimed + 1, np.nan)
-        return None, [0], times
-    pts, time_base = np.array(sorted(pts), dtype=np.int64), float(stream.time_base)
+            if not packet.is_discard:  # an edit list hides it (a trim's pre-roll): decoded, never shown
+                shown.append((stamp, packet.duration or 0))
+    if not shown:
+        return None, [0], np.arange(untimed + 1) / fps if fps else np.full(untimed + 1, np.nan)
+    pts, durations = np.array(sorted(shown), dtype=np.int64).T
     keyframes = sorted({0, *np.searchsorted(pts, keyframe_pts).tolist()} - {pts.size})
-    seconds = (pts - pts[0]) * time_base
-    last = durations[int(pts[-1])] * time_base or (np.median(np.diff(seconds)) if pts.size > 1 else 0)
+    seconds = (pts - pts[0]) * float(stream.time_base)
+    last = durations[-1] * float(stream.time_base) or (np.median(np.diff(seconds)) if pts.size > 1 else 0)
     return pts, keyframes, np.append(seconds, seconds[-1] + (last or (1 / fps if fps else 0)))
 
 
@@ -236,11 +226,11 @@ class VideoReader:
             raise VideoDecodeError(f"Video {self.name} contains no frames.")
         self._decoder, self._first_pts = decoder, meta.begin_stream_seconds_from_content
         self.metadata = VideoMetadata(
-            total_num_frames=int(meta.num_frames),
-            fps=float(meta.average_fps) if meta.average_fps else None,
-            height=int(meta.height),
-            width=int(meta.width),
-            duration=float(meta.duration_seconds) if meta.duration_seconds else None,
+            total_num_frames=meta.num_frames,
+            fps=meta.average_fps,
+            height=meta.height,
+            width=meta.width,
+            duration=meta.duration_seconds,
             video_backend="torchcodec",
         )
 
@@ -265,11 +255,8 @@ class VideoReader:
             self.metadata.height, self.metadata.width = self.get_frames([0]).shape[1:3]
         except Exception as error:
             self.close()
-            message = (
-                str(error)
-                if isinstance(error, VideoDecodeError)
-                else f"Cannot read video {self.name} with PyAV: {error}"
-            )
+            message = f"Cannot read video {self.name} with PyAV: {error}"
+            message = str(error) if isinstance(error, VideoDecodeError) else message
             if torchcodec_error is not None and "no frames" not in message:
                 message += f" (torchcodec also failed: {torchcodec_error})"
             raise VideoDecodeError(message) from error
@@ -292,7 +279,7 @@ class VideoReader:
         if not unique.size:
             return transform(torch.empty((0, self.metadata.height, self.metadata.width, 3), dtype=torch.uint8))
         try:
-            chunks = (self._decode_pyav if self._decoder is None else self._decode_torchcodec)(unique, transform)
+            chunks = self._decode(unique, transform)
         except VideoDecodeError as error:
             if not self.fallback:
                 raise
@@ -304,55 +291,53 @@ class VideoReader:
                     f"{error} (PyAV counts {self.num_frames} frames where torchcodec counted {num_frames}, so it "
                     "cannot stand in for the same frame indices)"
                 ) from error
-            chunks = self._decode_pyav(unique, transform)
+            chunks = self._decode(unique, transform)
         frames = torch.cat(chunks) if len(chunks) > 1 else chunks[0]
         return frames[torch.from_numpy(np.searchsorted(unique, indices))].contiguous()
 
-    def _decode_torchcodec(self, unique: np.ndarray, transform: Callable) -> list[torch.Tensor]:
-        """torchcodec, a chunk at a time; an inexact seek shows as timestamps out of order or a late frame 0."""
-        chunks, step = [], chunk_frames(self.metadata.width, self.metadata.height)
-        for start in range(0, unique.size, step):
-            chunk = unique[start : start + step].tolist()
-            try:
-                batch = self._decoder.get_frames_at(indices=chunk)
-            except Exception as error:
-                raise VideoDecodeError(f"Cannot decode frames {chunk} of video {self.name}: {error}") from error
-            pts = batch.pts_seconds.double()
-            late_start = chunk[0] == 0 and self._first_pts is not None and abs(float(pts[0]) - self._first_pts) > 1e-6
-            if late_start or bool((pts.diff() <= 0).any()):
-                raise VideoDecodeError(
-                    f"torchcodec returned frames with timestamps {[round(float(p), 4) for p in pts]} s for frames "
-                    f"{chunk} of video {self.name}: it sought inexactly. Use backend='pyav' (or 'auto')."
-                )
-            frames = batch.data  # NHWC, or NCHW from a decoder made elsewhere (datasets' default)
-            nchw = tuple(frames.shape[-2:]) == (self.metadata.height, self.metadata.width)
-            chunks.append(transform(frames.permute(0, 2, 3, 1) if nchw else frames))
-        return chunks
+    def _decode(self, unique: np.ndarray, transform: Callable) -> list[torch.Tensor]:
+        if self._decoder is None:  # PyAV, a frame at a time
+            return [transform(self._pyav_frame(index)) for index in unique.tolist()]
+        step = chunk_frames(self.metadata.width, self.metadata.height)
+        return [transform(self._torchcodec_frames(unique[i : i + step].tolist())) for i in range(0, unique.size, step)]
 
-    def _decode_pyav(self, unique: np.ndarray, transform: Callable) -> list[torch.Tensor]:
-        """PyAV, a frame at a time: it seeks to the keyframe before a wanted frame unless decoding passes it anyway."""
-        chunks = []
+    def _torchcodec_frames(self, indices: list[int]) -> torch.Tensor:
+        """uint8 ``[n, H, W, 3]``; an inexact seek shows as timestamps out of order or a late frame 0."""
         try:
-            for target in unique.tolist():
-                keyframe = self._keyframes[bisect_right(self._keyframes, target) - 1]
-                if not keyframe <= self._position < target:
-                    self._frames = self._decode_from(keyframe)
+            batch = self._decoder.get_frames_at(indices=indices)
+        except Exception as error:
+            raise VideoDecodeError(f"Cannot decode frames {indices} of video {self.name}: {error}") from error
+        pts = batch.pts_seconds.double()
+        late = indices[0] == 0 and self._first_pts is not None and abs(float(pts[0]) - self._first_pts) > 1e-6
+        if late or bool((pts.diff() <= 0).any()):
+            raise VideoDecodeError(
+                f"torchcodec returned frames with timestamps {[round(float(p), 4) for p in pts]} s for frames "
+                f"{indices} of video {self.name}: it sought inexactly. Use backend='pyav' (or 'auto')."
+            )
+        frames = batch.data  # NHWC, or NCHW from a decoder made elsewhere (datasets' default)
+        return (
+            frames.permute(0, 2, 3, 1) if frames.shape[-2:] == (self.metadata.height, self.metadata.width) else frames
+        )
+
+    def _pyav_frame(self, target: int) -> torch.Tensor:
+        """uint8 ``[1, H, W, 3]``, decoded from the keyframe before it unless decoding passes it anyway."""
+        keyframe = self._keyframes[bisect_right(self._keyframes, target) - 1]
+        try:
+            for start in (keyframe, None):  # None: from the top, when a seek landed past the frame (MPEG-TS)
+                if start is None or not keyframe <= self._position < target:
+                    self._frames = self._decode_from(start)
                 frame = next((frame for index, frame in self._frames if index >= target), None)
-                if self._position != target:  # a seek landed past it (MPEG-TS): decode from the top
-                    self._frames = self._decode_from(None)
-                    frame = next((frame for index, frame in self._frames if index >= target), None)
-                if self._position != target:
-                    raise VideoDecodeError(f"PyAV did not return frame {target} of video {self.name}.")
-                chunks.append(transform(self._to_rgb(frame)))
+                if self._position == target:
+                    return self._to_rgb(frame)
         except VideoDecodeError:
             raise
         except Exception as error:
-            raise VideoDecodeError(f"Cannot decode frames of video {self.name} with PyAV: {error}") from error
-        return chunks
+            raise VideoDecodeError(f"Cannot decode frame {target} of video {self.name} with PyAV: {error}") from error
+        raise VideoDecodeError(f"PyAV did not return frame {target} of video {self.name}.")
 
     def _decode_from(self, keyframe: int | None) -> Iterator:
-        """The shown frames from ``keyframe`` on, with their indices: a keyframe seek, or a reread from the top
-        (``keyframe=None``, and always in an untimed stream)."""
+        """``(index, frame)`` of the shown frames from ``keyframe`` on, seeking; or from the top (``keyframe=None``,
+        and always in an untimed stream), reopening."""
         if self._pts is None or keyframe is None:
             self._reopen()
         else:
@@ -404,14 +389,17 @@ def open_video(source, backend: str = "auto") -> VideoReader:
     PyAV when torchcodec is missing, cannot open the source or fails to decode it."""
     if backend not in BACKENDS:
         raise ValueError(f"Unknown video backend {backend!r}; expected one of {BACKENDS}.")
-    decoder_class, decoder = _torchcodec_decoder_class(), None
+    decoder_class = _torchcodec_decoder_class()
     if backend == "torchcodec" and decoder_class is None:
         raise ImportError("backend='torchcodec' needs torchcodec and FFmpeg's shared libraries (apt install ffmpeg).")
-    if decoder_class is not None and isinstance(source, decoder_class):  # a `datasets.Video()` value
-        encoded, decoder = getattr(source, "_hf_encoded", {}), source  # datasets keeps the video: PyAV can take over
-        reader = VideoReader(encoded.get("bytes") or encoded.get("path"), _describe(source))
+    decoder = source if decoder_class is not None and isinstance(source, decoder_class) else None
+    if decoder is not None:  # a `datasets.Video()` value: PyAV can take over from the video datasets keeps
+        encoded = getattr(decoder, "_hf_encoded", {})
+        reader = VideoReader(
+            encoded.get("bytes") or encoded.get("path"), encoded.get("path") or "<torchcodec decoder>"
+        )
     else:
-        reader = VideoReader(_normalize(source), _describe(source))
+        reader = VideoReader(*_normalize(source))
     torchcodec_error = None
     if backend != "pyav" and decoder_class is not None:
         try:
@@ -427,15 +415,13 @@ def open_video(source, backend: str = "auto") -> VideoReader:
 
 
 def _short_side_resize(shortest_edge: int, resample) -> Callable[[torch.Tensor], torch.Tensor]:
-    """uint8 ``[n, H, W, 3]`` -> ``[n, h, w, 3]``: the resize of transformers' torchvision backend for
-    ``size={"shortest_edge": ...}`` (its output size, torchvision's antialiased resize), bit for bit."""
-    if isinstance(resample, (PILImageResampling, int)):
-        resample = pil_torch_interpolation_mapping[resample]
+    """uint8 ``[n, H, W, 3]`` -> ``[n, h, w, 3]``, bit for bit the resize of transformers' torchvision backend for
+    ``size={"shortest_edge": ...}`` (torchvision computes the same output size)."""
+    resample = pil_torch_interpolation_mapping.get(resample, resample)
 
     def resize(frames: torch.Tensor) -> torch.Tensor:
-        frames = frames.permute(0, 3, 1, 2)
-        size = get_resize_output_image_size(frames, shortest_edge, False, input_data_format=ChannelDimension.FIRST)
-        return tvF.resize(frames, list(size), interpolation=resample, antialias=True).permute(0, 2, 3, 1)
+        frames = tvF.resize(frames.permute(0, 3, 1, 2), [shortest_edge], interpolation=resample, antialias=True)
+        return frames.permute(0, 2, 3, 1)
 
     return resize
 
