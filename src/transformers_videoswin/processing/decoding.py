@@ -2,16 +2,13 @@
 decoding out) serves the video processor, the inference stream and training's clip loader.
 
 It runs torchcodec's ``VideoDecoder`` (``seek_mode="exact"``; ``datasets.Video()`` values are such decoders) and
-returns transformers' ``VideoMetadata``. Kept here for what the libraries get wrong (the truth is
-``ffmpeg -i VIDEO -f rawvideo -pix_fmt rgb24 -``):
+returns transformers' ``VideoMetadata``. Kept here for what the libraries get wrong (the truth is ``ffmpeg -i VIDEO``):
 
-- PyAV when torchcodec cannot open or decode a file, converting through FFmpeg's filter graph as the command line
-  does (rotation, edit lists, 10-bit) and seeking to keyframes;
-- MPEG-TS goes to PyAV (torchcodec 0.17 seeks in it by byte estimates), and so does raw ``.h264``: no timestamps, so
-  frames are numbered as shown and reread from the top;
+- PyAV where torchcodec cannot open or decode a file: FFmpeg's filter graph converts (rotation, 10-bit), seeks go to
+  keyframes; MPEG-TS goes to PyAV too (torchcodec 0.17 seeks in it by byte estimates), and raw ``.h264`` (no
+  timestamps: frames numbered as shown, reread from the top);
 - frame times are the presentation times (``VideoMetadata.timestamps`` is index / fps);
-- the resize runs on chunks of ``CHUNK_FRAMES`` frames and ``CHUNK_BYTES``, bit-exact with transformers' torchvision
-  resize (torchcodec's ``Resize`` is not);
+- the resize runs on chunks of ``CHUNK_FRAMES`` / ``CHUNK_BYTES``, bit-exact with transformers' (torchcodec's is not);
 - errors name the file; ``HF_HUB_OFFLINE`` is read at call time; downloads have a size cap and a total deadline.
 """
 
@@ -118,6 +115,9 @@ def _normalize(source) -> tuple[str | bytes | IO[bytes], str]:
 
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source), f"<{len(source)} bytes of video data>"
+    if hasattr(source, "get_frames_at"):  # a torchcodec decoder (`datasets.Video()`): PyAV may use the video it keeps
+        encoded = getattr(source, "_hf_encoded", {})
+        return encoded.get("bytes") or encoded.get("path"), encoded.get("path") or "<torchcodec decoder>"
     if hasattr(source, "read"):
         name = getattr(source, "name", None)
         return source, os.fsdecode(name) if isinstance(name, (str, bytes)) else f"<{type(source).__name__} object>"
@@ -147,15 +147,6 @@ def _is_mpeg_ts(source) -> bool:
     else:
         head = source[: 3 * 188]
     return len(head) > 376 and head[0] == head[188] == head[376] == 0x47
-
-
-def _open_container(source):
-    """PyAV's container of a normalized source, from its start."""
-    import av
-
-    if hasattr(source, "seek"):
-        source.seek(0)
-    return av.open(io.BytesIO(source) if isinstance(source, bytes) else source)
 
 
 def _index_packets(container, stream) -> tuple[np.ndarray | None, list[int], np.ndarray]:
@@ -204,9 +195,11 @@ class VideoReader:
         if self._times is None:
             fps, position = self.metadata.fps, self._source.tell() if hasattr(self._source, "tell") else None
             self._times = np.arange(self.num_frames + 1) / fps if fps else np.full(self.num_frames + 1, np.nan)
-            with suppress(Exception), _open_container(self._source) as container:  # else a constant rate
-                times = _index_packets(container, container.streams.video[0])[2]
+            with suppress(Exception):  # no source, or PyAV cannot read it: a constant rate
+                self._reopen()
+                times = _index_packets(self._container, self._stream)[2]
                 self._times = times if len(times) == len(self._times) else self._times
+            self.close()
             if position is not None:
                 self._source.seek(position)
         return self._times
@@ -234,8 +227,9 @@ class VideoReader:
             video_backend="torchcodec",
         )
 
-    def _open_pyav(self, torchcodec_error: VideoDecodeError | None = None) -> None:
-        """Index the video with PyAV; its errors also carry ``torchcodec_error``, why PyAV took over."""
+    def _open_pyav(self, torchcodec_error: VideoDecodeError | None = None, num_frames: int | None = None) -> None:
+        """Index the video with PyAV; ``num_frames``: the count it must find to take over from torchcodec (indices
+        mean frames of one index only). Its errors also carry ``torchcodec_error``, why PyAV took over."""
         try:
             self._reopen()
             if self._stream is None:
@@ -243,6 +237,10 @@ class VideoReader:
             self._pts, self._keyframes, self._times = _index_packets(self._container, self._stream)
             if len(self._times) == 1:
                 raise VideoDecodeError(f"Video {self.name} contains no frames.")
+            if num_frames not in (None, len(self._times) - 1):
+                raise VideoDecodeError(
+                    f"PyAV counts {len(self._times) - 1} frames where torchcodec counted {num_frames}."
+                )
             self._pts_to_index = None if self._pts is None else {p: i for i, p in enumerate(self._pts.tolist())}
             stream, self._position = self._stream, -1
             self.metadata = VideoMetadata(
@@ -262,8 +260,13 @@ class VideoReader:
             raise VideoDecodeError(message) from error
 
     def _reopen(self) -> None:
+        """Open the source with PyAV (again), from its start."""
+        import av
+
         self.close()
-        self._container = _open_container(self._source)
+        if hasattr(self._source, "seek"):
+            self._source.seek(0)
+        self._container = av.open(io.BytesIO(self._source) if isinstance(self._source, bytes) else self._source)
         self._stream = self._container.streams.video[0] if self._container.streams.video else None
 
     def get_frames(self, indices, transform: Callable | None = None) -> torch.Tensor:
@@ -283,14 +286,8 @@ class VideoReader:
         except VideoDecodeError as error:
             if not self.fallback:
                 raise
-            num_frames, self._decoder, self.fallback = self.num_frames, None, False  # PyAV takes over
-            self._open_pyav(error)
-            if self.num_frames != num_frames:  # indices are only meaningful within one index
-                self.close()
-                raise VideoDecodeError(
-                    f"{error} (PyAV counts {self.num_frames} frames where torchcodec counted {num_frames}, so it "
-                    "cannot stand in for the same frame indices)"
-                ) from error
+            self._decoder, self.fallback = None, False
+            self._open_pyav(error, num_frames=self.num_frames)
             chunks = self._decode(unique, transform)
         frames = torch.cat(chunks) if len(chunks) > 1 else chunks[0]
         return frames[torch.from_numpy(np.searchsorted(unique, indices))].contiguous()
@@ -392,18 +389,11 @@ def open_video(source, backend: str = "auto") -> VideoReader:
     decoder_class = _torchcodec_decoder_class()
     if backend == "torchcodec" and decoder_class is None:
         raise ImportError("backend='torchcodec' needs torchcodec and FFmpeg's shared libraries (apt install ffmpeg).")
-    decoder = source if decoder_class is not None and isinstance(source, decoder_class) else None
-    if decoder is not None:  # a `datasets.Video()` value: PyAV can take over from the video datasets keeps
-        encoded = getattr(decoder, "_hf_encoded", {})
-        reader = VideoReader(
-            encoded.get("bytes") or encoded.get("path"), encoded.get("path") or "<torchcodec decoder>"
-        )
-    else:
-        reader = VideoReader(*_normalize(source))
+    reader = VideoReader(*_normalize(source))
     torchcodec_error = None
     if backend != "pyav" and decoder_class is not None:
         try:
-            reader._open_torchcodec(decoder)
+            reader._open_torchcodec(source if isinstance(source, decoder_class) else None)
             reader.fallback = backend == "auto" and reader._source is not None
             return reader
         except VideoDecodeError as error:
@@ -433,20 +423,15 @@ def decode_video(
     resample: PILImageResampling | tvF.InterpolationMode = PILImageResampling.BILINEAR,
     backend: str = "auto",
 ) -> tuple[torch.Tensor, VideoMetadata]:
-    """Decode frames ``indices`` of ``source`` (all frames when None): only those, and the frames between each one
-    and the keyframe before it.
+    """uint8 frames ``[N, H, W, 3]`` at ``indices`` of ``source`` (all frames when None; each decoded from the
+    keyframe before it), resized to ``shortest_edge`` chunk by chunk, and ``VideoMetadata`` with ``frames_indices``.
 
     Args:
         source: a path, URL, bytes, binary file, torchcodec ``VideoDecoder`` (a ``datasets.Video()`` value), or an
             open reader from :func:`open_video` (left open).
         indices: frame indices in presentation order (any shape, order and repeats), or a function of the video's
             ``VideoMetadata`` returning them.
-        shortest_edge: resize each chunk of frames to this shorter side as it is decoded, with ``resample``.
         backend: ``"auto"`` (torchcodec, PyAV fallback), ``"torchcodec"`` or ``"pyav"``.
-
-    Returns:
-        uint8 frames ``[N, H, W, 3]`` (``N = indices.size``) and the video's ``VideoMetadata`` (``frames_indices``:
-        ``indices`` in the shape given).
     """
     with nullcontext(source) if isinstance(source, VideoReader) else open_video(source, backend) as reader:
         indices = indices(reader.metadata) if callable(indices) else indices
