@@ -62,14 +62,11 @@ def torchcodec_available() -> bool:
 
 
 def _env_number(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    try:
-        number = float(value) if value else default
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {value!r}.") from None
-    if not number > 0:
-        raise ValueError(f"{name} must be positive, got {value!r}.")
-    return number
+    value = os.environ.get(name) or str(default)
+    with suppress(ValueError):
+        if float(value) > 0:
+            return float(value)
+    raise ValueError(f"{name} must be a number above 0, got {value!r}.")
 
 
 def download_video(url: str, max_bytes: int | None = None, timeout: float | None = None) -> IO[bytes]:
@@ -166,7 +163,7 @@ def _index_packets(container, stream) -> tuple[np.ndarray | None, list[int], np.
     if not shown:
         return None, [0], np.arange(untimed + 1) / fps if fps else np.full(untimed + 1, np.nan)
     pts, durations = np.array(sorted(shown), dtype=np.int64).T
-    keyframes = sorted({0, *np.searchsorted(pts, keyframe_pts).tolist()} - {pts.size})
+    keyframes = sorted({0, *np.searchsorted(pts, keyframe_pts).tolist()})
     seconds = (pts - pts[0]) * float(stream.time_base)
     last = durations[-1] * float(stream.time_base) or (np.median(np.diff(seconds)) if pts.size > 1 else 0)
     return pts, keyframes, np.append(seconds, seconds[-1] + (last or (1 / fps if fps else 0)))
@@ -235,16 +232,15 @@ class VideoReader:
             if self._stream is None:
                 raise VideoDecodeError(f"Video {self.name} has no video stream.")
             self._pts, self._keyframes, self._times = _index_packets(self._container, self._stream)
-            if len(self._times) == 1:
+            count = len(self._times) - 1
+            if not count:
                 raise VideoDecodeError(f"Video {self.name} contains no frames.")
-            if num_frames not in (None, len(self._times) - 1):
-                raise VideoDecodeError(
-                    f"PyAV counts {len(self._times) - 1} frames where torchcodec counted {num_frames}."
-                )
+            if num_frames not in (None, count):
+                raise VideoDecodeError(f"PyAV counts {count} frames of video {self.name}, torchcodec {num_frames}.")
             self._pts_to_index = None if self._pts is None else {p: i for i, p in enumerate(self._pts.tolist())}
             stream, self._position = self._stream, -1
             self.metadata = VideoMetadata(
-                total_num_frames=len(self._times) - 1,
+                total_num_frames=count,
                 fps=float(stream.average_rate) if stream.average_rate else None,
                 duration=float(stream.duration * stream.time_base) if stream.duration else None,
                 video_backend="pyav",
@@ -313,7 +309,7 @@ class VideoReader:
             )
         frames = batch.data  # NHWC, or NCHW from a decoder made elsewhere (datasets' default)
         return (
-            frames.permute(0, 2, 3, 1) if frames.shape[-2:] == (self.metadata.height, self.metadata.width) else frames
+            frames if frames.shape[1:3] == (self.metadata.height, self.metadata.width) else frames.permute(0, 2, 3, 1)
         )
 
     def _pyav_frame(self, target: int) -> torch.Tensor:
@@ -390,17 +386,16 @@ def open_video(source, backend: str = "auto") -> VideoReader:
     if backend == "torchcodec" and decoder_class is None:
         raise ImportError("backend='torchcodec' needs torchcodec and FFmpeg's shared libraries (apt install ffmpeg).")
     reader = VideoReader(*_normalize(source))
-    torchcodec_error = None
-    if backend != "pyav" and decoder_class is not None:
-        try:
-            reader._open_torchcodec(source if isinstance(source, decoder_class) else None)
-            reader.fallback = backend == "auto" and reader._source is not None
-            return reader
-        except VideoDecodeError as error:
-            if backend == "torchcodec":
-                raise
-            torchcodec_error = error
-    reader._open_pyav(torchcodec_error)
+    if backend == "pyav" or decoder_class is None:
+        reader._open_pyav()
+        return reader
+    try:
+        reader._open_torchcodec(source if isinstance(source, decoder_class) else None)
+    except VideoDecodeError as error:
+        if backend == "torchcodec":
+            raise
+        reader._open_pyav(error)
+    reader.fallback = backend == "auto" and reader.backend == "torchcodec" and reader._source is not None
     return reader
 
 
