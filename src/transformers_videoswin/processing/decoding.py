@@ -147,9 +147,9 @@ def _is_mpeg_ts(source) -> bool:
 
 
 def _index_packets(container, stream) -> tuple[np.ndarray | None, list[int], np.ndarray]:
-    """The shown frames of a PyAV stream, from its packets without decoding: their sorted ``pts`` (None for an
-    untimed stream, raw ``.h264``, whose frames are numbered as shown), the frames a seek to each keyframe lands on,
-    and ``VideoReader.frame_times``."""
+    """The shown frames of a PyAV stream, from its packets without decoding: their sorted ``pts`` (None where they
+    are not presentation times, raw ``.h264`` or AVI with B-frames: frames are numbered as shown), the frames a seek
+    to each keyframe lands on, and ``VideoReader.frame_times``."""
     fps = float(stream.average_rate) if stream.average_rate else None
     shown, keyframe_pts, untimed = [], [], 0
     for packet in container.demux(stream):
@@ -160,6 +160,8 @@ def _index_packets(container, stream) -> tuple[np.ndarray | None, list[int], np.
             keyframe_pts += [stamp] if packet.is_keyframe else []
             if not packet.is_discard:  # an edit list hides it (a trim's pre-roll): decoded, never shown
                 shown.append((stamp, packet.duration or 0))
+    if shown and stream.codec_context.has_b_frames and np.all(np.diff([stamp for stamp, _ in shown]) > 0):
+        untimed, shown = len(shown), []  # B-frames yet stamps in decode order (AVI): frames numbered as shown
     if not shown:
         return None, [0], np.arange(untimed + 1) / fps if fps else np.full(untimed + 1, np.nan)
     pts, durations = np.array(sorted(shown), dtype=np.int64).T
