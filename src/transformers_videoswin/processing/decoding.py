@@ -151,19 +151,16 @@ def _index_packets(container, stream) -> tuple[np.ndarray | None, list[int], np.
     are not presentation times, raw ``.h264`` or AVI with B-frames: frames are numbered as shown), the frames a seek
     to each keyframe lands on, and ``VideoReader.frame_times``."""
     fps = float(stream.average_rate) if stream.average_rate else None
-    shown, keyframe_pts, untimed = [], [], 0
+    shown, keyframe_pts = [], []
     for packet in container.demux(stream):
         stamp = packet.pts if packet.pts is not None else packet.dts
-        if packet.size and stamp is None:
-            untimed += 1
-        elif packet.size:
-            keyframe_pts += [stamp] if packet.is_keyframe else []
-            if not packet.is_discard:  # an edit list hides it (a trim's pre-roll): decoded, never shown
-                shown.append((stamp, packet.duration or 0))
-    if shown and stream.codec_context.has_b_frames and np.all(np.diff([stamp for stamp, _ in shown]) > 0):
-        untimed, shown = len(shown), []  # B-frames yet stamps in decode order (AVI): frames numbered as shown
-    if not shown:
-        return None, [0], np.arange(untimed + 1) / fps if fps else np.full(untimed + 1, np.nan)
+        keyframe_pts += [stamp] if packet.is_keyframe and packet.size else []
+        if packet.size and not packet.is_discard:  # an edit list hides discarded ones (a trim's pre-roll)
+            shown.append((stamp, packet.duration or 0))
+    stamps = [stamp for stamp, _ in shown]
+    # no stamps (raw .h264), or B-frames with stamps in decode order (AVI): frames are numbered as shown
+    if not shown or None in stamps or (stream.codec_context.has_b_frames and np.all(np.diff(stamps) > 0)):
+        return None, [0], np.arange(len(shown) + 1) / fps if fps else np.full(len(shown) + 1, np.nan)
     pts, durations = np.array(sorted(shown), dtype=np.int64).T
     keyframes = sorted({0, *np.searchsorted(pts, keyframe_pts).tolist()})
     seconds = (pts - pts[0]) * float(stream.time_base)
