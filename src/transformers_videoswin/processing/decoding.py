@@ -21,7 +21,7 @@ import tempfile
 import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
-from contextlib import nullcontext, suppress
+from contextlib import AbstractContextManager, nullcontext, suppress
 from functools import lru_cache
 from typing import IO
 
@@ -168,7 +168,7 @@ def _index_packets(container, stream) -> tuple[np.ndarray | None, list[int], np.
     return pts, keyframes, np.append(seconds, seconds[-1] + (last or (1 / fps if fps else 0)))
 
 
-class VideoReader:
+class VideoReader(AbstractContextManager):
     """Random access to the frames of one video (made by :func:`open_video`): torchcodec's decoder, or PyAV's that
     seeks to keyframes (``frames_decoded`` counts its frames). ``metadata`` is transformers' ``VideoMetadata``."""
 
@@ -368,9 +368,6 @@ class VideoReader:
         if self._container is not None:
             self._container.close()
             self._container = None
-
-    def __enter__(self):
-        return self
 
     def __exit__(self, *exc):
         self.close()
