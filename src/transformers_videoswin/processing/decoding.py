@@ -2,11 +2,13 @@
 decoding out) serves the video processor, the inference stream and training's clip loader.
 
 It runs torchcodec's ``VideoDecoder`` (``seek_mode="exact"``; ``datasets.Video()`` values are such decoders) and
-returns transformers' ``VideoMetadata``. Kept here for what the libraries get wrong (the truth is ``ffmpeg -i VIDEO``):
+returns transformers' ``VideoMetadata``. Kept here where the libraries miss the truth, which is
+``ffmpeg -i VIDEO -f rawvideo -pix_fmt rgb24 -``:
 
-- PyAV where torchcodec cannot open or decode a file: FFmpeg's filter graph converts (rotation, 10-bit), seeks go to
-  keyframes; MPEG-TS goes to PyAV too (torchcodec 0.17 seeks in it by byte estimates), and raw ``.h264`` (no
-  timestamps: frames numbered as shown, reread from the top);
+- PyAV where torchcodec cannot open or decode a file, converting through FFmpeg's filter graph (rotation, 10-bit),
+  hiding what an edit list hides and seeking to keyframes;
+- MPEG-TS goes to PyAV (torchcodec 0.17 seeks in it by byte estimates); raw ``.h264`` too, and AVI with B-frames:
+  without presentation stamps, frames are numbered as shown and reread from the top;
 - frame times are the presentation times (``VideoMetadata.timestamps`` is index / fps);
 - the resize runs on chunks of ``CHUNK_FRAMES`` / ``CHUNK_BYTES``, bit-exact with transformers' (torchcodec's is not);
 - errors name the file; ``HF_HUB_OFFLINE`` is read at call time; downloads have a size cap and a total deadline.
