@@ -29,10 +29,9 @@ logger = logging.get_logger(__name__)
 def is_video_source(item) -> bool:
     """A video still to decode: a path, URL, bytes, binary file or torchcodec decoder (a `datasets` video)."""
     return (
-        isinstance(item, (str, os.PathLike, bytes, bytearray, memoryview))
+        isinstance(item, (str, os.PathLike, bytes, bytearray, memoryview, VideoReader))
         or hasattr(item, "read")
         or (hasattr(item, "get_frames_at") and hasattr(item, "metadata"))
-        or isinstance(item, VideoReader)
     )
 
 

@@ -140,12 +140,9 @@ def sliding_window_indices(
     sampled_frames: np.ndarray | None = None,
 ) -> SlidingWindows:
     """Windows of `window` frames every `stride` frames of the video sampled every `step >= 1` source frames (frame
-    `floor(k * step)`), or of `sampled_frames` (increasing source frames, e.g. :func:`frames_at_rate`'s).
-
-    Full windows are taken while they fit; then `last_window` `"pad"` adds a window at the next regular start that
-    repeats the last frame, `"shift"` a full window ending on the last frame, `"drop"` nothing. A video shorter than
-    a window gets one padded window.
-    """
+    `floor(k * step)`), or of `sampled_frames` (increasing source frames, e.g. :func:`frames_at_rate`'s). Full windows
+    while they fit, then `last_window` `"pad"` adds a window at the next regular start that repeats the last frame,
+    `"shift"` a full window ending on the last frame, `"drop"` nothing. A short video gets one padded window."""
     _check_counts(num_video_frames, window=window, stride=stride)
     if last_window not in LAST_WINDOW_POLICIES:
         raise ValueError(f"`last_window` must be one of {LAST_WINDOW_POLICIES}, got {last_window!r}.")
