@@ -11,9 +11,8 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Video processor for Video Swin: the official preprocessing as `BaseVideoProcessor` class attributes, the official
-sampling in `sample_frames` and views in `_preprocess`: `pixel_values` `[B, V, T, C, H, W]`, view
-`v = crop * num_clips + clip` (mmaction's `ThreeCrop` + `FormatShape` order), or `[B, T, C, H, W]` for one view."""
+"""Video Swin's video processor: the official preprocessing, sampling (`sample_frames`) and views (`_preprocess`:
+`[B, V, T, C, H, W]`, view `v = crop * num_clips + clip` as mmaction's `ThreeCrop`, `[B, T, C, H, W]` for one)."""
 
 from functools import partial
 
@@ -64,8 +63,7 @@ class VideoSwinVideoProcessorKwargs(VideosKwargs, total=False):
 
 
 def three_crop_offsets(height: int, width: int, crop_height: int, crop_width: int) -> list[tuple[int, int]]:
-    """`(top, left)` of the official `ThreeCrop`: left, right, middle along the longer side (top, bottom, middle for
-    portrait frames), centered along the other side."""
+    """`(top, left)` of the official `ThreeCrop`: left, right, middle (portrait: top, bottom, middle), centered."""
     top, left = (height - crop_height) // 2, (width - crop_width) // 2
     if width >= height:
         return [(top, 0), (top, 2 * left), (top, left)]
@@ -83,7 +81,6 @@ class VideoSwinVideoProcessor(BaseVideoProcessor):
     do_resize = True
     do_center_crop = True
     do_rescale = True
-    rescale_factor = 1 / 255
     do_normalize = True
     do_sample_frames = None  # files are sampled, frame arrays kept as given unless asked
     num_frames = 32
@@ -119,8 +116,7 @@ class VideoSwinVideoProcessor(BaseVideoProcessor):
         return super().preprocess(videos, **kwargs)
 
     def decode_kwargs(self, **kwargs) -> dict:
-        """`decode_video`'s resize while decoding (`shortest_edge`, `resample`) that matches this processor's resize,
-        or `{}`; `kwargs`: per-call overrides."""
+        """`decode_video`'s resize while decoding that matches this processor's (`kwargs`: per call), or `{}`."""
         size = get_size_dict(kwargs.get("size") or self.size, default_to_square=False)
         resize = kwargs.get("do_resize", self.do_resize) and kwargs.get("decode_resize", self.decode_resize)
         if not resize or set(size) != {"shortest_edge"} or kwargs.get("device") not in (None, "cpu"):
@@ -128,8 +124,7 @@ class VideoSwinVideoProcessor(BaseVideoProcessor):
         return {"shortest_edge": size["shortest_edge"], "resample": kwargs.get("resample") or self.resample}
 
     def fetch_videos(self, video_url_or_urls, sample_indices_fn=None, **kwargs):
-        """`decode_video` of a source (or a list): the frames `sample_indices_fn` picks, uint8 `[N, H, W, 3]`, and
-        their `VideoMetadata`; `kwargs`: per-call overrides."""
+        """`decode_video` of a source (or a list): uint8 frames `[N, H, W, 3]`, `VideoMetadata`; `kwargs`: per call."""
         if isinstance(video_url_or_urls, list):
             return list(zip(*[self.fetch_videos(x, sample_indices_fn, **kwargs) for x in video_url_or_urls]))
         backend = kwargs.get("decode_backend") or self.decode_backend
@@ -138,8 +133,7 @@ class VideoSwinVideoProcessor(BaseVideoProcessor):
     def sample_frames(
         self, metadata: VideoMetadata, num_frames: int | None = None, fps: int | float | None = None, **kwargs
     ) -> np.ndarray:
-        """Indices of the frames to keep, clip-major `[num_clips * num_frames]`, by the `SAMPLING_OPTIONS` in `kwargs`
-        (the processor's where not given); at a given `fps`, uniform."""
+        """Clip-major frame indices `[num_clips * num_frames]` by `kwargs` or the processor's `SAMPLING_OPTIONS`."""
         options = {k: getattr(self, k) if kwargs.get(k) is None else kwargs[k] for k in SAMPLING_OPTIONS}
         num_frames = num_frames or self.num_frames
         if fps is not None:

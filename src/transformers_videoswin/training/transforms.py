@@ -122,9 +122,8 @@ def build_eval_transform(recipe: Recipe):
 
 
 def decode_kwargs(transform) -> dict:
-    """`decode_video`'s resize while decoding that `transform`'s own resize then leaves as it is (the same clips as
-    from whole frames): the processor's (:meth:`VideoSwinVideoProcessor.decode_kwargs`), or that of the `v2.Resize`
-    to a shorter side opening a training pipeline; `{}` otherwise."""
+    """`decode_video`'s resize while decoding for `transform` (the processor's, or its opening `v2.Resize` to a shorter
+    side), which `transform` then leaves as it is: the same clips as from whole frames. `{}` otherwise."""
     if isinstance(transform, BaseVideoProcessor):
         return transform.decode_kwargs()
     first = transform.transforms[0] if isinstance(transform, v2.Compose) and transform.transforms else None
@@ -134,9 +133,8 @@ def decode_kwargs(transform) -> dict:
 
 
 def apply_video_transform(transform, frames_thwc: torch.Tensor, generator: torch.Generator | None = None):
-    """Apply `transform` to uint8 ``[T, H, W, 3]`` frames: a plain float tensor ``[T, 3, H', W']``. torchvision draws
-    from torch's global generator: with `generator`, that state is forked and seeded from it for the call, so that
-    augmentations are reproducible per sample (resumed runs see the same clips) and the global stream is untouched."""
+    """`transform` of uint8 ``[T, H, W, 3]`` frames, float ``[T, 3, H', W']``; with `generator`, torch's global RNG is
+    forked and seeded from it (augmentations reproducible per sample, the global stream untouched)."""
     if isinstance(transform, BaseVideoProcessor):  # deterministic: resize, crop, normalise as the saved processor
         return transform(frames_thwc, num_clips=1, num_crops=1, return_tensors="pt")["pixel_values"][0]
     video = tv_tensors.Video(frames_thwc.permute(0, 3, 1, 2).contiguous())

@@ -95,9 +95,8 @@ def make_index_sampler(recipe: Recipe, train: bool, num_clips: int = 1) -> Calla
 
 @dataclass
 class ClipLoader:
-    """Decode, sample and transform one row; the randomness comes from a generator seeded by (seed, epoch, index),
-    so a clip depends only on those, not on the order or process in which it is loaded. `decode_resize`: resize
-    frames while decoding as `transform` would (the same clips; see :func:`~.transforms.decode_kwargs`)."""
+    """Decode, sample and transform one row, with randomness seeded by (seed, epoch, index) only; `decode_resize`:
+    resize while decoding as `transform` would (the same clips, see :func:`~.transforms.decode_kwargs`)."""
 
     video_column: str
     label_column: str
