@@ -178,9 +178,8 @@ class VideoSwinVideoProcessor(BaseVideoProcessor):
             else:
                 group = (self.center_crop(group, crop_size) if do_center_crop else group).unsqueeze(1)
             group = self.rescale_and_normalize(group, do_rescale, rescale_factor, do_normalize, image_mean, image_std)
-            g, crops, n = group.shape[:3]  # [G, crops, clips * T, ...] -> [G, crops * clips, T, ...]
-            group = group.reshape(g, crops * num_clips, n // num_clips, *group.shape[3:])
-            processed[shape] = group[:, 0] if crops * num_clips == 1 else group
+            group = group.unflatten(2, (num_clips, -1)).flatten(1, 2)  # [G, crops, clips * T] -> [G, crops * clips, T]
+            processed[shape] = group[:, 0] if group.shape[1] == 1 else group
         pixel_values = reorder_videos(processed, grouped_index)
         if len(processed) == 1 and return_tensors:  # one group in input order is the batch: no stacked copy
             pixel_values = next(iter(processed.values()))  # (12 views of 32 frames are 231 MB)
