@@ -25,9 +25,9 @@ from transformers.utils import TensorType, auto_docstring
 from transformers.video_processing_utils import BaseVideoProcessor
 from transformers.video_utils import VideoMetadata, group_videos_by_shape, reorder_videos
 
-from .decoding import decode_video
+from .decoding import BACKENDS, decode_video
 from .input_forms import is_video_source, resolve_do_rescale
-from .sampling import sample_indices
+from .sampling import SAMPLING_PROTOCOLS, sample_indices
 
 SAMPLING_OPTIONS = ("sampling", "frame_interval", "num_clips", "test_mode", "sampling_seed")
 
@@ -105,8 +105,10 @@ class VideoSwinVideoProcessor(BaseVideoProcessor):
             A path, URL, bytes, binary file or `datasets` video (decoded and sampled here), a frame array
             `[T, H, W, C]` or `[T, C, H, W]`, a list of frames (one video), or a list of any of these (a batch).
         """
-        if (kwargs.get("num_crops") or self.num_crops) not in (1, 3):
-            raise ValueError(f"`num_crops` must be 1 or 3, got {kwargs.get('num_crops')!r}.")
+        for name, allowed in (("sampling", SAMPLING_PROTOCOLS), ("num_crops", (1, 3)), ("decode_backend", BACKENDS)):
+            value = kwargs.get(name) or getattr(self, name)
+            if value not in allowed:
+                raise ValueError(f"`{name}` must be one of {allowed}, got {value!r}.")
         kwargs["do_rescale"] = resolve_do_rescale(videos, kwargs.get("do_rescale"), self.do_rescale)
         sources = [videos] if is_video_source(videos) else videos
         if isinstance(sources, (list, tuple)) and sources and all(is_video_source(v) for v in sources):
