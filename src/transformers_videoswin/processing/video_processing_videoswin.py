@@ -135,7 +135,8 @@ class VideoSwinVideoProcessor(BaseVideoProcessor):
     def sample_frames(
         self, metadata: VideoMetadata, num_frames: int | None = None, fps: int | float | None = None, **kwargs
     ) -> np.ndarray:
-        """Clip-major frame indices `[num_clips * num_frames]` by `kwargs` or the processor's `SAMPLING_OPTIONS`."""
+        """Clip-major indices `[num_clips * num_frames]`, uniform at a given `fps`; the `SAMPLING_OPTIONS` not in
+        `kwargs` are the processor's."""
         options = {k: getattr(self, k) if kwargs.get(k) is None else kwargs[k] for k in SAMPLING_OPTIONS}
         num_frames = num_frames or self.num_frames
         if fps is not None:
