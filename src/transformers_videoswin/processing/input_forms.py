@@ -1,16 +1,12 @@
-"""The input forms the processors and the pipeline accept, and the two rules that keep them unambiguous.
+"""Input forms of the processors and the pipeline: a video is a path / URL / bytes / binary file / `datasets` video, a
+frame array or tensor `[T, H, W, C]` / `[T, C, H, W]`, or a list of frames (PIL images, `[H, W, C]` / `[C, H, W]`
+arrays or tensors); a batch is a list of videos. Two rules keep them unambiguous:
 
-One video is a path / URL / bytes / binary file / `datasets` video (decoded and sampled), a frame array or tensor
-`[T, H, W, C]` or `[T, C, H, W]`, or a list of frames (PIL images, `[H, W, C]` / `[C, H, W]` arrays or tensors). A
-batch is a list of videos.
-
-1. **A list of frames is one video.** transformers' pipelines read any list as a batch, so
-   `VideoSwinVideoClassificationPipeline` (passed as `pipeline_class=`; transformers 5.25 registers per-model
-   pipelines only through `trust_remote_code`) stacks it first; the stock pipeline serves every other form.
-2. **Pixel range follows the data**, as transformers' `is_scaled_image` reads it: integer frames and PIL images are
-   0-255 (16-bit types and values outside 0-255 are refused, not divided by 255); float frames all in `[0, 1]` are
-   already rescaled, above 1 they are 0-255. A passed `do_rescale` wins (with a warning when the input looks
-   rescaled already); a batch that mixes both ranges is refused.
+1. **A list of frames is one video**, also to `VideoSwinVideoClassificationPipeline` (transformers' pipelines read
+   any list as a batch; 5.25 registers per-model pipelines only through `trust_remote_code`).
+2. **Pixel range follows the data** (transformers' `is_scaled_image`): integer frames and PIL images are 0-255 (16-bit
+   types and values outside 0-255 are refused); floats all in `[0, 1]` are already rescaled, above 1 they are 0-255.
+   A passed `do_rescale` wins (with a warning if the input looks rescaled already); a batch mixing both is refused.
 """
 
 from __future__ import annotations
@@ -30,31 +26,18 @@ from .decoding import VideoReader
 logger = logging.get_logger(__name__)
 
 
-def is_list_of_frames(item) -> bool:
-    """A list of PIL images or 3-D arrays / tensors (transformers' `is_valid_video` also takes 4-D arrays)."""
-    return isinstance(item, (list, tuple)) and bool(is_valid_video(item))
-
-
-def stack_frames(frames) -> np.ndarray | torch.Tensor:
-    """A list of frames as one ``[T, ...]`` array (tensors stay tensors)."""
-    if all(isinstance(frame, torch.Tensor) for frame in frames):
-        return torch.stack(list(frames))
-    return np.stack([np.asarray(frame) for frame in frames])
-
-
 def is_video_source(item) -> bool:
     """A video still to decode: a path, URL, bytes, binary file or torchcodec decoder (a `datasets` video)."""
     return (
-        isinstance(item, (str, os.PathLike, bytes, bytearray, memoryview))
+        isinstance(item, (str, os.PathLike, bytes, bytearray, memoryview, VideoReader))
         or hasattr(item, "read")
         or (hasattr(item, "get_frames_at") and hasattr(item, "metadata"))
-        or isinstance(item, VideoReader)
     )
 
 
 def check_integer_frames(frames: np.ndarray | torch.Tensor) -> None:
-    """Integer frames must hold 8-bit values: unsigned types wider than 8 bits (16-bit video) and values outside
-    0-255 are refused rather than divided by 255 as if they were 8-bit."""
+    """Integer frames must hold 8-bit values: wider unsigned types (16-bit video) and values outside 0-255 are
+    refused rather than divided by 255 as if they were 8-bit."""
     if isinstance(frames, torch.Tensor):
         if frames.is_floating_point() or frames.is_complex() or frames.dtype in (torch.uint8, torch.bool):
             return
@@ -70,8 +53,8 @@ def check_integer_frames(frames: np.ndarray | torch.Tensor) -> None:
 
 
 def _ranges(videos) -> set[str]:
-    """`"scaled"` for float data within [0, 1], `"0-255"` for the rest (ints, PIL images, files, floats above 1), for
-    every leaf of a (nested) input; integer leaves are checked by :func:`check_integer_frames`."""
+    """`"scaled"` for float data within [0, 1], `"0-255"` for any other leaf of a (nested) input (integers checked by
+    :func:`check_integer_frames`, PIL images, video sources, floats above 1)."""
     if isinstance(videos, (list, tuple)):
         return set().union(*(_ranges(item) for item in videos))
     if isinstance(videos, (np.ndarray, torch.Tensor)):
@@ -83,10 +66,8 @@ def _ranges(videos) -> set[str]:
 
 
 def resolve_do_rescale(videos, do_rescale: bool | None, default: bool) -> bool:
-    """``do_rescale`` for this input (rule 2 of the module docstring); ``do_rescale`` is the value passed to the call
-    (``None`` when not passed), ``default`` the processor's setting."""
-    if is_video_source(videos):
-        return default if do_rescale is None else do_rescale
+    """`do_rescale` for `videos` under rule 2: `do_rescale` as passed to the call (`None`: not passed), `default` the
+    processor's setting."""
     ranges = _ranges(videos)
     if do_rescale is not None:
         if do_rescale and ranges == {"scaled"}:
@@ -107,25 +88,20 @@ def resolve_do_rescale(videos, do_rescale: bool | None, default: bool) -> bool:
 
 
 class FramesInTheirRange:
-    """What both image processors add to VideoMAE's: the official mean/std, and `preprocess` under rule 2 (float
-    frames in [0, 1] are taken as already rescaled)."""
+    """What both image processors add to VideoMAE's: the official mean/std, and `preprocess` under rule 2."""
 
     image_mean = list(IMAGENET_DEFAULT_MEAN)
     image_std = list(IMAGENET_DEFAULT_STD)
-    model_input_names = ["pixel_values"]
 
     def preprocess(self, videos, **kwargs):
-        """`videos`: a video (list of frames, or a 4D array / tensor of frames) or a list of videos; integer frames
-        and PIL images are 0-255, float frames in [0, 1] are taken as already rescaled."""
         kwargs["do_rescale"] = resolve_do_rescale(videos, kwargs.get("do_rescale"), self.do_rescale)
         return super().preprocess(videos, **kwargs)
 
 
 class VideoSwinVideoClassificationPipeline(VideoClassificationPipeline):
-    """`video-classification` pipeline that reads a list of frames as one video (transformers reads any list as a
-    batch), a list of such lists as a batch of videos, and batches with only a video processor saved (transformers
-    5.25 collates batches with a feature extractor's or image processor's padding only). Pass it as
-    `pipeline("video-classification", model=..., pipeline_class=VideoSwinVideoClassificationPipeline)`."""
+    """`video-classification` pipeline that reads a list of frames as one video and batches with only a video
+    processor saved (transformers 5.25 collates with a feature extractor's or image processor's padding only). Pass
+    it as `pipeline("video-classification", model=..., pipeline_class=VideoSwinVideoClassificationPipeline)`."""
 
     def get_iterator(self, *args, **kwargs):
         image_processor, self.image_processor = self.image_processor, self.image_processor or self.video_processor
@@ -135,10 +111,8 @@ class VideoSwinVideoClassificationPipeline(VideoClassificationPipeline):
             self.image_processor = image_processor
 
     def __call__(self, inputs=None, **kwargs):
-        if is_list_of_frames(inputs):
-            inputs = stack_frames(inputs)
-        elif isinstance(inputs, (list, tuple)) and any(is_list_of_frames(item) for item in inputs):
-            inputs = [stack_frames(item) if is_list_of_frames(item) else item for item in inputs]
+        if isinstance(inputs, (list, tuple)) and is_valid_video(inputs):  # the frames of one video: a batch of one
+            return super().__call__([inputs], **kwargs)[0]
         return super().__call__(inputs, **kwargs)
 
 

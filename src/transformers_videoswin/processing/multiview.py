@@ -1,10 +1,6 @@
-"""Multi-view inference, the protocol of the reported accuracies: the softmax probabilities of several views per video
-are averaged (mmaction ``average_clips='prob'``), 4 clips x 3 crops for Kinetics, 1 x 3 for SSv2, at most
-``max_testing_views`` views through the model at once (the official option). Views come from
-``VideoSwinVideoProcessor(..., num_clips=C, num_crops=K)``: ``pixel_values`` ``[B, K * C, T, 3, H, W]``.
-
-    probs = classify_multiview(model, processor, ["video.mp4"], num_clips=4, num_crops=3, max_testing_views=4)
-"""
+"""Multi-view inference as the reported accuracies were measured (mmaction ``average_clips='prob'``): softmax
+probabilities averaged over the views of ``VideoSwinVideoProcessor(..., num_clips=C, num_crops=K)`` (4 x 3 for
+Kinetics, 1 x 3 for SSv2), ``pixel_values`` ``[B, K * C, T, 3, H, W]``, ``max_testing_views`` at a time."""
 
 from __future__ import annotations
 
@@ -36,27 +32,24 @@ def predict_multiview(
     """``[B, num_labels]``: the mean softmax probabilities (``average="prob"``) or logits (``"score"``) of ``model``
     over the views ``pixel_values`` ``[B, V, T, C, H, W]`` (``[B, T, C, H, W]``: one view), ``max_testing_views`` at
     a time (``None``: all)."""
-    if getattr(model, "training", False):
-        message = "predict_multiview: the model is in training mode (dropout active); call model.eval() first."
-        warnings.warn(message, stacklevel=3)
+    if model.training:
+        warnings.warn("The model is in training mode (dropout active); call model.eval() first.", stacklevel=3)
     if average not in AVERAGE_MODES:
         raise ValueError(f"`average` must be one of {AVERAGE_MODES}, got {average!r}.")
     pixel_values = pixel_values.unsqueeze(1) if pixel_values.ndim == 5 else pixel_values
     if pixel_values.ndim != 6:
         raise ValueError(f"Expected pixel_values [B, V, T, C, H, W], got shape {tuple(pixel_values.shape)}.")
-    batch, views = pixel_values.shape[:2]
-    flat = pixel_values.reshape(batch * views, *pixel_values.shape[2:])
+    flat = pixel_values.flatten(0, 1)
     chunk = max_testing_views or flat.shape[0]
     if chunk < 1:
         raise ValueError(f"`max_testing_views` must be positive, got {max_testing_views}.")
-    parameter = next(model.parameters(), None)
-    device = parameter.device if parameter is not None else flat.device
-    dtype = parameter.dtype if parameter is not None and parameter.is_floating_point() else flat.dtype
-    scores = []
-    for start in range(0, flat.shape[0], chunk):
-        logits = model(pixel_values=flat[start : start + chunk].to(device=device, dtype=dtype)).logits.float()
-        scores.append(logits.softmax(-1) if average == "prob" else logits)
-    return torch.cat(scores).reshape(batch, views, -1).mean(dim=1)
+    parameter = next(model.parameters())  # views move to the model's device and float dtype one chunk at a time
+    dtype = parameter.dtype if parameter.is_floating_point() else flat.dtype
+    scores = torch.cat(
+        [model(pixel_values=views.to(parameter.device, dtype)).logits.float() for views in flat.split(chunk)]
+    )
+    scores = scores.softmax(-1) if average == "prob" else scores
+    return scores.reshape(*pixel_values.shape[:2], -1).mean(dim=1)
 
 
 def multiview_pixel_values(processor, videos, num_clips: int = 4, num_crops: int = 3, **kwargs) -> torch.Tensor:

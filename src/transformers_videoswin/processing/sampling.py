@@ -1,12 +1,10 @@
-"""Frame sampling of the official Video Swin code (mmaction2 0.x `SampleFrames`) as index maths: int64 indices
+"""Frame sampling of the official Video Swin code (mmaction2 0.x `SampleFrames`): int64 indices
 `[num_clips, num_frames]` in `[0, num_video_frames)`; short videos loop (Kinetics) or repeat frames, never fail.
 
 - `"kinetics"`: clips of `num_frames` frames every `frame_interval`; test mode centres the clip starts in equal
   slices of the valid start range, training draws one random start per slice.
 - `"ssv2"` (`frame_uniform=True`): `num_frames` equal segments; a random frame of each in training, its middle at test.
 - `"uniform"`: `np.linspace(0, n - 1, num_frames)` rounded (no official counterpart).
-
-:func:`sliding_window_indices` covers a whole video with windows (features, per-window classification).
 """
 
 from __future__ import annotations
@@ -20,10 +18,10 @@ SAMPLING_PROTOCOLS = ("kinetics", "ssv2", "uniform")
 LAST_WINDOW_POLICIES = ("pad", "shift", "drop")
 
 
-def _check_counts(num_video_frames: int, num_frames: int, num_clips: int = 1, frame_interval: int = 1) -> None:
+def _check_counts(num_video_frames: int, **counts: int) -> None:
     if int(num_video_frames) <= 0:
         raise ValueError(f"Cannot sample frames from a video with {num_video_frames} frames.")
-    for name, value in (("num_frames", num_frames), ("num_clips", num_clips), ("frame_interval", frame_interval)):
+    for name, value in counts.items():
         if int(value) != value or value <= 0:
             raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
 
@@ -36,22 +34,19 @@ def kinetics_clip_offsets(
     generator: np.random.Generator | None = None,
 ) -> np.ndarray:
     """First frame of each clip (`SampleFrames._get_test_clips` / `_get_train_clips`; `clip_span` is
-    `num_frames * frame_interval`)."""
+    `num_frames * frame_interval`); a video shorter than a span gets the official's zero offsets."""
     n = int(num_video_frames)
+    valid_starts = max(n - clip_span + 1, 0)
     if test_mode:
-        avg_interval = (n - clip_span + 1) / float(num_clips)
-        if n > clip_span - 1:
-            return (np.arange(num_clips) * avg_interval + avg_interval / 2.0).astype(np.int64)
-        return np.zeros((num_clips,), dtype=np.int64)
-    rng = generator if generator is not None else np.random.default_rng()
-    avg_interval = (n - clip_span + 1) // num_clips
+        avg_interval = valid_starts / num_clips
+        return (np.arange(num_clips) * avg_interval + avg_interval / 2.0).astype(np.int64)
+    rng = generator or np.random.default_rng()
+    avg_interval = valid_starts // num_clips
     if avg_interval > 0:
         return (np.arange(num_clips) * avg_interval + rng.integers(avg_interval, size=num_clips)).astype(np.int64)
     if n > max(num_clips, clip_span):
-        return np.sort(rng.integers(n - clip_span + 1, size=num_clips)).astype(np.int64)
-    if avg_interval == 0:
-        return np.around(np.arange(num_clips) * ((n - clip_span + 1.0) / num_clips)).astype(np.int64)
-    return np.zeros((num_clips,), dtype=np.int64)
+        return np.sort(rng.integers(valid_starts, size=num_clips)).astype(np.int64)
+    return np.around(np.arange(num_clips) * (valid_starts / num_clips)).astype(np.int64)
 
 
 def sample_kinetics_indices(
@@ -63,7 +58,7 @@ def sample_kinetics_indices(
     generator: np.random.Generator | None = None,
 ) -> np.ndarray:
     """Official Kinetics sampling (`SampleFrames`, out-of-bound frames loop), `[num_clips, num_frames]`."""
-    _check_counts(num_video_frames, num_frames, num_clips, frame_interval)
+    _check_counts(num_video_frames, num_frames=num_frames, num_clips=num_clips, frame_interval=frame_interval)
     offsets = kinetics_clip_offsets(num_video_frames, num_frames * frame_interval, num_clips, test_mode, generator)
     return np.mod(offsets[:, None] + np.arange(num_frames) * frame_interval, int(num_video_frames)).astype(np.int64)
 
@@ -74,17 +69,16 @@ def sample_ssv2_indices(
     """Official SSv2 sampling (`SampleFrames.get_seq_frames`), `[1, num_frames]`: segment `i` spans
     `[round(s * i), round(s * (i + 1))]`, `s = (n - 1) / num_frames`; training draws a frame in it, test takes
     `(start + end) // 2`."""
-    _check_counts(num_video_frames, num_frames)
+    _check_counts(num_video_frames, num_frames=num_frames)
     bounds = np.round((int(num_video_frames) - 1) / num_frames * np.arange(num_frames + 1)).astype(np.int64)
     if test_mode:
         return ((bounds[:-1] + bounds[1:]) // 2)[None, :]
-    rng = generator if generator is not None else np.random.default_rng()
-    return rng.integers(bounds[:-1], bounds[1:] + 1).astype(np.int64)[None, :]
+    return (generator or np.random.default_rng()).integers(bounds[:-1], bounds[1:] + 1).astype(np.int64)[None, :]
 
 
 def sample_uniform_indices(num_video_frames: int, num_frames: int) -> np.ndarray:
     """`num_frames` evenly spaced indices, first and last frame included, `[1, num_frames]`."""
-    _check_counts(num_video_frames, num_frames)
+    _check_counts(num_video_frames, num_frames=num_frames)
     return np.round(np.linspace(0, int(num_video_frames) - 1, num_frames)).astype(np.int64)[None, :]
 
 
@@ -146,17 +140,10 @@ def sliding_window_indices(
     sampled_frames: np.ndarray | None = None,
 ) -> SlidingWindows:
     """Windows of `window` frames every `stride` frames of the video sampled every `step >= 1` source frames (frame
-    `floor(k * step)`), or of `sampled_frames` (increasing source frames, e.g. :func:`frames_at_rate`'s).
-
-    Full windows are taken while they fit; then `last_window` `"pad"` adds a window at the next regular start that
-    repeats the last frame, `"shift"` a full window ending on the last frame, `"drop"` nothing. A video shorter than
-    a window gets one padded window.
-    """
-    if int(num_video_frames) <= 0:
-        raise ValueError(f"Cannot place windows on a video with {num_video_frames} frames.")
-    for name, value in (("window", window), ("stride", stride)):
-        if int(value) != value or value <= 0:
-            raise ValueError(f"`{name}` must be a positive number of frames, got {value!r}.")
+    `floor(k * step)`), or of `sampled_frames` (increasing source frames, e.g. :func:`frames_at_rate`'s). Full windows
+    while they fit, then `last_window` `"pad"` adds a window at the next regular start that repeats the last frame,
+    `"shift"` a full window ending on the last frame, `"drop"` nothing. A short video gets one padded window."""
+    _check_counts(num_video_frames, window=window, stride=stride)
     if last_window not in LAST_WINDOW_POLICIES:
         raise ValueError(f"`last_window` must be one of {LAST_WINDOW_POLICIES}, got {last_window!r}.")
     if not step >= 1:
@@ -169,8 +156,8 @@ def sliding_window_indices(
     num_sampled = sampled.size - 1
     if num_sampled < 1 or sampled[0] < 0 or (np.diff(sampled) <= 0).any():
         raise ValueError(f"`sampled_frames` must be increasing frames in [0, {n}), got {sampled[:-1].tolist()}.")
-    starts = list(range(0, max(num_sampled - window, -1) + 1, stride)) or [0]
-    if num_sampled > window and starts[-1] + stride < num_sampled and starts[-1] + window < num_sampled:
+    starts = list(range(0, num_sampled - window + 1, stride)) or [0]
+    if starts[-1] + max(stride, window) < num_sampled:  # a tail that no full window or regular start reaches
         starts += {"pad": [starts[-1] + stride], "shift": [num_sampled - window], "drop": []}[last_window]
     starts = np.asarray(starts, dtype=np.int64)
     positions = np.minimum(starts[:, None] + np.arange(window), num_sampled - 1)  # pad: the last frame
