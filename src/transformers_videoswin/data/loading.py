@@ -24,17 +24,15 @@ def resolve_video_source(value, data_root: str | os.PathLike | None = None):
     otherwise a path (joined to data_root)."""
     if hasattr(value, "get_frames_at"):
         return value, (getattr(value, "_hf_encoded", None) or {}).get("path") or "<video decoder>"
-    if isinstance(value, dict):
-        if value.get("bytes"):
-            return value["bytes"], value.get("path") or "<bytes>"
-        value = value.get("path")
-    if value is None:
+    if not isinstance(value, dict):  # as a `Video(decode=False)` value
+        value = {"bytes": value} if isinstance(value, (bytes, bytearray)) else {"path": value}
+    if value.get("bytes"):
+        return bytes(value["bytes"]), value.get("path") or "<bytes>"
+    if value.get("path") is None:
         raise VideoDecodeError("The row has neither video bytes nor a path.")
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value), "<bytes>"
-    path = os.fspath(value)
+    path = os.fspath(value["path"])
     if data_root is not None and not os.path.isabs(path) and "://" not in path:
-        path = os.path.join(os.fspath(data_root), path)
+        path = os.path.join(data_root, path)
     return path, path
 
 

@@ -28,8 +28,8 @@ import numpy as np
 import torch
 
 from ..data.sources import DatasetTable, VideoEntry, file_identity
-from ..processing.decoding import decode_video, open_video
-from ..processing.sampling import sliding_window_indices
+from ..processing.decoding import VideoReader, decode_video, open_video
+from ..processing.sampling import SlidingWindows, sliding_window_indices
 from .outputs import OutputDirectory
 from .plan import ClipPlan
 
@@ -193,54 +193,47 @@ class VideoClipStream(torch.utils.data.IterableDataset):
             release_freed_memory()
 
     @staticmethod
-    def _describe(video: VideoInfo, metadata, indices, start_frame, end_frame, frame_times) -> None:
-        """Fill in ``video``'s frame count, rate, duration and clips from its ``VideoMetadata``; times in seconds
-        come from ``frame_times`` (``[num_frames + 1]``, the presentation times, see ``VideoReader.frame_times``)."""
+    def _describe(video: VideoInfo, reader: VideoReader, clips: SlidingWindows) -> None:
+        """Fill in ``video``'s frame count, rate, duration and ``clips`` (times from ``reader.frame_times``)."""
+        metadata, times = reader.metadata, reader.frame_times
         video.num_frames = int(metadata.total_num_frames)
         video.fps = float(metadata.fps) if metadata.fps else None
-        video.duration = (
-            float(metadata.duration) if metadata.duration else (float(frame_times[-1]) if video.fps else None)
-        )
-        video.num_clips = int(indices.shape[0])
-        video.frame_indices = torch.from_numpy(np.ascontiguousarray(indices, dtype=np.int64))
-        video.start_time = torch.from_numpy(frame_times[start_frame])
-        video.end_time = torch.from_numpy(frame_times[end_frame])
+        video.duration = float(metadata.duration) if metadata.duration else (float(times[-1]) if video.fps else None)
+        video.num_clips = len(clips.indices)
+        video.frame_indices = torch.as_tensor(clips.indices, dtype=torch.int64)
+        video.start_time = torch.from_numpy(times[clips.start_frame])
+        video.end_time = torch.from_numpy(times[clips.end_frame])
 
     def _windows(self, video: VideoInfo, source) -> Iterator[ClipChunk]:
-        plan, decode = self.plan, self.processor.decode_kwargs(decode_backend=self.plan.decode_backend)
-        with open_video(source, backend=decode.pop("backend")) as reader:
-            times, sampled_frames = reader.frame_times, plan.sampled_frames(reader.frame_times, video.name)
+        plan, resize = self.plan, self.processor.decode_kwargs()
+        with open_video(source, backend=plan.decode_backend) as reader:
+            sampled_frames = plan.sampled_frames(reader.frame_times, video.name)
             windows = sliding_window_indices(
                 reader.num_frames, plan.window, plan.stride, plan.step(), plan.last_window, sampled_frames
             )
-            self._describe(video, reader.metadata, windows.indices, windows.start_frame, windows.end_frame, times)
+            self._describe(video, reader, windows)
             cached = {}  # frame index -> its processed frame, for the previous chunk's windows
             for offset in range(0, len(windows.indices), self.chunk_size):
                 indices = windows.indices[offset : offset + self.chunk_size]
-                unique = np.unique(indices)
-                new = [i for i in unique.tolist() if i not in cached]  # frames of the previous chunk are kept
+                unique = np.unique(indices).tolist()
+                new = [i for i in unique if i not in cached]  # frames of the previous chunk are kept
                 if new:  # decoded (resized while decoding), then cropped and normalised by the processor, once
-                    decoded, _ = decode_video(reader, new, **decode)
+                    decoded, _ = decode_video(reader, new, **resize)
                     processed = self.processor(decoded, num_clips=1, num_crops=1, return_tensors="pt")
                     cached.update(zip(new, processed["pixel_values"][0]))
-                frames = torch.stack([cached[i] for i in unique.tolist()])  # [n, 3, h, w]
-                cached = dict(zip(unique.tolist(), frames))
+                frames = torch.stack([cached[i] for i in unique])  # [n, 3, h, w]
+                cached = dict(zip(unique, frames))
                 gather = torch.from_numpy(np.searchsorted(unique, indices))  # window i, frame t: frames[gather[i, t]]
                 yield ClipChunk(video, offset, frames, gather)
 
     def _views(self, video: VideoInfo, source) -> ClipChunk:
         with open_video(source, backend=self.plan.decode_backend) as reader:  # its frame times give the clips' times
             batch = self.processor(reader, return_tensors="pt", return_metadata=True, **self.plan.processor_kwargs())
-            times = reader.frame_times
-        pixel_values = batch["pixel_values"]
-        views = (pixel_values if pixel_values.ndim == 6 else pixel_values.unsqueeze(1))[0]  # [V, T, 3, h, w]
-        metadata = batch["video_metadata"][0]
-        num_clips = self.plan.num_clips
-        per_clip = np.asarray(metadata.frames_indices, dtype=np.int64).reshape(num_clips, -1)
-        indices = per_clip[np.arange(views.shape[0]) % num_clips]  # view = crop * num_clips + clip
-        self._describe(video, metadata, indices, indices.min(axis=1), indices.max(axis=1) + 1, times)
-        frames = views.reshape(-1, *views.shape[2:])  # [V * T, 3, h, w]
-        gather = torch.arange(frames.shape[0]).reshape(views.shape[0], -1)
+            frames = batch["pixel_values"][0].flatten(0, -4)  # views [V * T, 3, h, w], not a copy
+            clips = np.asarray(batch["video_metadata"][0].frames_indices).reshape(self.plan.num_clips, -1)
+            indices = clips[np.arange(len(frames) // clips.shape[1]) % len(clips)]  # view = crop * num_clips + clip
+            self._describe(video, reader, SlidingWindows(indices, indices.min(axis=1), indices.max(axis=1) + 1))
+        gather = torch.arange(len(frames)).reshape(len(indices), -1)
         return ClipChunk(video, 0, frames, gather)
 
 

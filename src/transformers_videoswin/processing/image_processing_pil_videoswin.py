@@ -11,13 +11,11 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""PIL image processor for Video Swin: the PIL/NumPy twin of `VideoSwinImageProcessor` (same defaults and layout;
-the two antialiased bilinear resizers differ by at most one grey level)."""
+"""PIL twin of `VideoSwinImageProcessor` (its antialiased bilinear resize differs by at most one grey level)."""
 
 import numpy as np
 from transformers.image_processing_utils import BatchFeature
 from transformers.models.videomae.image_processing_pil_videomae import VideoMAEImageProcessorPil
-from transformers.processing_utils import ImagesKwargs, Unpack
 from transformers.utils import auto_docstring
 
 from .input_forms import FramesInTheirRange
@@ -25,9 +23,6 @@ from .input_forms import FramesInTheirRange
 
 @auto_docstring
 class VideoSwinImageProcessorPil(FramesInTheirRange, VideoMAEImageProcessorPil):
-    def __init__(self, **kwargs: Unpack[ImagesKwargs]):
-        super().__init__(**kwargs)
-
     def _preprocess(self, images, return_tensors=None, **kwargs) -> BatchFeature:
         pixel_values = super()._preprocess(images, return_tensors=None, **kwargs)["pixel_values"]  # lists of frames
         return BatchFeature({"pixel_values": [np.stack(v).astype(np.float32) for v in pixel_values]}, return_tensors)

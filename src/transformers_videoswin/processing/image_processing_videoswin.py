@@ -11,16 +11,10 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Torchvision image processor for Video Swin: clips given as frames -> `pixel_values` `[B, T, C, H, W]`.
-
-transformers' VideoMAE image processor with the official single-view evaluation of the released models (shorter side
-224, bilinear, centre crop 224, rescale 1/255, ImageNet mean/std) and the pixel-range rule of
-:mod:`~transformers_videoswin.processing.input_forms`. Frames are not sampled: for video files, sampling and the
-multi-view crops, use `VideoSwinVideoProcessor`.
-"""
+"""Image processor for Video Swin: VideoMAE's with the official mean/std and pixel-range rule, `[B, T, C, H, W]`;
+no sampling or multi-view crops (see `VideoSwinVideoProcessor`)."""
 
 from transformers.models.videomae.image_processing_videomae import VideoMAEImageProcessor
-from transformers.processing_utils import ImagesKwargs, Unpack
 from transformers.utils import auto_docstring
 
 from .input_forms import FramesInTheirRange
@@ -28,8 +22,7 @@ from .input_forms import FramesInTheirRange
 
 @auto_docstring
 class VideoSwinImageProcessor(FramesInTheirRange, VideoMAEImageProcessor):
-    def __init__(self, **kwargs: Unpack[ImagesKwargs]):
-        super().__init__(**kwargs)
+    pass
 
 
 __all__ = ["VideoSwinImageProcessor"]

@@ -11,13 +11,8 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Video processor for Video Swin: the official preprocessing as class attributes on transformers'
-`BaseVideoProcessor`, the official frame sampling in `sample_frames`, decoding by :func:`.decoding.decode_video`
-(resized while decoding) and the official views in `_preprocess`: `pixel_values` `[B, V, T, C, H, W]`, view `v = crop * num_clips + clip`
-(mmaction's `ThreeCrop` + `FormatShape` order), or `[B, T, C, H, W]` for one view.
-"""
-
-from __future__ import annotations
+"""Video Swin's video processor: the official preprocessing, sampling (`sample_frames`) and views (`_preprocess`:
+`[B, V, T, C, H, W]`, view `v = crop * num_clips + clip` as mmaction's `ThreeCrop`, `[B, T, C, H, W]` for one)."""
 
 from functools import partial
 
@@ -33,6 +28,8 @@ from transformers.video_utils import VideoMetadata, group_videos_by_shape, reord
 from .decoding import BACKENDS, decode_video
 from .input_forms import is_video_source, resolve_do_rescale
 from .sampling import SAMPLING_PROTOCOLS, sample_indices
+
+SAMPLING_OPTIONS = ("sampling", "frame_interval", "num_clips", "test_mode", "sampling_seed")
 
 
 class VideoSwinVideoProcessorKwargs(VideosKwargs, total=False):
@@ -66,13 +63,11 @@ class VideoSwinVideoProcessorKwargs(VideosKwargs, total=False):
 
 
 def three_crop_offsets(height: int, width: int, crop_height: int, crop_width: int) -> list[tuple[int, int]]:
-    """`(top, left)` of the official `ThreeCrop`: left, right, middle along the longer side (top, bottom, middle for
-    portrait frames), centered along the other side."""
+    """`(top, left)` of the official `ThreeCrop`: left, right, middle (portrait: top, bottom, middle), centered."""
+    top, left = (height - crop_height) // 2, (width - crop_width) // 2
     if width >= height:
-        step, top = (width - crop_width) // 2, (height - crop_height) // 2
-        return [(top, 0), (top, 2 * step), (top, step)]
-    step, left = (height - crop_height) // 2, (width - crop_width) // 2
-    return [(0, left), (2 * step, left), (step, left)]
+        return [(top, 0), (top, 2 * left), (top, left)]
+    return [(0, left), (2 * top, left), (top, left)]
 
 
 @auto_docstring
@@ -86,7 +81,6 @@ class VideoSwinVideoProcessor(BaseVideoProcessor):
     do_resize = True
     do_center_crop = True
     do_rescale = True
-    rescale_factor = 1 / 255
     do_normalize = True
     do_sample_frames = None  # files are sampled, frame arrays kept as given unless asked
     num_frames = 32
@@ -111,68 +105,46 @@ class VideoSwinVideoProcessor(BaseVideoProcessor):
             A path, URL, bytes, binary file or `datasets` video (decoded and sampled here), a frame array
             `[T, H, W, C]` or `[T, C, H, W]`, a list of frames (one video), or a list of any of these (a batch).
         """
-        if (kwargs.get("sampling") or self.sampling) not in SAMPLING_PROTOCOLS:
-            raise ValueError(f"`sampling` must be one of {SAMPLING_PROTOCOLS}, got {kwargs.get('sampling')!r}.")
-        if (kwargs.get("num_crops") or self.num_crops) not in (1, 3):
-            raise ValueError(f"`num_crops` must be 1 or 3, got {kwargs.get('num_crops')!r}.")
+        for name, allowed in (("sampling", SAMPLING_PROTOCOLS), ("num_crops", (1, 3)), ("decode_backend", BACKENDS)):
+            value = kwargs.get(name) or getattr(self, name)
+            if value not in allowed:
+                raise ValueError(f"`{name}` must be one of {allowed}, got {value!r}.")
         kwargs["do_rescale"] = resolve_do_rescale(videos, kwargs.get("do_rescale"), self.do_rescale)
         sources = [videos] if is_video_source(videos) else videos
         if isinstance(sources, (list, tuple)) and sources and all(is_video_source(v) for v in sources):
             sampler = None if kwargs.get("do_sample_frames") is False else partial(self.sample_frames, **kwargs)
             videos, metadata = self.fetch_videos(list(sources), sampler, **kwargs)
             kwargs.update(video_metadata=list(metadata), do_sample_frames=False)
-            videos = list(videos)
-        elif kwargs.get("do_sample_frames", self.do_sample_frames) is None:
-            kwargs["do_sample_frames"] = False
         return super().preprocess(videos, **kwargs)
 
     def decode_kwargs(self, **kwargs) -> dict:
-        """`decode_video`'s arguments that decode like this processor; `kwargs`: per-call overrides."""
-        backend = kwargs.get("decode_backend") or self.decode_backend
-        if backend not in BACKENDS:
-            raise ValueError(f"`decode_backend` must be one of {BACKENDS}, got {backend!r}.")
+        """`decode_video`'s resize while decoding that matches this processor's (`kwargs`: per call), or `{}`."""
         size = get_size_dict(kwargs.get("size") or self.size, default_to_square=False)
         resize = kwargs.get("do_resize", self.do_resize) and kwargs.get("decode_resize", self.decode_resize)
-        decode = {"backend": backend}
-        if resize and set(size) == {"shortest_edge"} and kwargs.get("device") in (None, "cpu"):
-            decode.update(shortest_edge=size["shortest_edge"], resample=kwargs.get("resample") or self.resample)
-        return decode
+        if not resize or set(size) != {"shortest_edge"} or kwargs.get("device") not in (None, "cpu"):
+            return {}
+        return {"shortest_edge": size["shortest_edge"], "resample": kwargs.get("resample") or self.resample}
 
     def fetch_videos(self, video_url_or_urls, sample_indices_fn=None, **kwargs):
-        """`decode_video` of a source (or a list): the frames `sample_indices_fn` picks, uint8 `[N, H, W, 3]`, and
-        their `VideoMetadata`; `kwargs`: per-call overrides."""
+        """`decode_video` of a source (or a list): uint8 frames `[N, H, W, 3]`, `VideoMetadata`; `kwargs`: per call."""
         if isinstance(video_url_or_urls, list):
             return list(zip(*[self.fetch_videos(x, sample_indices_fn, **kwargs) for x in video_url_or_urls]))
-        return decode_video(video_url_or_urls, sample_indices_fn, **self.decode_kwargs(**kwargs))
+        backend = kwargs.get("decode_backend") or self.decode_backend
+        return decode_video(video_url_or_urls, sample_indices_fn, backend=backend, **self.decode_kwargs(**kwargs))
 
     def sample_frames(
-        self,
-        metadata: VideoMetadata,
-        num_frames: int | None = None,
-        fps: int | float | None = None,
-        sampling: str | None = None,
-        frame_interval: int | None = None,
-        num_clips: int | None = None,
-        test_mode: bool | None = None,
-        sampling_seed: int | None = None,
-        **kwargs,
+        self, metadata: VideoMetadata, num_frames: int | None = None, fps: int | float | None = None, **kwargs
     ) -> np.ndarray:
-        """Indices of the frames to keep, clip-major `[num_clips * num_frames]`; at a given `fps`, uniform."""
+        """Clip-major indices `[num_clips * num_frames]`, uniform at a given `fps`; the `SAMPLING_OPTIONS` not in
+        `kwargs` are the processor's."""
+        options = {k: getattr(self, k) if kwargs.get(k) is None else kwargs[k] for k in SAMPLING_OPTIONS}
         num_frames = num_frames or self.num_frames
         if fps is not None:
             if not metadata.fps:
                 raise ValueError("Sampling at a given `fps` needs the video's frame rate in its metadata.")
-            num_frames, sampling = max(1, int(metadata.total_num_frames / metadata.fps * fps)), "uniform"
-        seed = sampling_seed if sampling_seed is not None else self.sampling_seed
-        return sample_indices(
-            sampling or self.sampling,
-            metadata.total_num_frames,
-            num_frames,
-            frame_interval=frame_interval or self.frame_interval,
-            num_clips=num_clips or self.num_clips,
-            test_mode=test_mode if test_mode is not None else self.test_mode,
-            generator=np.random.default_rng(seed) if seed is not None else None,
-        ).reshape(-1)
+            num_frames, options["sampling"] = max(1, int(metadata.total_num_frames / metadata.fps * fps)), "uniform"
+        options["generator"] = np.random.default_rng(options.pop("sampling_seed"))  # unseeded: fresh entropy
+        return sample_indices(options.pop("sampling"), metadata.total_num_frames, num_frames, **options).reshape(-1)
 
     def _preprocess(
         self,
@@ -193,34 +165,27 @@ class VideoSwinVideoProcessor(BaseVideoProcessor):
         **kwargs,
     ) -> BatchFeature:
         num_clips, num_crops = num_clips or 1, num_crops or 1
-        for video in videos:
-            if video.shape[0] % num_clips:
-                raise ValueError(f"A video of {video.shape[0]} frames cannot be split into {num_clips} equal clips.")
         grouped, grouped_index = group_videos_by_shape(videos)
         processed = {}
-        for shape, stacked in grouped.items():  # [G, N, C, H, W]
+        for shape, group in grouped.items():  # [G, N, C, H, W]
+            if group.shape[1] % num_clips:
+                raise ValueError(f"A video of {group.shape[1]} frames cannot be split into {num_clips} equal clips.")
             if do_resize:  # frames resized while decoding are already at this size: no-op
-                stacked = self.resize(stacked, size=size, resample=resample)
-            if num_crops == 3:
+                group = self.resize(group, size=size, resample=resample)
+            if num_crops == 3:  # frames smaller than a crop are padded first, as center_crop pads them
                 crop_h, crop_w = crop_size.height, crop_size.width
-                height, width = stacked.shape[-2:]
-                if crop_h > height or crop_w > width:  # pad small frames as center_crop does
-                    stacked = self.center_crop(stacked, SizeDict(height=max(crop_h, height), width=max(crop_w, width)))
-                    height, width = stacked.shape[-2:]
+                height, width = max(crop_h, group.shape[-2]), max(crop_w, group.shape[-1])
+                group = self.center_crop(group, SizeDict(height=height, width=width))
                 offsets = three_crop_offsets(height, width, crop_h, crop_w)
-                stacked = torch.stack([stacked[..., t : t + crop_h, s : s + crop_w] for t, s in offsets], dim=1)
+                group = torch.stack([group[..., t : t + crop_h, s : s + crop_w] for t, s in offsets], dim=1)
             else:
-                stacked = (self.center_crop(stacked, crop_size) if do_center_crop else stacked).unsqueeze(1)
-            stacked = self.rescale_and_normalize(
-                stacked, do_rescale, rescale_factor, do_normalize, image_mean, image_std
-            )
-            g, crops, n = stacked.shape[:3]  # [G, crops, clips * T, ...] -> [G, crops * clips, T, ...]
-            stacked = stacked.reshape(g, crops * num_clips, n // num_clips, *stacked.shape[3:])
-            processed[shape] = stacked[:, 0] if crops * num_clips == 1 else stacked
+                group = (self.center_crop(group, crop_size) if do_center_crop else group).unsqueeze(1)
+            group = self.rescale_and_normalize(group, do_rescale, rescale_factor, do_normalize, image_mean, image_std)
+            group = group.unflatten(2, (num_clips, -1)).flatten(1, 2)  # [G, crops, clips * T] -> [G, crops * clips, T]
+            processed[shape] = group[:, 0] if group.shape[1] == 1 else group
+        pixel_values = reorder_videos(processed, grouped_index)
         if len(processed) == 1 and return_tensors:  # one group in input order is the batch: no stacked copy
             pixel_values = next(iter(processed.values()))  # (12 views of 32 frames are 231 MB)
-        else:
-            pixel_values = reorder_videos(processed, grouped_index)
         return BatchFeature(data={"pixel_values": pixel_values}, tensor_type=return_tensors)
 
 

@@ -122,33 +122,25 @@ def build_eval_transform(recipe: Recipe):
 
 
 def decode_kwargs(transform) -> dict:
-    """How to resize clips for `transform` while they are decoded (`decode_video`'s `shortest_edge` and `resample`):
-    the processor's own (:meth:`VideoSwinVideoProcessor.decode_kwargs`), or the deterministic `v2.Resize` to a
-    shorter side that opens a training pipeline; `{}` otherwise. The transform's own resize then finds frames at its
-    size and leaves them untouched, so clips are the same as when whole frames are decoded."""
+    """`decode_video`'s resize while decoding for `transform` (the processor's, or its opening `v2.Resize` to a shorter
+    side), which `transform` then leaves as it is: the same clips as from whole frames. `{}` otherwise."""
     if isinstance(transform, BaseVideoProcessor):
         return transform.decode_kwargs()
     first = transform.transforms[0] if isinstance(transform, v2.Compose) and transform.transforms else None
-    if not isinstance(first, v2.Resize) or len(first.size) != 1 or first.max_size is not None:
-        return {}
-    return {"shortest_edge": first.size[0], "resample": first.interpolation}
+    if isinstance(first, v2.Resize) and len(first.size) == 1 and first.max_size is None:
+        return {"shortest_edge": first.size[0], "resample": first.interpolation}
+    return {}
 
 
 def apply_video_transform(transform, frames_thwc: torch.Tensor, generator: torch.Generator | None = None):
-    """Apply `transform` to uint8 ``[T, H, W, 3]`` frames and return a plain float tensor ``[T, 3, H', W']``.
-
-    torchvision draws its random parameters from torch's global generator; when `generator` is given, that state is
-    forked for the call and seeded from `generator`, so augmentations are reproducible per sample (resumed runs see
-    the same clips as uninterrupted ones) without disturbing the global stream.
-    """
+    """`transform` of uint8 ``[T, H, W, 3]`` frames, float ``[T, 3, H', W']``; with `generator`, torch's global RNG is
+    forked and seeded from it (augmentations reproducible per sample, the global stream untouched)."""
     if isinstance(transform, BaseVideoProcessor):  # deterministic: resize, crop, normalise as the saved processor
         return transform(frames_thwc, num_clips=1, num_crops=1, return_tensors="pt")["pixel_values"][0]
     video = tv_tensors.Video(frames_thwc.permute(0, 3, 1, 2).contiguous())
-    if generator is None:
-        return transform(video).as_subclass(torch.Tensor)
-    seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with torch.random.fork_rng(devices=[], enabled=generator is not None):
+        if generator is not None:
+            torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
         return transform(video).as_subclass(torch.Tensor)
 
 

@@ -11,6 +11,7 @@ import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -80,9 +81,8 @@ class CorruptVideoTracker:
 
 
 def make_index_sampler(recipe: Recipe, train: bool, num_clips: int = 1) -> Callable[..., np.ndarray]:
-    """The recipe's training (random offsets) or test-time (centred) frame sampling, `sampler(num_video_frames,
-    generator=rng) -> int64 [num_clips, num_frames]`; a partial of a module function, so that DataLoader workers
-    started with spawn or forkserver (macOS; Linux from Python 3.14) can unpickle it."""
+    """The recipe's training (random) or test-time (centred) sampling, `sampler(num_video_frames, generator=rng) ->
+    int64 [num_clips, num_frames]`: a partial of a module function, which spawned DataLoader workers can unpickle."""
     return partial(
         sample_indices,
         recipe.sampling,
@@ -93,27 +93,20 @@ def make_index_sampler(recipe: Recipe, train: bool, num_clips: int = 1) -> Calla
     )
 
 
+@dataclass
 class ClipLoader:
-    """Decode, sample and transform one row; the randomness comes from a generator seeded by (seed, epoch, index),
-    so a clip depends only on those, not on the order or process in which it is loaded. `decode_resize`: resize
-    frames while decoding when `transform` starts with a resize (the same clips; see
-    :func:`~.transforms.decode_kwargs`)."""
+    """Decode, sample and transform one row, with randomness seeded by (seed, epoch, index) only; `decode_resize`:
+    resize while decoding as `transform` would (the same clips, see :func:`~.transforms.decode_kwargs`)."""
 
-    def __init__(
-        self,
-        video_column: str,
-        label_column: str,
-        index_sampler: Callable,
-        transform: Callable,
-        seed: int = 0,
-        data_root: str | os.PathLike | None = None,
-        decode_backend: str = "auto",
-        shuffle_frames: bool = False,
-        decode_resize: bool = True,
-    ):
-        self.video_column, self.label_column, self.data_root = video_column, label_column, data_root
-        self.index_sampler, self.transform, self.seed = index_sampler, transform, seed
-        self.decode_backend, self.shuffle_frames, self.decode_resize = decode_backend, shuffle_frames, decode_resize
+    video_column: str
+    label_column: str
+    index_sampler: Callable
+    transform: Callable
+    seed: int = 0
+    data_root: str | os.PathLike | None = None
+    decode_backend: str = "auto"
+    shuffle_frames: bool = False
+    decode_resize: bool = True
 
     def __call__(self, row: dict, key: Sequence[int]) -> dict:
         np_generator = np.random.default_rng([int(self.seed), *(int(k) for k in key)])
@@ -122,7 +115,8 @@ class ClipLoader:
         frames, metadata = decode_video(
             source,
             lambda info: self.index_sampler(info.total_num_frames, generator=np_generator),
-            **{**(decode_kwargs(self.transform) if self.decode_resize else {}), "backend": self.decode_backend},
+            backend=self.decode_backend,
+            **(decode_kwargs(self.transform) if self.decode_resize else {}),
         )
         if metadata.frames_indices.shape[0] != 1:
             raise ValueError("ClipLoader samples one clip per video; use the multi-view evaluation for several.")
