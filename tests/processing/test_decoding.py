@@ -187,6 +187,8 @@ def ffmpeg_videos(tmp_path_factory):
     )
     videos["mpegts"] = folder / "clip.ts"
     run_ffmpeg(*SOURCE, *X264, "-pix_fmt", "yuv420p", "-f", "mpegts", videos["mpegts"])
+    videos["avi"] = folder / "clip.avi"  # B-frames in a container that stamps packets in decode order
+    run_ffmpeg(*SOURCE, *X264, "-pix_fmt", "yuv420p", videos["avi"])
     videos["raw_h264"] = folder / "clip.h264"  # an elementary stream: no container, no timestamps
     run_ffmpeg("-i", base, "-c:v", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "h264", videos["raw_h264"])
     return videos
@@ -202,13 +204,14 @@ CASES = [
     "10bit_hevc",
     "mpegts",
     "raw_h264",
+    "avi",
 ]
 BACKEND_CASES = [
     (case, backend)
     for case in CASES
     for backend in ["auto", *BACKENDS_PLAIN]
-    # refused, see test_torchcodec_refuses_mpeg_ts and test_raw_h264_stream_is_decoded_by_pyav
-    if not (case in ("mpegts", "raw_h264") and backend == "torchcodec")
+    # refused, see test_torchcodec_refuses_mpeg_ts_and_avi and test_raw_h264_stream_is_decoded_by_pyav
+    if not (case in ("mpegts", "raw_h264", "avi") and backend == "torchcodec")
 ]
 
 
@@ -248,13 +251,16 @@ def test_raw_h264_stream_is_decoded_by_pyav(ffmpeg_videos):
 
 
 @needs_torchcodec
-def test_torchcodec_refuses_mpeg_ts_and_auto_uses_pyav(ffmpeg_videos):
-    # torchcodec 0.17 seeks in MPEG-TS by byte estimates: frame 0 came back as frame 10, later frames failed
-    path = ffmpeg_videos["mpegts"]
-    with pytest.raises(VideoDecodeError, match=r"clip\.ts is an MPEG transport stream.*backend='pyav'"):
+@pytest.mark.parametrize(("case", "kind"), [("mpegts", r"clip\.ts is an MPEG transport stream"), ("avi", r"AVI")])
+def test_torchcodec_refuses_mpeg_ts_and_auto_uses_pyav(ffmpeg_videos, case, kind):
+    # torchcodec 0.17 seeks in MPEG-TS by byte estimates: frame 0 came back as frame 10, later frames failed; in AVI
+    # (stamps in decode order) it returned frames 5, 6, 7 of a B-frame stream out of place, without an error
+    path = ffmpeg_videos[case]
+    with pytest.raises(VideoDecodeError, match=kind + r".*backend='pyav'"):
         open_video(path, backend="torchcodec")
     with open_video(path) as reader:
         assert reader.backend == "pyav"
+        np.testing.assert_array_equal(reader.get_frames([5, 6, 7]).numpy(), ffmpeg_rgb_frames(path)[[5, 6, 7]])
 
 
 class _FailingDecoder:

@@ -7,8 +7,8 @@ returns transformers' ``VideoMetadata``. Kept here where the libraries miss the 
 
 - PyAV where torchcodec cannot open or decode a file, converting through FFmpeg's filter graph (rotation, 10-bit),
   hiding what an edit list hides and seeking to keyframes;
-- MPEG-TS goes to PyAV (torchcodec 0.17 seeks in it by byte estimates); raw ``.h264`` too, and AVI with B-frames:
-  without presentation stamps, frames are numbered as shown and reread from the top;
+- MPEG-TS and AVI go to PyAV (torchcodec 0.17 seeks in MPEG-TS by byte estimates and misplaces AVI's B-frames); in
+  raw ``.h264`` and AVI with B-frames (no presentation stamps) PyAV numbers frames as shown and rereads from the top;
 - frame times are the presentation times (``VideoMetadata.timestamps`` is index / fps);
 - the resize runs on chunks of ``CHUNK_FRAMES`` / ``CHUNK_BYTES``, bit-exact with transformers' (torchcodec's is not);
 - errors name the file; ``HF_HUB_OFFLINE`` is read at call time; downloads have a size cap and a total deadline.
@@ -135,8 +135,10 @@ def _normalize(source) -> tuple[str | bytes | IO[bytes], str]:
     return name, name
 
 
-def _is_mpeg_ts(source) -> bool:
-    """Whether a normalized source starts with three 188-byte packets (MPEG-TS's sync byte 0x47)."""
+def _torchcodec_misreads(source) -> str | None:
+    """What a normalized source is when torchcodec returns wrong frames for it: an MPEG transport stream (three
+    188-byte packets, sync byte 0x47; seeks by byte estimates) or an AVI file (stamps in decode order, so B-frames
+    come back out of place); None otherwise."""
     if isinstance(source, str):
         with open(source, "rb") as file:
             head = file.read(3 * 188)
@@ -145,7 +147,9 @@ def _is_mpeg_ts(source) -> bool:
         source.seek(position)
     else:
         head = source[: 3 * 188]
-    return len(head) > 376 and head[0] == head[188] == head[376] == 0x47
+    if len(head) > 376 and head[0] == head[188] == head[376] == 0x47:
+        return "an MPEG transport stream"
+    return "an AVI file" if head[:4] == b"RIFF" and head[8:12] == b"AVI " else None
 
 
 def _index_packets(container, stream) -> tuple[np.ndarray | None, list[int], np.ndarray]:
@@ -203,10 +207,10 @@ class VideoReader(AbstractContextManager):
         return self._times
 
     def _open_torchcodec(self, decoder=None) -> None:
-        if self._source is not None and _is_mpeg_ts(self._source):
+        if self._source is not None and (kind := _torchcodec_misreads(self._source)):
             raise VideoDecodeError(
-                f"Video {self.name} is an MPEG transport stream: torchcodec seeks in it inexactly and returns the "
-                "wrong frames. Use backend='pyav' (or 'auto', which does)."
+                f"Video {self.name} is {kind}: torchcodec returns the wrong frames of it. Use backend='pyav' (or "
+                "'auto', which does)."
             )
         try:
             decoder = decoder or _torchcodec_decoder_class()(self._source, seek_mode="exact", dimension_order="NHWC")
