@@ -250,6 +250,22 @@ def test_raw_h264_stream_is_decoded_by_pyav(ffmpeg_videos):
             open_video(path, backend="torchcodec")
 
 
+def test_pyav_seeks_in_a_stream_marked_for_b_frames_that_has_none(tmp_path):
+    """x264 marks the stream as reordering (has_b_frames) but places no B-frame in noise, so the stamps come in
+    order; PyAV must still seek there (it reread from the top when such stamps were taken for AVI's)."""
+    import av
+
+    path = tmp_path / "noise.mp4"
+    run_ffmpeg("-f", "lavfi", "-i", "nullsrc=size=64x48:rate=10,geq=random(1)*255:128:128", "-t", "3", *X264, path)
+    with av.open(str(path)) as container:
+        stamps = [packet.pts for packet in container.demux(container.streams.video[0]) if packet.size]
+        assert container.streams.video[0].codec_context.has_b_frames and stamps == sorted(stamps)
+    with open_video(path, backend="pyav") as reader:
+        opened = reader.frames_decoded
+        np.testing.assert_array_equal(reader.get_frames([25, 26]).numpy(), ffmpeg_rgb_frames(path)[[25, 26]])
+        assert reader.frames_decoded - opened <= 10  # from the keyframe at 20, not the 27 frames from the top
+
+
 @needs_torchcodec
 @pytest.mark.parametrize(("case", "kind"), [("mpegts", r"clip\.ts is an MPEG transport stream"), ("avi", r"AVI")])
 def test_torchcodec_refuses_mpeg_ts_and_auto_uses_pyav(ffmpeg_videos, case, kind):

@@ -164,8 +164,8 @@ def _index_packets(container, stream) -> tuple[np.ndarray | None, list[int], np.
         if packet.size and not packet.is_discard:  # an edit list hides discarded ones (a trim's pre-roll)
             shown.append((stamp, packet.duration or 0))
     stamps = [stamp for stamp, _ in shown]
-    # no stamps (raw .h264), or B-frames with stamps in decode order (AVI): frames are numbered as shown
-    if not shown or None in stamps or (stream.codec_context.has_b_frames and np.all(np.diff(stamps) > 0)):
+    # no stamps (raw .h264), or AVI with B-frames (it keeps no presentation times): frames are numbered as shown
+    if not shown or None in stamps or (stream.codec_context.has_b_frames and container.format.name == "avi"):
         return None, [0], np.arange(len(shown) + 1) / fps if fps else np.full(len(shown) + 1, np.nan)
     pts, durations = np.array(sorted(shown), dtype=np.int64).T
     keyframes = sorted({0, *np.searchsorted(pts, keyframe_pts).tolist()})
