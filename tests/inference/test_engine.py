@@ -162,8 +162,11 @@ def test_dataset_input_gives_the_file_outputs(setup, tmp_path):
         assert summary.ok == 2
         for position in (0, 1):
             assert sink.results[position].video.name == os.path.basename(videos[position])
-            torch.testing.assert_close(
-                sink.results[position].tensors["pooled"], expected.results[position].tensors["pooled"]
+            torch.testing.assert_close(  # the thread balancer may run them on other thread counts: float32 sums
+                sink.results[position].tensors["pooled"],
+                expected.results[position].tensors["pooled"],
+                rtol=1e-5,
+                atol=1e-5,
             )
     with pytest.raises(ValueError, match="no column 'clip'"):
         DatasetTable(str(tmp_path / "data.parquet"), video_column="clip").load()
