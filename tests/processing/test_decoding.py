@@ -476,3 +476,17 @@ def test_datasets_video_column_decodes_without_files(video):
     frames, metadata = decode_video(value, [100, 7, 7])
     assert frame_ids(frames) == [100, 7, 7] and metadata.total_num_frames == NUM_FRAMES
     torch.testing.assert_close(frames, decode_frames(video, [100, 7, 7]), rtol=0, atol=0)
+
+
+@needs_torchcodec
+def test_datasets_video_with_a_remote_path_decodes_with_torchcodec(video):
+    """A `datasets.Video()` value read from the Hub keeps an `hf://` path and no bytes: nothing may open that path
+    as a local file (the MPEG-TS / AVI check, PyAV's fallback); torchcodec's decoder is used as it is."""
+    import datasets
+
+    rows = datasets.Dataset.from_dict({"video": [{"bytes": video.read_bytes(), "path": None}]})
+    value = rows.cast_column("video", datasets.Video())[0]["video"]
+    value._hf_encoded = {"path": "hf://datasets/user/videos/clip.mp4", "bytes": None}
+    with open_video(value) as reader:
+        assert reader.backend == "torchcodec" and reader.name == "hf://datasets/user/videos/clip.mp4"
+        assert frame_ids(reader.get_frames([100, 7])) == [100, 7]

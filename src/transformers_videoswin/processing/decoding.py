@@ -116,7 +116,9 @@ def _normalize(source) -> tuple[str | bytes | IO[bytes], str]:
         return bytes(source), f"<{len(source)} bytes of video data>"
     if hasattr(source, "get_frames_at"):  # a torchcodec decoder (`datasets.Video()`): PyAV may use the video it keeps
         encoded = getattr(source, "_hf_encoded", {})
-        return encoded.get("bytes") or encoded.get("path"), encoded.get("path") or "<torchcodec decoder>"
+        path = encoded.get("path")
+        local = path if isinstance(path, str) and os.path.isfile(path) else None  # a remote `hf://` path is not read
+        return encoded.get("bytes") or local, path or "<torchcodec decoder>"
     if hasattr(source, "read"):
         name = getattr(source, "name", None)
         return source, os.fsdecode(name) if isinstance(name, (str, bytes)) else f"<{type(source).__name__} object>"
