@@ -154,6 +154,11 @@ def _torchcodec_misreads(source) -> str | None:
     return "an AVI file" if head[:4] == b"RIFF" and head[8:12] == b"AVI " else None
 
 
+def _constant_rate_times(num_frames: int, fps: float | None) -> np.ndarray:
+    """``VideoReader.frame_times`` of ``num_frames`` frames at a constant ``fps`` (NaN when the rate is unknown)."""
+    return np.arange(num_frames + 1) / fps if fps else np.full(num_frames + 1, np.nan)
+
+
 def _index_packets(container, stream) -> tuple[np.ndarray | None, list[int], np.ndarray]:
     """The shown frames of a PyAV stream, from its packets without decoding: their sorted ``pts`` (None where they
     are not presentation times, raw ``.h264`` or AVI with B-frames: frames are numbered as shown), the frames a seek
@@ -168,7 +173,7 @@ def _index_packets(container, stream) -> tuple[np.ndarray | None, list[int], np.
     stamps = [stamp for stamp, _ in shown]
     # no stamps (raw .h264), or AVI with B-frames (it keeps no presentation times): frames are numbered as shown
     if not shown or None in stamps or (stream.codec_context.has_b_frames and container.format.name == "avi"):
-        return None, [0], np.arange(len(shown) + 1) / fps if fps else np.full(len(shown) + 1, np.nan)
+        return None, [0], _constant_rate_times(len(shown), fps)
     pts, durations = np.array(sorted(shown), dtype=np.int64).T
     keyframes = sorted({0, *np.searchsorted(pts, keyframe_pts).tolist()})
     seconds = (pts - pts[0]) * float(stream.time_base)
@@ -198,7 +203,7 @@ class VideoReader(AbstractContextManager):
         ends (from the presentation timestamps, which torchcodec's reader reads with PyAV)."""
         if self._times is None:
             fps, position = self.metadata.fps, self._source.tell() if hasattr(self._source, "tell") else None
-            self._times = np.arange(self.num_frames + 1) / fps if fps else np.full(self.num_frames + 1, np.nan)
+            self._times = _constant_rate_times(self.num_frames, fps)
             with suppress(Exception):  # no source, or PyAV cannot read it: a constant rate
                 self._reopen()
                 times = _index_packets(self._container, self._stream)[2]
