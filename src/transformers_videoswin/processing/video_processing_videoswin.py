@@ -183,9 +183,10 @@ class VideoSwinVideoProcessor(BaseVideoProcessor):
             group = self.rescale_and_normalize(group, do_rescale, rescale_factor, do_normalize, image_mean, image_std)
             group = group.unflatten(2, (num_clips, -1)).flatten(1, 2)  # [G, crops, clips * T] -> [G, crops * clips, T]
             processed[shape] = group[:, 0] if group.shape[1] == 1 else group
-        pixel_values = reorder_videos(processed, grouped_index)
         if len(processed) == 1 and return_tensors:  # one group in input order is the batch: no stacked copy
             pixel_values = next(iter(processed.values()))  # (12 views of 32 frames are 231 MB)
+        else:
+            pixel_values = reorder_videos(processed, grouped_index)
         return BatchFeature(data={"pixel_values": pixel_values}, tensor_type=return_tensors)
 
 
