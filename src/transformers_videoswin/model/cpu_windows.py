@@ -22,17 +22,17 @@ matter. So on the CPU:
 - the patch embedding and the patch merging run slab by slab (whole clips, or aligned time slices of one clip)
   into one preallocated output at inference.
 
-The seam: `use_cpu_forward` replaces the `forward` of `VideoSwinLayer`, `VideoSwinEmbeddings`,
-`VideoSwinPatchMerging` and `VideoSwinEncoder` (done once, when `transformers_videoswin.model` is imported) with a dispatcher that runs the
-CPU forward for a CPU input and the model file's own forward otherwise: on accelerators, on the meta device, in an
-exported graph (`torch.export`, ONNX), inside `reference_forward()`, and when attention maps are recorded (they come
-in the official window order only from the reference). Under `torch.compile` a CPU input runs the CPU forward as an
-eager island (`torch.compiler.disable`: the embeddings and the whole encoder, two graph breaks), as inductor's code
-for either forward is slower than the eager CPU forward; `fullgraph=True` on the CPU needs `reference_forward()` around the compiled call. transformers' kernel layers
-(`use_kernel_forward_from_hub` / `kernelize`) were the first choice, but they need the `kernels` package, load a
-replacement from a kernel repository (on the Hub, or a local directory in the kernel-repository layout, not a Python
-class), and only run when the user calls `kernelize` (or loads with `use_kernels=True`) for one device and mode, so the
-speed-up would stop being automatic on the CPU.
+The seam: `use_cpu_forward` replaces the `forward` of `VideoSwinLayer`, `VideoSwinEmbeddings`, `VideoSwinPatchMerging`
+and `VideoSwinEncoder` (done once, when `transformers_videoswin.model` is imported) with a dispatcher that runs the CPU
+forward for a CPU input and the model file's own forward otherwise: on accelerators, on the meta device, in an exported
+graph (`torch.export`, ONNX), inside `reference_forward()`, and when attention maps are recorded (they come in the
+official window order only from the reference). Under `torch.compile` a CPU input runs the CPU forward as an eager
+island (`torch.compiler.disable`: the embeddings and the whole encoder, two graph breaks), as inductor's code for
+either forward is slower than the eager CPU forward; `fullgraph=True` on the CPU needs `reference_forward()` around the
+compiled call. transformers' kernel layers (`use_kernel_forward_from_hub` / `kernelize`) were the first choice, but
+they need the `kernels` package, load a replacement from a kernel repository (on the Hub, or a local directory in the
+kernel-repository layout, not a Python class), and only run when the user calls `kernelize` (or loads with
+`use_kernels=True`) for one device and mode, so the speed-up would stop being automatic on the CPU.
 
 Runtime choices are not part of the configuration: `CHUNK_BYTES` sizes the chunks, `enable_chunk_checkpointing`
 makes backward recompute chunk by chunk (the lowest peak memory when training on the CPU).
