@@ -312,8 +312,9 @@ def _run_with_model(request: InferenceRequest, model, processor, plan: ClipPlan,
         stream = VideoClipStream(processor, plan, videos, rank, world_size, window_chunk_size(request.batch_size),
                                  sink.outputs)  # fmt: skip
         total = None if isinstance(videos, DatasetTable) and videos.streaming else len(stream)  # this process's
-        workers = request.num_workers if request.num_workers is not None else default_num_workers()
-        workers = 0 if total == 1 else max(0, min(workers, total) if total is not None else workers)
+        workers = max(0, default_num_workers() if request.num_workers is None else request.num_workers)
+        if total is not None:  # no more decoding processes than videos, and none for a single video
+            workers = 0 if total == 1 else min(workers, total)
         loader = make_loader(stream, workers, pin_memory=device.type == "cuda")
         engine = InferenceEngine(model, request.task, request.batch_size, device, request.dtype,
                                  keep_time=request.keep_time, level=request.level)  # fmt: skip
